@@ -1,0 +1,103 @@
+"""Types shared by every process: people acting, agencies, deadlines and processes.
+
+Every model is frozen and forbids unknown fields, so a typo in an application file is an error
+naming the field, not a silently dropped value (GOV.UK: say what is wrong and how to fix it).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,63}$")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid identifier: use lower-case letters, digits and hyphens "
+            "(for example 'amber-valley'), starting with a letter or digit, at most 63 characters"
+        )
+    return value
+
+
+def _reference(value: str) -> str:
+    if not _REFERENCE.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid reference: use letters, digits and / _ . - only, "
+            "at most 64 characters, and no personal details"
+        )
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+"""A stable machine identifier (area, agency, chair): safe in ids and search attributes."""
+
+Reference = Annotated[str, AfterValidator(_reference)]
+"""A case or agency reference number: safe in ids and email subjects; never a name."""
+
+EmailAddress = Annotated[
+    str,
+    Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254, examples=["name@example.org"]),
+]
+
+
+class Model(BaseModel):
+    """Base for every cspflow schema: frozen, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Process(StrEnum):
+    """The statutory processes cspflow runs; the value is used in ids and search attributes."""
+
+    COMMUNITY_TRIGGER = "community-trigger"
+
+
+class DeadlineState(StrEnum):
+    """Whether a deadline is still open, was met, or was missed."""
+
+    OPEN = "open"
+    MET = "met"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class Deadline(Model):
+    """One dated duty in a case, judged at the (possibly simulated) time the step happened."""
+
+    name: str = Field(description="What must happen by the due date, e.g. 'acknowledgement'.")
+    due: date = Field(description="The last day on which the step is on time.")
+    basis: str = Field(
+        description="How the due date was computed, e.g. '2 working days after 2025-03-03 "
+        "(policy derbyshire-ct v1)'."
+    )
+    state: DeadlineState = DeadlineState.OPEN
+    completed_on: date | None = Field(default=None, description="The day the step was done.")
+    days_late: int = Field(default=0, description="Calendar days after the due date, 0 if on time.")
+
+
+class DecisionRecord(Model):
+    """A decision taken in a case: what, by whom, when, and why."""
+
+    step: str = Field(description="The step decided, e.g. 'threshold'.")
+    outcome: str = Field(description="What was decided, e.g. 'met' or 'not-met'.")
+    decided_by: str = Field(description="The identity of the person who decided.")
+    decided_at: datetime = Field(description="When the decision was recorded (workflow time).")
+    reasons: tuple[str, ...] = Field(default=(), description="Every reason given.")
+
+
+class Acting(Model):
+    """Who takes a human step. Filled in by the CLI from its configured identity."""
+
+    by: str = Field(
+        min_length=1,
+        max_length=120,
+        description="The identity of the person taking this step (the CLI's CSPFLOW_USER), "
+        "recorded in the case history.",
+    )

@@ -1,0 +1,59 @@
+"""Settings: one object, from CSPFLOW_* environment variables, whose defaults run the embedded
+system (Temporal dev server, SQLite records, a local SMTP catcher), built once in the composition
+roots (worker.py, the CLI) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every setting of cspflow; `CSPFLOW_<NAME>` overrides each one."""
+
+    model_config = SettingsConfigDict(env_prefix="CSPFLOW_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "data",
+        description="Local state of the embedded system: Temporal's SQLite file, records, mail.",
+    )
+    temporal_address: str = Field(default="127.0.0.1:7233", description="Temporal frontend.")
+    temporal_namespace: str = "default"
+    task_queue: str = "cspflow"
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL of the records database; default: SQLite in data_dir.",
+    )
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_use_tls: bool = False
+    mail_from: str = "cspflow@example.org"
+    mail_domain: str = Field(default="cspflow.example.org", description="Right side of Message-IDs.")
+    directory_file: Path = Field(
+        default=PROJECT_ROOT / "config" / "directory.yaml",
+        description="The CSP directory: areas, agencies, coordinators, chairs and policies.",
+    )
+    user: str = Field(
+        default="coordinator@example.org",
+        description="The identity the CLI records as acting on every step.",
+    )
+    log_format: str = Field(default="auto", description="'json', 'console' or 'auto' (console on a tty).")
+    ui_port: int = 8233
+
+    @property
+    def records_url(self) -> str:
+        """The records database URL, SQLite under data_dir unless database_url is set."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'records.db'}"
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the local SMTP catcher keeps messages (a Maildir)."""
+        return self.data_dir / "mail"
