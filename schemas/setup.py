@@ -1,0 +1,41 @@
+"""What a Community Trigger case needs to know about its area when it opens (ASBCPA 2014 s.104).
+
+The setup activity resolves it from the CSP directory; the workflow records it in its history, so
+the point of contact, relevant bodies and policy version of a case are those in force when the
+application was received, whatever the CSP edits later.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from schemas.directory import Agency, PointOfContact
+from schemas.policy import CommunityTriggerPolicy
+from schemas.shared import EmailAddress, Model, Slug
+
+
+class CommunityTriggerSetup(Model):
+    """An area's published procedure, resolved for one case: who, where, which policy."""
+
+    area_id: Slug = Field(description="The local government area of the case, e.g. 'amber-valley'.")
+    area_name: str = Field(description="The area's public name, e.g. 'Amber Valley'.")
+    point_of_contact: PointOfContact = Field(
+        description="Where applications are made and answered (s.104(3))."
+    )
+    policy: CommunityTriggerPolicy = Field(
+        description="The area's review procedure in force when the case opened: threshold, "
+        "local rules, timescales and escalation body."
+    )
+    relevant_bodies: tuple[Agency, ...] = Field(
+        min_length=1,
+        description="Every relevant body of the area (s.105, Sch 4 para 5), each with the inbox "
+        "its requests go to; an application is passed to all of them (s.104(3)(b)).",
+    )
+    coordinator_emails: tuple[EmailAddress, ...] = Field(
+        default=(),
+        description="Coordinators of the area, told of overdue steps and escalations.",
+    )
+    neighbouring_areas: tuple[Slug, ...] = Field(
+        default=(),
+        description="Areas whose independent chairs may review this area's cases.",
+    )

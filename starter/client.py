@@ -1,0 +1,187 @@
+"""Client helpers: start cases, take steps, read status. The CLI and (later) the web console are
+thin layers over these, so both say the same thing the same way.
+
+A case id says what it is: `ct-{area}-{application reference}`; a task id is
+`{case_id}.task.{step}.{agency}`. Neither carries personal data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from schemas.community_trigger import (
+    Application,
+    AssessThreshold,
+    CaseInput,
+    CaseStatus,
+    CloseCase,
+    DecideThreshold,
+    OverrideChair,
+    RecordAppealDecision,
+    RecordConsent,
+    RecordReview,
+    RecordVictimConsultation,
+    RequestAppeal,
+    ScheduleMeeting,
+)
+from schemas.partner_task import (
+    CancelTask,
+    ExtendTask,
+    PartnerTaskResult,
+    PartnerTaskStatus,
+    SubmitResponse,
+)
+from schemas.shared import Process
+from schemas.validation import describe_validation_error
+from workflows import search_attributes
+from workflows.community_trigger import CommunityTriggerWorkflow
+from workflows.partner_task import PartnerTaskWorkflow
+
+
+class ClientError(Exception):
+    """A step was refused or a case could not be found; the message says what to do."""
+
+
+class CaseAlreadyStarted(ClientError):
+    """The application was already started as a case."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"this application has already been started as case {case_id}; "
+                         f"see `cspflow status {case_id}`")
+        self.case_id = case_id
+
+
+def community_trigger_case_id(application: Application) -> str:
+    """Return the case id of an application: 'ct-{area}-{reference}' (no personal data)."""
+    reference = re.sub(r"[^A-Za-z0-9._-]", "-", application.application_reference)
+    return f"ct-{application.area}-{reference}"
+
+
+def is_task_id(ident: str) -> bool:
+    """True when an id names a partner task rather than a case."""
+    return ".task." in ident
+
+
+# The human steps of a Community Trigger case: CLI verb -> (update name, input model).
+COMMUNITY_TRIGGER_STEPS: dict[str, tuple[str, type[BaseModel]]] = {
+    "consent": ("record_consent", RecordConsent),
+    "assess": ("assess_threshold", AssessThreshold),
+    "decide": ("decide_threshold", DecideThreshold),
+    "override-chair": ("override_chair", OverrideChair),
+    "meeting": ("schedule_meeting", ScheduleMeeting),
+    "review": ("record_review", RecordReview),
+    "consulted": ("record_victim_consultation", RecordVictimConsultation),
+    "appeal": ("request_appeal", RequestAppeal),
+    "appeal-decision": ("record_appeal_decision", RecordAppealDecision),
+    "close": ("close_case", CloseCase),
+}
+
+TASK_STEPS: dict[str, tuple[str, type[BaseModel]]] = {
+    "submit": ("submit", SubmitResponse),
+    "extend": ("extend", ExtendTask),
+    "cancel": ("cancel", CancelTask),
+}
+
+
+def parse_input(model: type[BaseModel], data: Any, *, source: str) -> Any:
+    """Validate input, or raise ClientError naming every field at fault and what to do."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ClientError(f"{source} is not valid: " + describe_validation_error(
+            error, then=f"correct {source} and run the command again")) from None
+
+
+def _refusal(error: WorkflowUpdateFailedError) -> ClientError:
+    cause = error.cause
+    message = getattr(cause, "message", None) or str(cause or error)
+    return ClientError(f"refused: {message}")
+
+
+@dataclass
+class Cspflow:
+    """The operations a coordinator, partner or console performs, over one Temporal client."""
+
+    client: Client
+    task_queue: str
+    user: str
+
+    async def start_community_trigger(self, application: Application) -> str:
+        """Start a case; a second start of one application is refused with the existing id."""
+        case_id = community_trigger_case_id(application)
+        try:
+            await self.client.start_workflow(
+                CommunityTriggerWorkflow.run,
+                CaseInput(case_id=case_id, application=application, opened_by=self.user),
+                id=case_id,
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes([
+                    SearchAttributePair(search_attributes.PROCESS, Process.COMMUNITY_TRIGGER.value),
+                    SearchAttributePair(search_attributes.AREA, application.area),
+                ]),
+            )
+        except WorkflowAlreadyStartedError:
+            raise CaseAlreadyStarted(case_id) from None
+        return case_id
+
+    async def step(self, case_id: str, update: str, payload: BaseModel) -> Any:
+        """Take a human step on a case or task (a validated Update, recorded with the user)."""
+        handle = self.client.get_workflow_handle(case_id)
+        try:
+            return await handle.execute_update(update, payload)
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from None
+        except RPCError as error:
+            raise ClientError(self._rpc_message(case_id, error)) from None
+
+    async def case_status(self, case_id: str) -> CaseStatus:
+        """The case's stage, deadlines, tasks and decisions, with live task states."""
+        handle = self.client.get_workflow_handle(case_id)
+        try:
+            status: CaseStatus = await handle.query(CommunityTriggerWorkflow.status)
+        except RPCError as error:
+            raise ClientError(self._rpc_message(case_id, error)) from None
+        tasks = []
+        for task in status.tasks:
+            if task.state in ("open", "overdue"):
+                live = await self.task_status(task.task_id)
+                task = task.model_copy(update={"state": live.state.value, "due": live.due})
+            tasks.append(task)
+        return status.model_copy(update={"tasks": tuple(tasks)})
+
+    async def task_status(self, task_id: str) -> PartnerTaskStatus:
+        """What a partner task asks, by when, and what has happened to it."""
+        handle = self.client.get_workflow_handle(task_id)
+        try:
+            status: PartnerTaskStatus = await handle.query(PartnerTaskWorkflow.status)
+            return status
+        except RPCError as error:
+            raise ClientError(self._rpc_message(task_id, error)) from None
+
+    async def submit(self, task_id: str, response: dict[str, Any]) -> PartnerTaskResult:
+        """An agency answers its task."""
+        result: PartnerTaskResult = await self.step(
+            task_id, "submit", SubmitResponse(by=self.user, response=response))
+        return result
+
+    @staticmethod
+    def _rpc_message(ident: str, error: RPCError) -> str:
+        if "not found" in str(error).lower():
+            kind = "task" if is_task_id(ident) else "case"
+            return f"no {kind} {ident!r}: check the id with `cspflow cases`"
+        return f"Temporal refused the request for {ident}: {error}"
+
+
+def financial_year(year: int) -> tuple[date, date]:
+    """Return the financial year starting 1 April `year` (councils publish by financial year)."""
+    return date(year, 4, 1), date(year + 1, 3, 31)

