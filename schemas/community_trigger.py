@@ -53,14 +53,15 @@ class Applicant(Model):
 
     name: str = Field(min_length=1, max_length=200, description="Applicant's full name.")
     email: EmailAddress | None = Field(
-        default=None, description="Email for letters; if absent, letters go to the point of "
-        "contact to post."
+        default=None,
+        description="Email for letters; if absent, letters go to the point of contact to post.",
     )
     phone: str | None = Field(default=None, max_length=40, description="Telephone number.")
     postal_address: str | None = Field(default=None, max_length=500, description="For letters.")
     is_victim: bool = Field(description="True when the applicant is the victim.")
     relationship_to_victim: str | None = Field(
-        default=None, max_length=100,
+        default=None,
+        max_length=100,
         description="For a third party: e.g. 'daughter', 'councillor', 'housing officer'.",
     )
     victim_consent_given_on: date | None = Field(
@@ -72,7 +73,9 @@ class Applicant(Model):
     @model_validator(mode="after")
     def _contactable(self) -> Self:
         if not (self.email or self.postal_address):
-            raise ValueError("give the applicant's email or postal_address so letters can reach them")
+            raise ValueError(
+                "give the applicant's email or postal_address so letters can reach them"
+            )
         if self.is_victim and self.victim_consent_given_on is not None:
             raise ValueError(
                 "victim_consent_given_on is only for a third-party applicant: leave it empty "
@@ -95,7 +98,8 @@ class Complaint(Model):
     behaviour_on: date = Field(description="Date of the alleged anti-social behaviour.")
     reported_on: date = Field(description="Date the complaint was made to the agency.")
     complainant: str = Field(
-        min_length=1, max_length=200,
+        min_length=1,
+        max_length=200,
         description="Who complained (a name or a stable label such as 'resident at no. 4').",
     )
     reported_to: Slug = Field(description="Agency id the complaint was made to.")

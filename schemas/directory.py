@@ -127,10 +127,14 @@ class Directory(Model):
         for i, area in enumerate(self.areas):
             for body in area.relevant_bodies:
                 if body not in agencies:
-                    problems.append(f"areas[{i}] ({area.id}).relevant_bodies: unknown agency {body!r}")
+                    problems.append(
+                        f"areas[{i}] ({area.id}).relevant_bodies: unknown agency {body!r}"
+                    )
             for other in area.neighbouring_areas:
                 if other not in areas:
-                    problems.append(f"areas[{i}] ({area.id}).neighbouring_areas: unknown area {other!r}")
+                    problems.append(
+                        f"areas[{i}] ({area.id}).neighbouring_areas: unknown area {other!r}"
+                    )
             if area.community_trigger_policy not in policies:
                 problems.append(
                     f"areas[{i}] ({area.id}).community_trigger_policy: no policy named "
@@ -139,12 +143,19 @@ class Directory(Model):
         for i, coordinator in enumerate(self.coordinators):
             for area_id in coordinator.areas:
                 if area_id not in areas:
-                    problems.append(f"coordinators[{i}] ({coordinator.id}).areas: unknown area {area_id!r}")
+                    problems.append(
+                        f"coordinators[{i}] ({coordinator.id}).areas: unknown area {area_id!r}"
+                    )
         for i, chair in enumerate(self.chairs):
             if chair.home_area not in areas:
-                problems.append(f"chairs[{i}] ({chair.id}).home_area: unknown area {chair.home_area!r}")
-        for kind, ids in (("areas", [a.id for a in self.areas]), ("agencies", [a.id for a in self.agencies]),
-                          ("chairs", [c.id for c in self.chairs])):
+                problems.append(
+                    f"chairs[{i}] ({chair.id}).home_area: unknown area {chair.home_area!r}"
+                )
+        for kind, ids in (
+            ("areas", [a.id for a in self.areas]),
+            ("agencies", [a.id for a in self.agencies]),
+            ("chairs", [c.id for c in self.chairs]),
+        ):
             seen: set[str] = set()
             for ident in ids:
                 if ident in seen:

@@ -24,11 +24,12 @@ class TaskKind(StrEnum):
 
 
 class InformationResponse(Model):
-    """A relevant body's case information for a Community Trigger review (s.104(3), Sch 4 para 7)."""
+    """A relevant body's case information for a review (s.104(3); Sch 4 para 7)."""
 
     holds_information: bool = Field(description="Whether the body has any record of the matter.")
     summary: str = Field(
-        min_length=1, max_length=20_000,
+        min_length=1,
+        max_length=20_000,
         description="Contacts, actions taken and their outcome, in the body's words.",
     )
     incident_references: tuple[str, ...] = Field(

@@ -33,7 +33,9 @@ class MultiComplainantRule(Model):
 
     enabled: bool = False
     min_complainants: int = Field(default=5, ge=2, le=50, description="Distinct complainants.")
-    window_months: int = Field(default=6, ge=1, le=12, description="Window ending with the application.")
+    window_months: int = Field(
+        default=6, ge=1, le=12, description="Window ending with the application."
+    )
 
 
 class VulnerabilityOverrideRule(Model):
@@ -48,11 +50,13 @@ class VulnerabilityOverrideRule(Model):
 
 
 class CumulativeHarmRule(Model):
-    """Local rule: significant cumulative impact from several incidents (§1.4; Plymouth, Bromley)."""
+    """Local rule: significant cumulative impact of several incidents (§1.4; Plymouth)."""
 
     enabled: bool = False
     min_incidents: int = Field(default=2, ge=1, le=50, description="Distinct incidents needed.")
-    window_months: int = Field(default=6, ge=1, le=12, description="Window ending with the application.")
+    window_months: int = Field(
+        default=6, ge=1, le=12, description="Window ending with the application."
+    )
 
 
 class LocalRules(Model):
@@ -67,8 +71,12 @@ class LocalRules(Model):
         """Return the names of the enabled rules, in a fixed order."""
         return tuple(
             name
-            for name in ("hate_single_incident", "multi_complainant", "vulnerability_override",
-                         "cumulative_harm")
+            for name in (
+                "hate_single_incident",
+                "multi_complainant",
+                "vulnerability_override",
+                "cumulative_harm",
+            )
             if getattr(self, name).enabled
         )
 
@@ -80,56 +88,78 @@ class Timescales(Model):
     """
 
     acknowledgement: int = Field(
-        default=2, ge=0, le=60,
+        default=2,
+        ge=0,
+        le=60,
         description="Acknowledge the applicant within this many working days of receipt "
         "(Richmond, Westminster, South Bucks: 2).",
     )
     information_request: int = Field(
-        default=14, ge=1, le=120,
+        default=14,
+        ge=1,
+        le=120,
         description="Relevant bodies return case information within this many working days of "
         "the request (Richmond: 14).",
     )
     threshold_decision: int = Field(
-        default=10, ge=1, le=120,
+        default=10,
+        ge=1,
+        le=120,
         description="Decide the threshold within this many working days of receipt "
         "(East Herts 14, Richmond 21; issue default 10).",
     )
     decision_notice: int = Field(
-        default=2, ge=0, le=30,
+        default=2,
+        ge=0,
+        le=30,
         description="Tell the applicant the threshold decision within this many working days "
         "of the decision.",
     )
     meeting_scheduled: int = Field(
-        default=10, ge=1, le=120,
+        default=10,
+        ge=1,
+        le=120,
         description="Set the review meeting date within this many working days of the chair "
         "being allocated.",
     )
     papers_before_meeting: int = Field(
-        default=2, ge=0, le=20,
+        default=2,
+        ge=0,
+        le=20,
         description="Circulate papers at least this many working days before the meeting "
         "(Richmond: 2).",
     )
     review_record: int = Field(
-        default=3, ge=1, le=30,
+        default=3,
+        ge=1,
+        le=30,
         description="Record the panel's findings within this many working days of the meeting.",
     )
     outcome_letter: int = Field(
-        default=5, ge=1, le=60,
+        default=5,
+        ge=1,
+        le=60,
         description="Send the outcome letter within this many working days of the meeting "
         "(Richmond 7, Birmingham 10; issue default 5).",
     )
     appeal_window: int = Field(
-        default=20, ge=1, le=120,
+        default=20,
+        ge=1,
+        le=120,
         description="The applicant may ask for the handling to be looked at again within this "
         "many working days of the decision or outcome letter (Birmingham: 20).",
     )
     appeal_decision: int = Field(
-        default=15, ge=1, le=120,
+        default=15,
+        ge=1,
+        le=120,
         description="The escalation body decides within this many working days of the request "
         "(East Herts: 15).",
     )
     consent: int = Field(
-        default=10, ge=1, le=120,
+        default=10,
+        ge=1,
+        le=120,
         description="Expected time to obtain a victim's consent for a third-party application.",
     )
 
@@ -142,12 +172,16 @@ class Reminders(Model):
         description="Send reminders this many working days before a due date.",
     )
     escalation_interval: int = Field(
-        default=2, ge=1, le=30,
+        default=2,
+        ge=1,
+        le=30,
         description="After a due date passes, repeat the overdue notice and escalation every "
         "this many working days until answered.",
     )
     max_escalations: int = Field(
-        default=10, ge=1, le=100,
+        default=10,
+        ge=1,
+        le=100,
         description="Stop repeating overdue notices after this many (the case still shows it "
         "as overdue).",
     )
@@ -163,8 +197,9 @@ class Reminders(Model):
 class EscalationBody(Model):
     """Where a dissatisfied applicant's request goes (Sch 4 para 3), e.g. the PCC's office."""
 
-    name: str = Field(description="Public name, e.g. 'Office of the Derbyshire Police and Crime "
-                      "Commissioner'.")
+    name: str = Field(
+        description="Public name, e.g. 'Office of the Derbyshire Police and Crime Commissioner'."
+    )
     email: EmailAddress = Field(description="Address that receives escalations.")
 
 

@@ -32,6 +32,7 @@ from schemas.community_trigger import (
     RecordVictimConsultation,
     RequestAppeal,
     ScheduleMeeting,
+    ThresholdDecision,
 )
 from schemas.partner_task import (
     CancelTask,
@@ -55,8 +56,10 @@ class CaseAlreadyStarted(ClientError):
     """The application was already started as a case."""
 
     def __init__(self, case_id: str) -> None:
-        super().__init__(f"this application has already been started as case {case_id}; "
-                         f"see `cspflow status {case_id}`")
+        super().__init__(
+            f"this application has already been started as case {case_id}; "
+            f"see `cspflow status {case_id}`"
+        )
         self.case_id = case_id
 
 
@@ -97,8 +100,10 @@ def parse_input(model: type[BaseModel], data: Any, *, source: str) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise ClientError(f"{source} is not valid: " + describe_validation_error(
-            error, then=f"correct {source} and run the command again")) from None
+        raise ClientError(
+            f"{source} is not valid: "
+            + describe_validation_error(error, then=f"correct {source} and run the command again")
+        ) from None
 
 
 def _refusal(error: WorkflowUpdateFailedError) -> ClientError:
@@ -125,20 +130,33 @@ class Cspflow:
                 id=case_id,
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes([
-                    SearchAttributePair(search_attributes.PROCESS, Process.COMMUNITY_TRIGGER.value),
-                    SearchAttributePair(search_attributes.AREA, application.area),
-                ]),
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(
+                            search_attributes.PROCESS, Process.COMMUNITY_TRIGGER.value
+                        ),
+                        SearchAttributePair(search_attributes.AREA, application.area),
+                    ]
+                ),
             )
         except WorkflowAlreadyStartedError:
             raise CaseAlreadyStarted(case_id) from None
         return case_id
 
-    async def step(self, case_id: str, update: str, payload: BaseModel) -> Any:
-        """Take a human step on a case or task (a validated Update, recorded with the user)."""
+    async def step(
+        self, case_id: str, update: str, payload: BaseModel, result_type: type | None = None
+    ) -> Any:
+        """Take a human step on a case or task (a validated Update, recorded with the user).
+
+        The result is the case's status (or the task's result) once the step was recorded.
+        """
+        if result_type is None:
+            result_type = PartnerTaskResult if is_task_id(case_id) else CaseStatus
+        if update == "assess_threshold":
+            result_type = ThresholdDecision
         handle = self.client.get_workflow_handle(case_id)
         try:
-            return await handle.execute_update(update, payload)
+            return await handle.execute_update(update, payload, result_type=result_type)
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None
         except RPCError as error:
@@ -171,7 +189,8 @@ class Cspflow:
     async def submit(self, task_id: str, response: dict[str, Any]) -> PartnerTaskResult:
         """An agency answers its task."""
         result: PartnerTaskResult = await self.step(
-            task_id, "submit", SubmitResponse(by=self.user, response=response))
+            task_id, "submit", SubmitResponse(by=self.user, response=response)
+        )
         return result
 
     @staticmethod

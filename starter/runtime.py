@@ -33,8 +33,10 @@ PASSTHROUGH = ("schemas", "workflows.rules", "pydantic", "pydantic_core", "annot
 
 async def connect(settings: Settings, identity: str | None = None) -> Client:
     """Connect to Temporal with the pydantic data converter."""
-    kwargs: dict[str, Any] = {"namespace": settings.temporal_namespace,
-                              "data_converter": pydantic_data_converter}
+    kwargs: dict[str, Any] = {
+        "namespace": settings.temporal_namespace,
+        "data_converter": pydantic_data_converter,
+    }
     if identity:
         kwargs["identity"] = identity
     return await Client.connect(settings.temporal_address, **kwargs)
@@ -60,8 +62,14 @@ def activities_for(settings: Settings, session_factory: SessionFactory) -> list[
     ]
 
 
-def build_worker(client: Client, settings: Settings, session_factory: SessionFactory,
-                 *, task_queue: str | None = None, **options: Any) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    session_factory: SessionFactory,
+    *,
+    task_queue: str | None = None,
+    **options: Any,
+) -> Worker:
     """The cspflow worker: every workflow and activity on one task queue."""
     return Worker(
         client,

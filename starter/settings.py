@@ -15,7 +15,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     """Every setting of cspflow; `CSPFLOW_<NAME>` overrides each one."""
 
-    model_config = SettingsConfigDict(env_prefix="CSPFLOW_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CSPFLOW_", extra="ignore", env_ignore_empty=True)
 
     data_dir: Path = Field(
         default=PROJECT_ROOT / "data",
@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_use_tls: bool = False
     mail_from: str = "cspflow@example.org"
-    mail_domain: str = Field(default="cspflow.example.org", description="Right side of Message-IDs.")
+    mail_domain: str = Field(
+        default="cspflow.example.org", description="Right side of Message-IDs."
+    )
     directory_file: Path = Field(
         default=PROJECT_ROOT / "config" / "directory.yaml",
         description="The CSP directory: areas, agencies, coordinators, chairs and policies.",
@@ -43,7 +45,9 @@ class Settings(BaseSettings):
         default="coordinator@example.org",
         description="The identity the CLI records as acting on every step.",
     )
-    log_format: str = Field(default="auto", description="'json', 'console' or 'auto' (console on a tty).")
+    log_format: str = Field(
+        default="auto", description="'json', 'console' or 'auto' (console on a tty)."
+    )
     ui_port: int = 8233
 
     @property

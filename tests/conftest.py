@@ -34,8 +34,9 @@ class Inbox:
     messages: list[EmailMessage] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: Any) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
         if address in self.refuse:
             return "550 5.1.1 no such user"
         envelope.rcpt_tos.append(address)
@@ -49,8 +50,11 @@ class Inbox:
 
     def to(self, address: str) -> list[EmailMessage]:
         """Messages addressed (To or Cc) to `address`."""
-        return [m for m in self.messages
-                if address in str(m.get("To", "")) or address in str(m.get("Cc", ""))]
+        return [
+            m
+            for m in self.messages
+            if address in str(m.get("To", "")) or address in str(m.get("Cc", ""))
+        ]
 
     def subjects(self) -> list[str]:
         return [str(m["Subject"]) for m in self.messages]

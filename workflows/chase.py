@@ -8,7 +8,6 @@ new series and an unchanged one never repeats).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -53,7 +52,8 @@ class Chaser:
                 bank_holidays=self.bank_holidays,
             )
             pending = [
-                c for c in chases_due(schedule, current_since)
+                c
+                for c in chases_due(schedule, current_since)
                 if effects.key(prefix + c.step, c.number) not in self.sent
             ]
             if not pending:
@@ -65,7 +65,7 @@ class Chaser:
                 try:
                     await workflow.wait_condition(changed, timeout=delay)
                     continue
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if changed():
                         continue
             self.sent.add(effects.key(prefix + chase.step, chase.number))

@@ -9,6 +9,7 @@ procedure; human steps arrive as validated Updates (handlers in community_trigge
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -20,20 +21,18 @@ with workflow.unsafe.imports_passed_through():
         CaseInput,
         CaseOutcome,
         ChairAllocation,
-        RecordReview,
         Stage,
     )
+    from schemas.directory import IndependentChair
     from schemas.partner_task import PartnerTaskInput, PartnerTaskResult, TaskAgency, TaskKind
     from schemas.records import (
         ChairCandidate,
         ChairLoad,
         ChairReservation,
-        DecisionRow,
         RecommendationRow,
         ReleaseChair,
         ReserveChair,
     )
-    from schemas.directory import IndependentChair
     from schemas.setup import CommunityTriggerSetup
     from schemas.shared import Process
     from workflows import effects
@@ -66,8 +65,9 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
                 await self._allocate_independent_chair()
                 await self._hold_review_meeting()
                 await self._send_outcome_letter()
-                await asyncio.gather(self._follow_recommendations(),
-                                     self._appeal_window(about="review"))
+                await asyncio.gather(
+                    self._follow_recommendations(), self._appeal_window(about="review")
+                )
             reason = self._closing_reason()
         except CaseClosing:
             reason = self._closing.reason if self._closing else "closed"
@@ -77,35 +77,45 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
 
     async def _open(self) -> None:
         app = self._case.application
-        self._setup = await effects.run_effect("community_trigger_setup", app.area,
-                                               CommunityTriggerSetup)
+        self._setup = await effects.run_effect(
+            "community_trigger_setup", app.area, CommunityTriggerSetup
+        )
         policy = self.setup.policy
-        self._holidays = await effects.bank_holidays(app.received_on,
-                                                     workflow.now().date() + timedelta(days=730))
+        self._holidays = await effects.bank_holidays(
+            app.received_on, workflow.now().date() + timedelta(days=730)
+        )
         self._chaser_for_policy(policy)
         if not self._consent_given:
             self._stage = Stage.AWAITING_CONSENT
-            self._set_deadline("consent", add_working_days(app.received_on, policy.timescales.consent,
-                                                           self._holidays),
-                               f"{policy.timescales.consent} working days after receipt")
-        self._set_deadline("threshold-decision",
-                           add_working_days(app.received_on, policy.timescales.threshold_decision,
-                                            self._holidays),
-                           f"{policy.timescales.threshold_decision} working days after receipt")
+            self._set_deadline(
+                "consent",
+                add_working_days(app.received_on, policy.timescales.consent, self._holidays),
+                f"{policy.timescales.consent} working days after receipt",
+            )
+        self._set_deadline(
+            "threshold-decision",
+            add_working_days(app.received_on, policy.timescales.threshold_decision, self._holidays),
+            f"{policy.timescales.threshold_decision} working days after receipt",
+        )
         await self._record_case()
 
     async def _acknowledge(self) -> None:
         app, setup = self._case.application, self.setup
         days = setup.policy.timescales.acknowledgement
-        self._set_deadline("acknowledgement",
-                           add_working_days(app.received_on, days, self._holidays),
-                           f"{days} working days after receipt")
-        await self._to_applicant("acknowledgement", {
-            "area_name": setup.area_name,
-            "point_of_contact_name": setup.point_of_contact.name,
-            "point_of_contact_phone": setup.point_of_contact.phone,
-            "threshold_due": self._deadlines["threshold-decision"].due.isoformat(),
-        })
+        self._set_deadline(
+            "acknowledgement",
+            add_working_days(app.received_on, days, self._holidays),
+            f"{days} working days after receipt",
+        )
+        await self._to_applicant(
+            "acknowledgement",
+            {
+                "area_name": setup.area_name,
+                "point_of_contact_name": setup.point_of_contact.name,
+                "point_of_contact_phone": setup.point_of_contact.phone,
+                "threshold_due": self._deadlines["threshold-decision"].due.isoformat(),
+            },
+        )
         self._complete("acknowledgement")
 
     async def _await_consent(self) -> None:
@@ -118,29 +128,41 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
 
     def _request_information_from_relevant_bodies(self) -> None:
         app, policy = self._case.application, self.setup.policy
-        due = add_working_days(workflow.now().date(), policy.timescales.information_request,
-                               self._holidays)
+        due = add_working_days(
+            workflow.now().date(), policy.timescales.information_request, self._holidays
+        )
         for agency in self.setup.relevant_bodies:
-            references = tuple(c.agency_reference for c in app.complaints
-                               if c.reported_to == agency.id and c.agency_reference)
-            self._start_task(TaskKind.INFORMATION_REQUEST, "information", agency.id, due,
-                             asked="Send the case information you hold about the anti-social "
-                                   "behaviour reported in this application: contacts, actions "
-                                   "taken and their outcome (ASBCPA 2014 s.104(3), Sch 4 para 7).",
-                             references=references)
+            references = tuple(
+                c.agency_reference
+                for c in app.complaints
+                if c.reported_to == agency.id and c.agency_reference
+            )
+            self._start_task(
+                TaskKind.INFORMATION_REQUEST,
+                "information",
+                agency.id,
+                due,
+                asked="Send the case information you hold about the anti-social "
+                "behaviour reported in this application: contacts, actions "
+                "taken and their outcome (ASBCPA 2014 s.104(3), Sch 4 para 7).",
+                references=references,
+            )
 
     # ---- 3-4. the threshold (s.104(4)-(5)) -----------------------------------------------------
 
     async def _decide_threshold(self) -> bool:
-        self._proposal = propose_threshold_decision(self._case.application, self.setup.policy,
-                                                    self._assessment)
+        self._proposal = propose_threshold_decision(
+            self._case.application, self.setup.policy, self._assessment
+        )
         await self._wait_for(lambda: self._threshold is not None, "threshold-decision")
         decision = self._threshold
         assert decision is not None and self._proposal is not None
         met = self._proposal.met if decision.decision == "confirm" else bool(decision.met)
-        reasons = (self._proposal.reasons if decision.decision == "confirm"
-                   else (f"override of the proposed decision: {decision.reason}",
-                         *self._proposal.reasons))
+        reasons = (
+            self._proposal.reasons
+            if decision.decision == "confirm"
+            else (f"override of the proposed decision: {decision.reason}", *self._proposal.reasons)
+        )
         self._complete("threshold-decision")
         await self._decide("threshold", "met" if met else "not-met", decision.by, reasons)
         self._threshold_met = met
@@ -149,18 +171,23 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
 
     async def _tell_applicant_the_decision(self, met: bool) -> None:
         days = self.setup.policy.timescales.decision_notice
-        self._set_deadline("decision-notice",
-                           add_working_days(workflow.now().date(), days, self._holidays),
-                           f"{days} working days after the decision")
+        self._set_deadline(
+            "decision-notice",
+            add_working_days(workflow.now().date(), days, self._holidays),
+            f"{days} working days after the decision",
+        )
         self._open_appeal_window()
         assert self._proposal is not None
-        await self._to_applicant("threshold-decision", {
-            "met": met,
-            "reasons": list(self._decisions[-1].reasons),
-            "appeal_window_end": self._appeal_window_end.isoformat() if self._appeal_window_end else "",
-            "escalation_body_name": self.setup.policy.escalation_body.name,
-            "point_of_contact_name": self.setup.point_of_contact.name,
-        })
+        await self._to_applicant(
+            "threshold-decision",
+            {
+                "met": met,
+                "reasons": list(self._decisions[-1].reasons),
+                "appeal_window_end": self._appeal_window_end,
+                "escalation_body_name": self.setup.policy.escalation_body.name,
+                "point_of_contact_name": self.setup.point_of_contact.name,
+            },
+        )
         self._complete("decision-notice")
         await self._move_to(Stage.CHAIR if met else Stage.APPEAL_OF_DECISION)
 
@@ -173,11 +200,10 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
         assert self._appeal_window_end is not None
         window_closes = notice_moment(self._appeal_window_end + timedelta(days=1))
         timeout = max(0.0, (window_closes - workflow.now()).total_seconds())
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                lambda: self._appeal is not None or self._closing is not None, timeout=timeout)
-        except asyncio.TimeoutError:
-            pass
+                lambda: self._appeal is not None or self._closing is not None, timeout=timeout
+            )
         self._appeal_window_end = None
         if self._closing is not None:
             raise CaseClosing
@@ -185,22 +211,35 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
             return False
         appeal, policy = self._appeal, self.setup.policy
         days = policy.timescales.appeal_decision
-        self._set_deadline("appeal-decision",
-                           add_working_days(appeal.received_on, days, self._holidays),
-                           f"{days} working days after the request")
-        await self._notice("appeal-referral", (policy.escalation_body.email,), {
-            "grounds": [g.value for g in appeal.grounds],
-            "due": self._deadlines["appeal-decision"].due.isoformat(),
-        }, step=f"appeal-referral-{about}")
+        self._set_deadline(
+            "appeal-decision",
+            add_working_days(appeal.received_on, days, self._holidays),
+            f"{days} working days after the request",
+        )
+        await self._notice(
+            "appeal-referral",
+            (policy.escalation_body.email,),
+            {
+                "grounds": [g.value for g in appeal.grounds],
+                "due": self._deadlines["appeal-decision"].due.isoformat(),
+            },
+            step=f"appeal-referral-{about}",
+        )
         await self._wait_for(lambda: self._appeal_decision is not None, "appeal-decision")
         outcome = self._appeal_decision
         assert outcome is not None
         self._complete("appeal-decision")
-        await self._decide(f"appeal-of-{about}", "upheld" if outcome.upheld else "not-upheld",
-                           outcome.by, (outcome.reasons,))
-        await self._to_applicant("appeal-decision", {"upheld": outcome.upheld,
-                                                     "reasons": outcome.reasons},
-                                 step=f"appeal-decision-{about}")
+        await self._decide(
+            f"appeal-of-{about}",
+            "upheld" if outcome.upheld else "not-upheld",
+            outcome.by,
+            (outcome.reasons,),
+        )
+        await self._to_applicant(
+            "appeal-decision",
+            {"upheld": outcome.upheld, "reasons": outcome.reasons},
+            step=f"appeal-decision-{about}",
+        )
         if about == "decision" and outcome.upheld:
             self._threshold_met = True
             await self._move_to(Stage.CHAIR)
@@ -210,29 +249,52 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
 
     async def _allocate_independent_chair(self) -> None:
         chairs: list[IndependentChair] = await effects.run_effect(
-            "independent_chairs", Process.COMMUNITY_TRIGGER.value, list[IndependentChair])
+            "independent_chairs", Process.COMMUNITY_TRIGGER.value, list[IndependentChair]
+        )
         self._chairs = {c.id: c for c in chairs}
         loads: list[ChairLoad] = await effects.run_effect(
-            "chair_loads", [c.id for c in chairs], list[ChairLoad])
+            "chair_loads", [c.id for c in chairs], list[ChairLoad]
+        )
         app = self._case.application
-        involved = tuple(sorted({c.reported_to for c in app.complaints}
-                                | {t.agency for t in self._tasks.values()
-                                   if t.kind == TaskKind.INFORMATION_REQUEST.value}))
+        involved = tuple(
+            sorted(
+                {c.reported_to for c in app.complaints}
+                | {
+                    t.agency
+                    for t in self._tasks.values()
+                    if t.kind == TaskKind.INFORMATION_REQUEST.value
+                }
+            )
+        )
         ranking = rank_independent_chairs(
-            ChairCase(area=app.area, neighbouring_areas=self.setup.neighbouring_areas,
-                      involved_agencies=involved, case_reference=app.application_reference,
-                      process=Process.COMMUNITY_TRIGGER),
-            chairs, {load.chair_id: load for load in loads}, workflow.now().date(),
-            self.setup.policy.chair_from_neighbouring_area)
+            ChairCase(
+                area=app.area,
+                neighbouring_areas=self.setup.neighbouring_areas,
+                involved_agencies=involved,
+                case_reference=app.application_reference,
+                process=Process.COMMUNITY_TRIGGER,
+            ),
+            chairs,
+            {load.chair_id: load for load in loads},
+            workflow.now().date(),
+            self.setup.policy.chair_from_neighbouring_area,
+        )
         reservation: ChairReservation = await effects.run_effect(
             "reserve_chair",
-            ReserveChair(case_id=self._allocation_key(), candidates=ranking.candidates,
-                         allocated_at=workflow.now(), allocated_by="cspflow"),
-            ChairReservation)
-        reasons = ranking.reasons + tuple(f"{c}: at capacity when reserved"
-                                          for c in reservation.skipped_at_capacity)
-        self._chair = ChairAllocation(chair_id=reservation.chair_id, reasons=reasons,
-                                      decided_by="cspflow")
+            ReserveChair(
+                case_id=self._allocation_key(),
+                candidates=ranking.candidates,
+                allocated_at=workflow.now(),
+                allocated_by="cspflow",
+            ),
+            ChairReservation,
+        )
+        reasons = ranking.reasons + tuple(
+            f"{c}: at capacity when reserved" for c in reservation.skipped_at_capacity
+        )
+        self._chair = ChairAllocation(
+            chair_id=reservation.chair_id, reasons=reasons, decided_by="cspflow"
+        )
         if reservation.chair_id is None:
             await self._decide("chair", "no-eligible-chair", "cspflow", reasons)
             await self._to_coordinator("no-eligible-chair", {"reasons": list(reasons)})
@@ -243,9 +305,11 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
             await self._decide("chair", reservation.chair_id or "none", "cspflow", reasons)
             await self._tell_chair()
         days = self.setup.policy.timescales.meeting_scheduled
-        self._set_deadline("meeting-date",
-                           add_working_days(workflow.now().date(), days, self._holidays),
-                           f"{days} working days after the chair was allocated")
+        self._set_deadline(
+            "meeting-date",
+            add_working_days(workflow.now().date(), days, self._holidays),
+            f"{days} working days after the chair was allocated",
+        )
         await self._move_to(Stage.MEETING)
 
     async def _apply_chair_override(self) -> None:
@@ -253,15 +317,26 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
         assert override is not None
         self._chair_override = None
         if self._chair and self._chair.chair_id:
-            await effects.run_effect("release_chair", ReleaseChair(
-                case_id=self._allocation_key(), released_at=workflow.now()))
+            await effects.run_effect(
+                "release_chair",
+                ReleaseChair(case_id=self._allocation_key(), released_at=workflow.now()),
+            )
         self._overrides += 1
         chair = self._chairs[override.chair_id]
-        await effects.run_effect("reserve_chair", ReserveChair(
-            case_id=self._allocation_key(),
-            candidates=(ChairCandidate(chair_id=chair.id,
-                                       max_active_cases=chair.max_active_cases + 1000),),
-            allocated_at=workflow.now(), allocated_by=override.by), ChairReservation)
+        await effects.run_effect(
+            "reserve_chair",
+            ReserveChair(
+                case_id=self._allocation_key(),
+                candidates=(
+                    ChairCandidate(
+                        chair_id=chair.id, max_active_cases=chair.max_active_cases + 1000
+                    ),
+                ),
+                allocated_at=workflow.now(),
+                allocated_by=override.by,
+            ),
+            ChairReservation,
+        )
         reasons = (f"override by {override.by}: {override.reason}",)
         self._chair = ChairAllocation(chair_id=chair.id, reasons=reasons, decided_by=override.by)
         await self._decide("chair", chair.id, override.by, reasons)
@@ -270,49 +345,74 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
     async def _tell_chair(self) -> None:
         assert self._chair is not None and self._chair.chair_id is not None
         chair = self._chairs[self._chair.chair_id]
-        await self._notice("chair-allocated", (chair.email,), {"area_name": self.setup.area_name},
-                           n=self._overrides)
+        await self._notice(
+            "chair-allocated",
+            (chair.email,),
+            {"area_name": self.setup.area_name},
+            n=self._overrides,
+        )
 
     # ---- 6. the review meeting ------------------------------------------------------------------
 
     async def _hold_review_meeting(self) -> None:
         policy = self.setup.policy
-        await self._wait_for(lambda: self._meeting is not None or self._chair_override is not None,
-                             "meeting-date")
+        await self._wait_for(
+            lambda: self._meeting is not None or self._chair_override is not None, "meeting-date"
+        )
         while self._meeting is None:
             await self._apply_chair_override()
-            await self._wait_for(lambda: self._meeting is not None
-                                 or self._chair_override is not None, "meeting-date")
+            await self._wait_for(
+                lambda: self._meeting is not None or self._chair_override is not None,
+                "meeting-date",
+            )
         meeting = self._meeting
         self._complete("meeting-date")
         if meeting.invite_applicant:
-            await self._to_applicant("meeting-invitation",
-                                     {"meeting_on": meeting.meeting_on.isoformat()})
-        await self._decide("meeting", meeting.meeting_on.isoformat(), meeting.by,
-                           () if meeting.invite_applicant
-                           else (f"applicant not invited: {meeting.reason_not_invited}",))
-        papers_due = subtract_working_days(meeting.meeting_on, policy.timescales.papers_before_meeting,
-                                           self._holidays)
-        self._set_deadline("meeting-papers", papers_due,
-                           f"{policy.timescales.papers_before_meeting} working days before the meeting")
+            await self._to_applicant(
+                "meeting-invitation", {"meeting_on": meeting.meeting_on.isoformat()}
+            )
+        await self._decide(
+            "meeting",
+            meeting.meeting_on.isoformat(),
+            meeting.by,
+            ()
+            if meeting.invite_applicant
+            else (f"applicant not invited: {meeting.reason_not_invited}",),
+        )
+        papers_due = subtract_working_days(
+            meeting.meeting_on, policy.timescales.papers_before_meeting, self._holidays
+        )
+        self._set_deadline(
+            "meeting-papers",
+            papers_due,
+            f"{policy.timescales.papers_before_meeting} working days before the meeting",
+        )
         await self._sleep_until(notice_moment(papers_due))
         panel = tuple(b.email for b in self.setup.relevant_bodies)
         if self._chair and self._chair.chair_id:
             panel += (self._chairs[self._chair.chair_id].email,)
-        await self._notice("meeting-papers", panel,
-                           {"meeting_on": meeting.meeting_on.isoformat()})
+        await self._notice("meeting-papers", panel, {"meeting_on": meeting.meeting_on.isoformat()})
         self._complete("meeting-papers")
-        for name, days in (("review-record", policy.timescales.review_record),
-                           ("outcome-letter", policy.timescales.outcome_letter)):
-            self._set_deadline(name, add_working_days(meeting.meeting_on, days, self._holidays),
-                               f"{days} working days after the meeting")
+        for name, days in (
+            ("review-record", policy.timescales.review_record),
+            ("outcome-letter", policy.timescales.outcome_letter),
+        ):
+            self._set_deadline(
+                name,
+                add_working_days(meeting.meeting_on, days, self._holidays),
+                f"{days} working days after the meeting",
+            )
         await self._move_to(Stage.REVIEW)
         await self._wait_for(lambda: self._review is not None, "review-record")
         self._complete("review-record")
         review = self._review
         assert review is not None
-        await self._decide("review", f"{len(review.recommendations)} recommendations", review.by,
-                           (review.findings[:500],))
+        await self._decide(
+            "review",
+            f"{len(review.recommendations)} recommendations",
+            review.by,
+            (review.findings[:500],),
+        )
         self._review_carried_out = True
         await self._move_to(Stage.VICTIM_CONSULTATION)
         # Guidance (2025): the victim is consulted on the action plan before it is finalised.
@@ -325,14 +425,22 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
         assert review is not None
         self._open_appeal_window()
         names = {b.id: b.name for b in self.setup.relevant_bodies}
-        await self._to_applicant("outcome-letter", {
-            "findings": review.findings,
-            "recommendations": [{"to_body_name": names.get(r.to_body, r.to_body),
-                                 "action": r.action, "due": r.due.isoformat()}
-                                for r in review.recommendations],
-            "appeal_window_end": self._appeal_window_end.isoformat() if self._appeal_window_end else "",
-            "escalation_body_name": self.setup.policy.escalation_body.name,
-        })
+        await self._to_applicant(
+            "outcome-letter",
+            {
+                "findings": review.findings,
+                "recommendations": [
+                    {
+                        "to_body_name": names.get(r.to_body, r.to_body),
+                        "action": r.action,
+                        "due": r.due.isoformat(),
+                    }
+                    for r in review.recommendations
+                ],
+                "appeal_window_end": self._appeal_window_end,
+                "escalation_body_name": self.setup.policy.escalation_body.name,
+            },
+        )
         self._complete("outcome-letter")
         await self._record_case()
 
@@ -344,18 +452,41 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
         await self._move_to(Stage.RECOMMENDATIONS)
         started = []
         for index, rec in enumerate(review.recommendations):
-            await effects.run_effect("record_recommendation", RecommendationRow(
-                case_id=self.case_id, index=index, to_body=rec.to_body, action=rec.action,
-                due=rec.due))
-            started.append(self._start_task(TaskKind.RECOMMENDATION, f"recommendation-{index + 1}",
-                                            rec.to_body, rec.due, asked=rec.action, references=()))
+            await effects.run_effect(
+                "record_recommendation",
+                RecommendationRow(
+                    case_id=self.case_id,
+                    index=index,
+                    to_body=rec.to_body,
+                    action=rec.action,
+                    due=rec.due,
+                ),
+            )
+            started.append(
+                self._start_task(
+                    TaskKind.RECOMMENDATION,
+                    f"recommendation-{index + 1}",
+                    rec.to_body,
+                    rec.due,
+                    asked=rec.action,
+                    references=(),
+                )
+            )
         await self._wait_for(lambda: all(self._task_results.get(t) for t in started), None)
         for index, task_id in enumerate(started):
             result = self._task_results[task_id]
             rec = review.recommendations[index]
-            await effects.run_effect("record_recommendation", RecommendationRow(
-                case_id=self.case_id, index=index, to_body=rec.to_body, action=rec.action,
-                due=rec.due, state=result.state.value))
+            await effects.run_effect(
+                "record_recommendation",
+                RecommendationRow(
+                    case_id=self.case_id,
+                    index=index,
+                    to_body=rec.to_body,
+                    action=rec.action,
+                    due=rec.due,
+                    state=result.state.value,
+                ),
+            )
 
     # ---- closure (guidance 2025: tell the victim when and why a case closes) ---------------------
 
@@ -363,8 +494,11 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
         if self._threshold_met is False:
             return "the threshold for a case review was not met"
         count = len(self._review.recommendations) if self._review else 0
-        return ("the review is complete and every recommendation has been answered" if count
-                else "the review is complete with no recommendations")
+        return (
+            "the review is complete and every recommendation has been answered"
+            if count
+            else "the review is complete with no recommendations"
+        )
 
     async def _close(self, reason: str) -> CaseOutcome:
         await workflow.wait_condition(lambda: len(self._handles) == len(self._tasks))
@@ -376,44 +510,72 @@ class CommunityTriggerWorkflow(CommunityTriggerSteps):
             if deadline.state.value == "open":
                 self._cancel_deadline(name)
         if self._chair and self._chair.chair_id:
-            await effects.run_effect("release_chair", ReleaseChair(
-                case_id=self._allocation_key(), released_at=workflow.now()))
+            await effects.run_effect(
+                "release_chair",
+                ReleaseChair(case_id=self._allocation_key(), released_at=workflow.now()),
+            )
         await self._to_applicant("case-closed", {"reason": reason})
         self._closed_reason = reason
         await self._move_to(Stage.CLOSED)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return CaseOutcome(case_id=self.case_id, threshold_met=self._threshold_met,
-                           review_carried_out=self._review_carried_out,
-                           recommendations=len(self._review.recommendations) if self._review else 0,
-                           closed_reason=reason)
+        return CaseOutcome(
+            case_id=self.case_id,
+            threshold_met=self._threshold_met,
+            review_carried_out=self._review_carried_out,
+            recommendations=len(self._review.recommendations) if self._review else 0,
+            closed_reason=reason,
+        )
 
     # ---- partner tasks ---------------------------------------------------------------------------
 
-    def _start_task(self, kind: TaskKind, step: str, agency_id: str, due: Any, *, asked: str,
-                    references: tuple[str, ...]) -> str:
+    def _start_task(
+        self,
+        kind: TaskKind,
+        step: str,
+        agency_id: str,
+        due: Any,
+        *,
+        asked: str,
+        references: tuple[str, ...],
+    ) -> str:
         setup, app = self.setup, self._case.application
         agency = next(a for a in setup.relevant_bodies if a.id == agency_id)
         task_id = f"{self.case_id}.task.{step}.{agency.id}"
         task = PartnerTaskInput(
-            task_id=task_id, case_id=self.case_id, case_reference=app.application_reference,
-            area=app.area, process=Process.COMMUNITY_TRIGGER.value, kind=kind,
-            agency=TaskAgency(id=agency.id, name=agency.name, email=agency.email,
-                              escalation_email=agency.escalation_email),
-            coordinator_email=setup.coordinator_emails[0], asked=asked,
-            agency_references=references, requested_on=workflow.now().date(), due=due,
+            task_id=task_id,
+            case_id=self.case_id,
+            case_reference=app.application_reference,
+            area=app.area,
+            process=Process.COMMUNITY_TRIGGER.value,
+            kind=kind,
+            agency=TaskAgency(
+                id=agency.id,
+                name=agency.name,
+                email=agency.email,
+                escalation_email=agency.escalation_email,
+            ),
+            coordinator_email=setup.coordinator_emails[0],
+            asked=asked,
+            agency_references=references,
+            requested_on=workflow.now().date(),
+            due=due,
             reminder_offsets=setup.policy.reminders.before_due,
             escalation_interval=setup.policy.reminders.escalation_interval,
             max_escalations=setup.policy.reminders.max_escalations,
-            bank_holidays=self._holidays, policy=setup.policy.label)
+            bank_holidays=self._holidays,
+            policy=setup.policy.label,
+        )
         self._track_task(task)
         self._runners.append(asyncio.create_task(self._run_task(task)))
         return task_id
 
     async def _run_task(self, task: PartnerTaskInput) -> None:
         handle = await workflow.start_child_workflow(
-            PartnerTaskWorkflow.run, task, id=task.task_id,
-            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL)
+            PartnerTaskWorkflow.run,
+            task,
+            id=task.task_id,
+            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+        )
         self._handles[task.task_id] = handle
         result: PartnerTaskResult = await handle
         self._task_done(result)
-

@@ -86,7 +86,9 @@ class CommunityTriggerSteps:
         self._handles: dict[str, Any] = {}
         self._runners: list[asyncio.Task[None]] = []
         self._consent: RecordConsent | None = None
-        self._consent_given = app.applicant.is_victim or app.applicant.victim_consent_given_on is not None
+        self._consent_given = (
+            app.applicant.is_victim or app.applicant.victim_consent_given_on is not None
+        )
         self._assessment = ThresholdAssessment()
         self._proposal: ThresholdDecision | None = None
         self._threshold: DecideThreshold | None = None
@@ -112,7 +114,9 @@ class CommunityTriggerSteps:
         """Record the victim's consent to a third-party application."""
         self._consent = step
         self._consent_given = True
-        self._note(step.by, "consent", "given", (f"given on {step.consent_given_on}: {step.evidence}",))
+        self._note(
+            step.by, "consent", "given", (f"given on {step.consent_given_on}: {step.evidence}",)
+        )
         return self.status()
 
     @record_consent.validator
@@ -124,8 +128,9 @@ class CommunityTriggerSteps:
     def assess_threshold(self, step: AssessThreshold) -> ThresholdDecision:
         """Record the facts behind the local rules; the engine proposes again."""
         self._assessment = step.assessment
-        self._proposal = propose_threshold_decision(self._case.application, self.setup.policy,
-                                                    step.assessment)
+        self._proposal = propose_threshold_decision(
+            self._case.application, self.setup.policy, step.assessment
+        )
         self._note(step.by, "threshold-assessment", "recorded", self._proposal.reasons)
         return self._proposal
 
@@ -134,8 +139,9 @@ class CommunityTriggerSteps:
         self._require("assess_threshold")
         override = step.assessment.vulnerability_override
         if override is not None:
-            problems = vulnerability_override_problems(self._case.application, self.setup.policy,
-                                                       override)
+            problems = vulnerability_override_problems(
+                self._case.application, self.setup.policy, override
+            )
             if problems:
                 raise ValueError("vulnerability override refused: " + "; ".join(problems))
 
@@ -164,8 +170,10 @@ class CommunityTriggerSteps:
             raise ValueError("a chair override is already being applied: wait, then check status")
         if step.chair_id not in self._chairs:
             known = ", ".join(sorted(self._chairs)) or "none loaded yet"
-            raise ValueError(f"chair_id {step.chair_id!r} is not a chair trained for the "
-                             f"Community Trigger in the directory; known chairs: {known}")
+            raise ValueError(
+                f"chair_id {step.chair_id!r} is not a chair trained for the "
+                f"Community Trigger in the directory; known chairs: {known}"
+            )
         if self._chair is not None and self._chair.chair_id == step.chair_id:
             raise ValueError(f"{step.chair_id} is already the allocated chair")
 
@@ -179,8 +187,10 @@ class CommunityTriggerSteps:
     def _check_meeting(self, step: ScheduleMeeting) -> None:
         self._require("schedule_meeting")
         if step.meeting_on < workflow.now().date():
-            raise ValueError(f"meeting_on ({step.meeting_on}) is in the past: give the date the "
-                             "meeting will be held")
+            raise ValueError(
+                f"meeting_on ({step.meeting_on}) is in the past: give the date the "
+                "meeting will be held"
+            )
 
     @workflow.update
     def record_review(self, step: RecordReview) -> CaseStatus:
@@ -193,16 +203,26 @@ class CommunityTriggerSteps:
         self._require("record_review")
         assert self._meeting is not None
         if workflow.now().date() < self._meeting.meeting_on:
-            raise ValueError(f"the meeting is on {self._meeting.meeting_on}: record the review "
-                             "after it has been held")
+            raise ValueError(
+                f"the meeting is on {self._meeting.meeting_on}: record the review "
+                "after it has been held"
+            )
         bodies = {b.id for b in self.setup.relevant_bodies}
-        unknown = [f"recommendations[{i}].to_body ({r.to_body})"
-                   for i, r in enumerate(step.recommendations) if r.to_body not in bodies]
+        unknown = [
+            f"recommendations[{i}].to_body ({r.to_body})"
+            for i, r in enumerate(step.recommendations)
+            if r.to_body not in bodies
+        ]
         if unknown:
-            raise ValueError(", ".join(unknown) + " is not a relevant body of this area; "
-                             f"use one of: {', '.join(sorted(bodies))}")
-        late = [f"recommendations[{i}].due ({r.due})"
-                for i, r in enumerate(step.recommendations) if r.due <= workflow.now().date()]
+            raise ValueError(
+                ", ".join(unknown) + " is not a relevant body of this area; "
+                f"use one of: {', '.join(sorted(bodies))}"
+            )
+        late = [
+            f"recommendations[{i}].due ({r.due})"
+            for i, r in enumerate(step.recommendations)
+            if r.due <= workflow.now().date()
+        ]
         if late:
             raise ValueError(", ".join(late) + " is not in the future: give a later due date")
 
@@ -228,12 +248,16 @@ class CommunityTriggerSteps:
     @request_appeal.validator
     def _check_appeal(self, step: RequestAppeal) -> None:
         if self._appeal_window_end is None or self._appeal is not None:
-            raise ValueError("no appeal window is open for this case: an appeal can be made after "
-                             "the threshold decision or the outcome letter, within the window")
+            raise ValueError(
+                "no appeal window is open for this case: an appeal can be made after "
+                "the threshold decision or the outcome letter, within the window"
+            )
         self._not_future("received_on", step.received_on)
         if step.received_on > self._appeal_window_end:
-            raise ValueError(f"received_on ({step.received_on}) is after the appeal window closed "
-                             f"({self._appeal_window_end})")
+            raise ValueError(
+                f"received_on ({step.received_on}) is after the appeal window closed "
+                f"({self._appeal_window_end})"
+            )
 
     @workflow.update
     def record_appeal_decision(self, step: RecordAppealDecision) -> CaseStatus:
@@ -263,13 +287,20 @@ class CommunityTriggerSteps:
         """The case as a coordinator sees it: stage, deadlines, tasks, decisions; no names."""
         app = self._case.application
         return CaseStatus(
-            case_id=self.case_id, area=app.area, application_reference=app.application_reference,
-            policy=self._setup.policy.label if self._setup else "(loading)", stage=self._stage,
-            as_of=workflow.now(), deadlines=tuple(self._deadlines.values()),
-            tasks=tuple(self._tasks.values()), decisions=tuple(self._decisions),
-            proposed_threshold=self._proposal, chair=self._chair,
+            case_id=self.case_id,
+            area=app.area,
+            application_reference=app.application_reference,
+            policy=self._setup.policy.label if self._setup else "(loading)",
+            stage=self._stage,
+            as_of=workflow.now(),
+            deadlines=tuple(self._deadlines.values()),
+            tasks=tuple(self._tasks.values()),
+            decisions=tuple(self._decisions),
+            proposed_threshold=self._proposal,
+            chair=self._chair,
             meeting_on=self._meeting.meeting_on if self._meeting else None,
-            allowed_steps=self._allowed_steps())
+            allowed_steps=self._allowed_steps(),
+        )
 
     # ---- helpers for the procedure ----------------------------------------------------------
 
@@ -297,8 +328,10 @@ class CommunityTriggerSteps:
             raise ValueError("the case is still opening: try again in a moment")
         if step not in self._allowed_steps():
             allowed = ", ".join(self._allowed_steps()) or "none"
-            raise ValueError(f"{step} is not allowed at stage {self._stage.value!r}; steps "
-                             f"allowed now: {allowed} (see `cspflow status {self.case_id}`)")
+            raise ValueError(
+                f"{step} is not allowed at stage {self._stage.value!r}; steps "
+                f"allowed now: {allowed} (see `cspflow status {self.case_id}`)"
+            )
 
     @staticmethod
     def _not_future(field: str, value: date) -> None:
@@ -306,24 +339,34 @@ class CommunityTriggerSteps:
             raise ValueError(f"{field} ({value}) is in the future: give the date it happened")
 
     def _chaser_for_policy(self, policy: CommunityTriggerPolicy) -> None:
-        self._chaser = Chaser(policy.reminders.before_due, policy.reminders.escalation_interval,
-                              policy.reminders.max_escalations, self._holidays)
+        self._chaser = Chaser(
+            policy.reminders.before_due,
+            policy.reminders.escalation_interval,
+            policy.reminders.max_escalations,
+            self._holidays,
+        )
 
     def _set_deadline(self, name: str, due: date, basis: str) -> None:
-        self._deadlines[name] = Deadline(name=name, due=due,
-                                         basis=f"{basis} (policy {self.setup.policy.label})")
+        self._deadlines[name] = Deadline(
+            name=name, due=due, basis=f"{basis} (policy {self.setup.policy.label})"
+        )
         self._deadline_set_at[name] = workflow.now()
 
     def _complete(self, name: str) -> None:
         deadline, today = self._deadlines[name], workflow.now().date()
         late = days_late(deadline.due, today)
-        self._deadlines[name] = deadline.model_copy(update={
-            "state": DeadlineState.MISSED if late else DeadlineState.MET,
-            "completed_on": today, "days_late": late})
+        self._deadlines[name] = deadline.model_copy(
+            update={
+                "state": DeadlineState.MISSED if late else DeadlineState.MET,
+                "completed_on": today,
+                "days_late": late,
+            }
+        )
 
     def _cancel_deadline(self, name: str) -> None:
         self._deadlines[name] = self._deadlines[name].model_copy(
-            update={"state": DeadlineState.CANCELLED})
+            update={"state": DeadlineState.CANCELLED}
+        )
 
     def _next_deadline(self) -> date | None:
         open_dues = [d.due for d in self._deadlines.values() if d.state is DeadlineState.OPEN]
@@ -332,13 +375,18 @@ class CommunityTriggerSteps:
 
     async def _wait_for(self, condition: Any, deadline: str | None) -> None:
         """Wait for a human step, chasing the coordinator about its deadline; honour closing."""
+
         def done() -> bool:
             return bool(condition()) or self._closing is not None
 
         if deadline is not None and self._chaser is not None:
-            await self._chaser.until(done, lambda: self._deadlines[deadline].due,
-                                     lambda chase: self._chase_coordinator(deadline, chase),
-                                     lambda: self._deadline_set_at[deadline], prefix=f"{deadline}-")
+            await self._chaser.until(
+                done,
+                lambda: self._deadlines[deadline].due,
+                lambda chase: self._chase_coordinator(deadline, chase),
+                lambda: self._deadline_set_at[deadline],
+                prefix=f"{deadline}-",
+            )
         await workflow.wait_condition(done)
         if not condition():
             raise CaseClosing
@@ -347,19 +395,21 @@ class CommunityTriggerSteps:
         due = self._deadlines[step].due
         context: dict[str, Any] = {"step": step, "due": due.isoformat()}
         if chase.kind is ChaseKind.REMINDER:
-            await self._to_coordinator("coordinator-reminder", context, step=f"{step}-{chase.step}",
-                                       n=chase.number)
+            await self._to_coordinator(
+                "coordinator-reminder", context, step=f"{step}-{chase.step}", n=chase.number
+            )
         else:
             context["days_overdue"] = days_late(due, workflow.now().date())
-            await self._to_coordinator("coordinator-overdue", context, step=f"{step}-{chase.step}",
-                                       n=chase.number)
+            await self._to_coordinator(
+                "coordinator-overdue", context, step=f"{step}-{chase.step}", n=chase.number
+            )
 
     async def _sleep_until(self, moment: datetime) -> None:
         delay = (moment - workflow.now()).total_seconds()
         if delay > 0:
             try:
                 await workflow.wait_condition(lambda: self._closing is not None, timeout=delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
         if self._closing is not None:
             raise CaseClosing
@@ -370,28 +420,55 @@ class CommunityTriggerSteps:
         self._appeal_window_end = add_working_days(workflow.now().date(), days, self._holidays)
 
     def _allocation_key(self) -> str:
-        return self.case_id if self._overrides == 0 else f"{self.case_id}:override-{self._overrides}"
+        return (
+            self.case_id if self._overrides == 0 else f"{self.case_id}:override-{self._overrides}"
+        )
 
     def _track_task(self, task: PartnerTaskInput) -> None:
-        self._tasks[task.task_id] = TaskSummary(task_id=task.task_id, agency=task.agency.id,
-                                                kind=task.kind.value, due=task.due, state="open")
+        self._tasks[task.task_id] = TaskSummary(
+            task_id=task.task_id,
+            agency=task.agency.id,
+            kind=task.kind.value,
+            due=task.due,
+            state="open",
+        )
 
     def _task_done(self, result: PartnerTaskResult) -> None:
         self._task_results[result.task_id] = result
-        self._tasks[result.task_id] = self._tasks[result.task_id].model_copy(update={
-            "due": result.due, "state": result.state.value, "answered_on": result.answered_on,
-            "days_late": result.days_late})
+        self._tasks[result.task_id] = self._tasks[result.task_id].model_copy(
+            update={
+                "due": result.due,
+                "state": result.state.value,
+                "answered_on": result.answered_on,
+                "days_late": result.days_late,
+            }
+        )
 
     def _note(self, by: str, step: str, outcome: str, reasons: tuple[str, ...]) -> None:
-        self._decisions.append(DecisionRecord(step=step, outcome=outcome, decided_by=by,
-                                              decided_at=workflow.now(), reasons=reasons))
+        self._decisions.append(
+            DecisionRecord(
+                step=step,
+                outcome=outcome,
+                decided_by=by,
+                decided_at=workflow.now(),
+                reasons=reasons,
+            )
+        )
 
     async def _decide(self, step: str, outcome: str, by: str, reasons: tuple[str, ...]) -> None:
         self._note(by, step, outcome, reasons)
-        await effects.run_effect("record_decision", DecisionRow(
-            idempotency_key=effects.key(f"decision-{step}", len(self._decisions)),
-            case_id=self.case_id, step=step, outcome=outcome, decided_by=by,
-            decided_at=workflow.now(), reasons=reasons))
+        await effects.run_effect(
+            "record_decision",
+            DecisionRow(
+                idempotency_key=effects.key(f"decision-{step}", len(self._decisions)),
+                case_id=self.case_id,
+                step=step,
+                outcome=outcome,
+                decided_by=by,
+                decided_at=workflow.now(),
+                reasons=reasons,
+            ),
+        )
 
     async def _move_to(self, stage: Stage) -> None:
         self._stage = stage
@@ -399,39 +476,75 @@ class CommunityTriggerSteps:
 
     async def _record_case(self) -> None:
         app, nxt = self._case.application, self._next_deadline()
-        workflow.upsert_search_attributes([
-            search_attributes.PROCESS.value_set(Process.COMMUNITY_TRIGGER.value),
-            search_attributes.AREA.value_set(app.area),
-            search_attributes.STAGE.value_set(self._stage.value),
-            (search_attributes.NEXT_DEADLINE.value_set(datetime.combine(nxt, datetime.min.time(),
-                                                                        workflow.now().tzinfo))
-             if nxt else search_attributes.NEXT_DEADLINE.value_unset()),
-        ])
+        workflow.upsert_search_attributes(
+            [
+                search_attributes.PROCESS.value_set(Process.COMMUNITY_TRIGGER.value),
+                search_attributes.AREA.value_set(app.area),
+                search_attributes.STAGE.value_set(self._stage.value),
+                (
+                    search_attributes.NEXT_DEADLINE.value_set(
+                        datetime.combine(nxt, datetime.min.time(), workflow.now().tzinfo)
+                    )
+                    if nxt
+                    else search_attributes.NEXT_DEADLINE.value_unset()
+                ),
+            ]
+        )
         closed = self._stage is Stage.CLOSED
-        await effects.run_effect("record_case", CaseRecord(
-            case_id=self.case_id, process=Process.COMMUNITY_TRIGGER.value, area=app.area,
-            reference=app.application_reference, received_on=app.received_on,
-            policy=self.setup.policy.label, opened_at=workflow.info().start_time,
-            opened_by=self._case.opened_by, stage=self._stage.value, next_deadline=nxt,
-            threshold_met=self._threshold_met, review_carried_out=self._review_carried_out,
-            recommendations=len(self._review.recommendations) if self._review else 0,
-            closed_at=workflow.now() if closed else None, closed_reason=self._closed_reason))
+        await effects.run_effect(
+            "record_case",
+            CaseRecord(
+                case_id=self.case_id,
+                process=Process.COMMUNITY_TRIGGER.value,
+                area=app.area,
+                reference=app.application_reference,
+                received_on=app.received_on,
+                policy=self.setup.policy.label,
+                opened_at=workflow.info().start_time,
+                opened_by=self._case.opened_by,
+                stage=self._stage.value,
+                next_deadline=nxt,
+                threshold_met=self._threshold_met,
+                review_carried_out=self._review_carried_out,
+                recommendations=len(self._review.recommendations) if self._review else 0,
+                closed_at=workflow.now() if closed else None,
+                closed_reason=self._closed_reason,
+            ),
+        )
 
-    async def _notice(self, template: str, to: tuple[str, ...], context: dict[str, Any], *,
-                      step: str | None = None, n: int = 0) -> None:
-        full = {"case_reference": self._case.application.application_reference,
-                "case_id": self.case_id, **context}
-        await effects.send_notice(step or template, f"community-trigger/{template}", to, full,
-                                  case_id=self.case_id, n=n,
-                                  fallback=self.setup.coordinator_emails[0])
+    async def _notice(
+        self,
+        template: str,
+        to: tuple[str, ...],
+        context: dict[str, Any],
+        *,
+        step: str | None = None,
+        n: int = 0,
+    ) -> None:
+        full = {
+            "case_reference": self._case.application.application_reference,
+            "case_id": self.case_id,
+            **context,
+        }
+        await effects.send_notice(
+            step or template,
+            f"community-trigger/{template}",
+            to,
+            full,
+            case_id=self.case_id,
+            n=n,
+            fallback=self.setup.coordinator_emails[0],
+        )
 
-    async def _to_applicant(self, template: str, context: dict[str, Any], *,
-                            step: str | None = None) -> None:
+    async def _to_applicant(
+        self, template: str, context: dict[str, Any], *, step: str | None = None
+    ) -> None:
         applicant = self._case.application.applicant
         # No email: the letter goes to the point of contact to be posted (s.104(3)).
         to = applicant.email or self.setup.point_of_contact.email
         await self._notice(template, (to,), context, step=step)
 
-    async def _to_coordinator(self, template: str, context: dict[str, Any], *,
-                              step: str | None = None, n: int = 0) -> None:
+    async def _to_coordinator(
+        self, template: str, context: dict[str, Any], *, step: str | None = None, n: int = 0
+    ) -> None:
         await self._notice(template, self.setup.coordinator_emails, context, step=step, n=n)

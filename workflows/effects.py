@@ -23,8 +23,12 @@ EFFECT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=["BadRecipient", "MissingPersonalisation", "UnknownTemplate",
-                               "UnknownArea"],
+    non_retryable_error_types=[
+        "BadRecipient",
+        "MissingPersonalisation",
+        "UnknownTemplate",
+        "UnknownArea",
+    ],
 )
 EFFECT_TIMEOUT = timedelta(seconds=60)
 

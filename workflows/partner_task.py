@@ -32,11 +32,11 @@ with workflow.unsafe.imports_passed_through():
         TaskState,
     )
     from schemas.records import TaskRow
+    from schemas.validation import describe_validation_error
     from workflows import effects
     from workflows.chase import Chaser
     from workflows.rules.chasing import Chase, ChaseKind
     from workflows.rules.deadlines import days_late
-    from schemas.validation import describe_validation_error
 
 KIND_LABELS = {
     TaskKind.INFORMATION_REQUEST: "information request",
@@ -69,17 +69,26 @@ class PartnerTaskWorkflow:
         """Ask, chase until answered or cancelled, and return when and how late."""
         await self._record()
         await self._notice("request", "partner-task/request", (task.agency.email,))
-        chaser = Chaser(task.reminder_offsets, task.escalation_interval, task.max_escalations,
-                        task.bank_holidays)
+        chaser = Chaser(
+            task.reminder_offsets,
+            task.escalation_interval,
+            task.max_escalations,
+            task.bank_holidays,
+        )
         try:
-            await chaser.until(lambda: self._closed, lambda: self._due, self._send_chase,
-                               lambda: self._schedule_from)
+            await chaser.until(
+                lambda: self._closed,
+                lambda: self._due,
+                self._send_chase,
+                lambda: self._schedule_from,
+            )
         except asyncio.CancelledError:
             # The case closed (or was withdrawn) while the request was open.
             self._cancel_reason = "the case was closed"
             self._state = TaskState.CANCELLED
-            self._events.append(TaskEvent(at=workflow.now(), what="cancelled",
-                                          detail=self._cancel_reason))
+            self._events.append(
+                TaskEvent(at=workflow.now(), what="cancelled", detail=self._cancel_reason)
+            )
         await self._record()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
@@ -89,8 +98,13 @@ class PartnerTaskWorkflow:
         if chase.kind is ChaseKind.REMINDER:
             self._reminders += 1
             self._events.append(TaskEvent(at=workflow.now(), what=f"reminder {chase.number} sent"))
-            await self._notice(chase.step, "partner-task/reminder", (task.agency.email,),
-                               n=chase.number, reminder_number=chase.number)
+            await self._notice(
+                chase.step,
+                "partner-task/reminder",
+                (task.agency.email,),
+                n=chase.number,
+                reminder_number=chase.number,
+            )
             return
         self._overdue += 1
         if self._state is TaskState.OPEN:
@@ -98,14 +112,26 @@ class PartnerTaskWorkflow:
             await self._record()
         overdue_days = days_late(self._due, workflow.now().date())
         self._events.append(
-            TaskEvent(at=workflow.now(), what=f"overdue notice {chase.number} sent",
-                      detail=f"{overdue_days} days overdue")
+            TaskEvent(
+                at=workflow.now(),
+                what=f"overdue notice {chase.number} sent",
+                detail=f"{overdue_days} days overdue",
+            )
         )
-        await self._notice(chase.step, "partner-task/overdue", (task.agency.email,),
-                           n=chase.number, days_overdue=overdue_days)
-        await self._notice(f"escalation-{chase.due.isoformat()}", "partner-task/escalation",
-                           (task.coordinator_email, task.agency.escalation_email),
-                           n=chase.number, days_overdue=overdue_days)
+        await self._notice(
+            chase.step,
+            "partner-task/overdue",
+            (task.agency.email,),
+            n=chase.number,
+            days_overdue=overdue_days,
+        )
+        await self._notice(
+            f"escalation-{chase.due.isoformat()}",
+            "partner-task/escalation",
+            (task.coordinator_email, task.agency.escalation_email),
+            n=chase.number,
+            days_overdue=overdue_days,
+        )
 
     # ---- human steps -------------------------------------------------------------------------
 
@@ -128,17 +154,22 @@ class PartnerTaskWorkflow:
             model.model_validate(answer.response)
         except ValidationError as error:
             raise ValueError(
-                describe_validation_error(error, prefix="response",
-                                          then="correct the response file and submit again")
+                describe_validation_error(
+                    error, prefix="response", then="correct the response file and submit again"
+                )
             ) from None
 
     @workflow.update
     def extend(self, change: ExtendTask) -> PartnerTaskResult:
         """Move the due date later; the chase is recomputed from now."""
         self._events.append(
-            TaskEvent(at=workflow.now(), what="extended", by=change.by,
-                      detail=f"due {self._due.isoformat()} -> {change.new_due.isoformat()}: "
-                             f"{change.reason}")
+            TaskEvent(
+                at=workflow.now(),
+                what="extended",
+                by=change.by,
+                detail=f"due {self._due.isoformat()} -> {change.new_due.isoformat()}: "
+                f"{change.reason}",
+            )
         )
         self._due = change.new_due
         self._state = TaskState.OPEN
@@ -176,8 +207,9 @@ class PartnerTaskWorkflow:
         if not self._closed:
             self._cancel_reason = f"the case closed: {reason}"
             self._state = TaskState.CANCELLED
-            self._events.append(TaskEvent(at=workflow.now(), what="cancelled",
-                                          detail=self._cancel_reason))
+            self._events.append(
+                TaskEvent(at=workflow.now(), what="cancelled", detail=self._cancel_reason)
+            )
 
     @workflow.query
     def status(self) -> PartnerTaskStatus:
@@ -235,14 +267,22 @@ class PartnerTaskWorkflow:
         task, result = self._task, self._result()
         await effects.run_effect(
             "record_task",
-            TaskRow(task_id=task.task_id, case_id=task.case_id, agency=task.agency.id,
-                    kind=task.kind.value, requested_on=task.requested_on, due=self._due,
-                    state=self._state.value, answered_on=result.answered_on,
-                    days_late=result.days_late),
+            TaskRow(
+                task_id=task.task_id,
+                case_id=task.case_id,
+                agency=task.agency.id,
+                kind=task.kind.value,
+                requested_on=task.requested_on,
+                due=self._due,
+                state=self._state.value,
+                answered_on=result.answered_on,
+                days_late=result.days_late,
+            ),
         )
 
-    async def _notice(self, step: str, template: str, to: tuple[str, ...], *, n: int = 0,
-                      **extra: Any) -> None:
+    async def _notice(
+        self, step: str, template: str, to: tuple[str, ...], *, n: int = 0, **extra: Any
+    ) -> None:
         task = self._task
         context: dict[str, Any] = {
             "task_id": task.task_id,
@@ -254,5 +294,6 @@ class PartnerTaskWorkflow:
             "due": self._due.isoformat(),
             **extra,
         }
-        await effects.send_notice(step, template, to, context, case_id=task.case_id, n=n,
-                                  fallback=task.coordinator_email)
+        await effects.send_notice(
+            step, template, to, context, case_id=task.case_id, n=n, fallback=task.coordinator_email
+        )

@@ -8,8 +8,7 @@ in a real SQLite file and notices through a real aiosmtpd server.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ import pytest
 import yaml
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -33,9 +31,12 @@ from workflows import search_attributes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--workflow-environment", default="time-skipping",
-                     choices=("time-skipping", "dev"),
-                     help="Temporal server for workflow tests")
+    parser.addoption(
+        "--workflow-environment",
+        default="time-skipping",
+        choices=("time-skipping", "dev"),
+        help="Temporal server for workflow tests",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -80,8 +81,13 @@ def directory_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path, smtp_server: tuple[Inbox, int], directory_file: Path) -> Settings:
     """Settings for one test: its own records database, the session's SMTP server."""
-    return Settings(data_dir=tmp_path, smtp_port=smtp_server[1], directory_file=directory_file,
-                    task_queue=f"tq-{uuid.uuid4().hex[:8]}", user="coordinator@test.example.org")
+    return Settings(
+        data_dir=tmp_path,
+        smtp_port=smtp_server[1],
+        directory_file=directory_file,
+        task_queue=f"tq-{uuid.uuid4().hex[:8]}",
+        user="coordinator@test.example.org",
+    )
 
 
 @pytest.fixture
@@ -93,10 +99,12 @@ async def session_factory(settings: Settings) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-def make_worker(env: WorkflowEnvironment, settings: Settings,
-                session_factory: Any) -> Callable[..., Worker]:
+def make_worker(
+    env: WorkflowEnvironment, settings: Settings, session_factory: Any
+) -> Callable[..., Worker]:
     def _make(**options: Any) -> Worker:
         return build_worker(env.client, settings, session_factory, **options)
+
     return _make
 
 

@@ -9,10 +9,15 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(read: Callable[[], Awaitable[T]], until: Callable[[T], bool], *,
-                     timeout: float = 20.0, what: str = "condition") -> T:
-    """Read repeatedly until `until(value)` holds; fail after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
+async def eventually(
+    read: Callable[[], Awaitable[T]],
+    until: Callable[[T], bool],
+    *,
+    within: float = 20.0,
+    what: str = "condition",
+) -> T:
+    """Read repeatedly until `until(value)` holds; fail after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         value = await read()
         if until(value):

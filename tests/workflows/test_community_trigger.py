@@ -29,12 +29,16 @@ BY = "coordinator@test.example.org"
 async def mail_to(inbox: Inbox, address: str, count: int = 1) -> list[EmailMessage]:
     async def read() -> list[EmailMessage]:
         return inbox.to(address)
+
     return await eventually(read, lambda found: len(found) >= count, what=f"mail to {address}")
 
 
 async def at_stage(cspflow: Cspflow, case_id: str, stage: Stage) -> CaseStatus:
-    return await eventually(lambda: cspflow.case_status(case_id), lambda s: s.stage is stage,
-                            what=f"stage {stage.value}")
+    return await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: s.stage is stage,
+        what=f"stage {stage.value}",
+    )
 
 
 async def test_threshold_met_case_runs_from_application_to_closure(
@@ -44,8 +48,11 @@ async def test_threshold_met_case_runs_from_application_to_closure(
     case_id = await cspflow.start_community_trigger(application(today, reference="FULL-1"))
     assert case_id == "ct-north-FULL-1"
 
-    status = await eventually(lambda: cspflow.case_status(case_id),
-                              lambda s: s.proposed_threshold is not None, what="proposal")
+    status = await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: s.proposed_threshold is not None,
+        what="proposal",
+    )
     assert status.proposed_threshold is not None and status.proposed_threshold.met
     assert status.proposed_threshold.policy == "test-ct v1"
     assert {t.agency for t in status.tasks} == set(AGENCIES)
@@ -67,13 +74,25 @@ async def test_threshold_met_case_runs_from_application_to_closure(
     assert inbox.to("chair-south@chairs.example.org")
 
     due = meeting_on + timedelta(days=40)
-    await cspflow.step(case_id, "record_review", RecordReview(
-        by=BY, findings="Agencies did not share information.",
-        recommendations=(Recommendation(to_body="north-council", action="Share logs weekly",
-                                        due=due),)))
+    await cspflow.step(
+        case_id,
+        "record_review",
+        RecordReview(
+            by=BY,
+            findings="Agencies did not share information.",
+            recommendations=(
+                Recommendation(to_body="north-council", action="Share logs weekly", due=due),
+            ),
+        ),
+    )
     await at_stage(cspflow, case_id, Stage.VICTIM_CONSULTATION)
-    await cspflow.step(case_id, "record_victim_consultation", RecordVictimConsultation(
-        by=BY, consulted_on=(await env.get_current_time()).date(), summary="Agrees the plan."))
+    await cspflow.step(
+        case_id,
+        "record_victim_consultation",
+        RecordVictimConsultation(
+            by=BY, consulted_on=(await env.get_current_time()).date(), summary="Agrees the plan."
+        ),
+    )
     status = await at_stage(cspflow, case_id, Stage.RECOMMENDATIONS)
     outcome_letter = next(d for d in status.deadlines if d.name == "outcome-letter")
     assert outcome_letter.state.value == "met"
@@ -98,9 +117,13 @@ async def test_threshold_not_met_is_told_to_applicant_and_closes_after_appeal_wi
 ) -> None:
     """Below threshold, the applicant hears why and the case closes when no appeal comes."""
     case_id = await cspflow.start_community_trigger(
-        application(today, reference="LOW-1", complaints=1))
-    status = await eventually(lambda: cspflow.case_status(case_id),
-                              lambda s: s.proposed_threshold is not None, what="proposal")
+        application(today, reference="LOW-1", complaints=1)
+    )
+    status = await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: s.proposed_threshold is not None,
+        what="proposal",
+    )
     assert status.proposed_threshold is not None and not status.proposed_threshold.met
     await cspflow.step(case_id, "decide_threshold", DecideThreshold(by=BY, decision="confirm"))
     status = await at_stage(cspflow, case_id, Stage.APPEAL_OF_DECISION)

@@ -42,7 +42,10 @@ def _same(a: str, b: str) -> bool:
 
 
 def _exclusions(
-    case: ChairCase, chair: IndependentChair, load: ChairLoad | None, on: date,
+    case: ChairCase,
+    chair: IndependentChair,
+    load: ChairLoad | None,
+    on: date,
     from_neighbouring_area: bool,
 ) -> list[str]:
     """Return every reason `chair` may not chair `case` on `on` (empty when eligible)."""

@@ -56,13 +56,21 @@ def chase_schedule(
 ) -> tuple[Chase, ...]:
     """Return every chase for a request due on `due`, in time order."""
     chases = [
-        Chase(notice_moment(subtract_working_days(due, offset, bank_holidays)), ChaseKind.REMINDER,
-              number, due)
+        Chase(
+            notice_moment(subtract_working_days(due, offset, bank_holidays)),
+            ChaseKind.REMINDER,
+            number,
+            due,
+        )
         for number, offset in enumerate(sorted(set(reminder_offsets), reverse=True), start=1)
     ]
     chases += [
-        Chase(notice_moment(add_working_days(due, 1 + i * interval, bank_holidays)),
-              ChaseKind.OVERDUE, i + 1, due)
+        Chase(
+            notice_moment(add_working_days(due, 1 + i * interval, bank_holidays)),
+            ChaseKind.OVERDUE,
+            i + 1,
+            due,
+        )
         for i in range(max_overdue)
     ]
     return tuple(sorted(chases))

@@ -126,14 +126,16 @@ def _hate_single_incident(
         ends = end_of_period(complaint.behaviour_on, rule.window_months)
         if within_period(application.received_on, complaint.behaviour_on, rule.window_months):
             return LocalRuleFinding(
-                rule=name, met=True,
+                rule=name,
+                met=True,
                 reason=f"complaints[{index}] is hate-related and the application (received "
                 f"{application.received_on}) came within {_plural(rule.window_months, 'month')} "
                 f"beginning with the behaviour on {complaint.behaviour_on} (period ends {ends})",
             )
     index, complaint = max(hate, key=lambda item: (item[1].behaviour_on, item[0]))
     return LocalRuleFinding(
-        rule=name, met=False,
+        rule=name,
+        met=False,
         reason=f"{_plural(len(hate), 'hate-related complaint')}, but the application (received "
         f"{application.received_on}) came after the {_plural(rule.window_months, 'month')} "
         f"beginning with each one's behaviour (the latest, complaints[{index}], period ended "
@@ -153,7 +155,8 @@ def _multi_complainant(
     }
     met = len(people) >= rule.min_complainants
     return LocalRuleFinding(
-        rule="multi_complainant", met=met,
+        rule="multi_complainant",
+        met=met,
         reason=f"{_plural(len(people), 'distinct complainant')} reported within the "
         f"{_plural(rule.window_months, 'month')} before the application; "
         f"{rule.min_complainants} needed",
@@ -174,7 +177,8 @@ def _vulnerability_override(
             rule=name, met=False, reason="override refused: " + "; ".join(problems)
         )
     return LocalRuleFinding(
-        rule=name, met=True,
+        rule=name,
+        met=True,
         reason=f"override given by {override.officer} ({override.role}), an authorised role, "
         "and a victim is recorded as vulnerable",
     )
@@ -197,7 +201,8 @@ def _cumulative_harm(
         else "the impact is not assessed as significant"
     )
     return LocalRuleFinding(
-        rule="cumulative_harm", met=assessment.impact_significant and enough,
+        rule="cumulative_harm",
+        met=assessment.impact_significant and enough,
         reason=f"{impact}; {_plural(len(incidents), 'distinct incident')} reported within the "
         f"{_plural(rule.window_months, 'month')} before the application, {rule.min_incidents} "
         "needed",

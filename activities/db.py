@@ -1,0 +1,340 @@
+"""The records database: tables, engine and migrations.
+
+The database is the source for reports (the s.104 published figures, lists of open and overdue
+cases); the workflow history is the source for what happened. Every row is written by an
+idempotent activity keyed by a value computed in the workflow, so a retried activity leaves one
+row (house style §5). SQLite runs the embedded system; PostgreSQL runs a CSP's shared service,
+so every type here is portable and every timestamp is stored as timezone-aware UTC.
+
+There are no foreign keys between tables on purpose: each row is written by an independent
+activity (a partner task's row may be written by a child workflow before its case row is), and
+a report that joins them tolerates a late row better than a refused write retried for ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+"""The alembic script folder, found from this file so an installed package migrates too."""
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for another process's write lock before failing."""
+
+_MIGRATION_LOCK_KEY = 0x63737066  # "cspf": one advisory lock id for schema upgrades
+
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored and returned as timezone-aware UTC on every backend.
+
+    SQLite has no time zone type and drops the offset, so values are converted to UTC before
+    they are stored (text in UTC sorts and compares correctly) and marked UTC when read back.
+    `workflow.now()` is always aware; a naive value is taken to be UTC already.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base; constraint names are fixed so migrations can refer to them."""
+
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        date: sa.Date(),
+        str: sa.String(),
+        list[str]: sa.JSON(),
+    }
+
+
+class Case(Base):
+    """One case of any process: its stage, next deadline and the facts the reports count.
+
+    (process, area, reference) is unique because a second start of one application is refused
+    (house style §3); the database refuses it too, whichever worker writes first.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        sa.UniqueConstraint("process", "area", "reference"),
+        sa.Index(None, "area", "received_on"),
+        sa.Index(None, "next_deadline"),
+    )
+
+    case_id: Mapped[str] = mapped_column(primary_key=True)
+    process: Mapped[str]
+    area: Mapped[str]
+    reference: Mapped[str]
+    received_on: Mapped[date]
+    policy: Mapped[str]
+    opened_at: Mapped[datetime]
+    opened_by: Mapped[str]
+    stage: Mapped[str]
+    next_deadline: Mapped[date | None]
+    threshold_met: Mapped[bool | None]
+    review_carried_out: Mapped[bool | None]
+    recommendations: Mapped[int | None]
+    closed_at: Mapped[datetime | None]
+    closed_reason: Mapped[str | None]
+    updated_at: Mapped[datetime]
+
+
+class Decision(Base):
+    """A decision taken in a case; the idempotency key makes a retried write a no-op."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(unique=True)
+    case_id: Mapped[str] = mapped_column(index=True)
+    step: Mapped[str]
+    outcome: Mapped[str]
+    decided_by: Mapped[str]
+    decided_at: Mapped[datetime]
+    reasons: Mapped[list[str]]
+
+
+class Task(Base):
+    """A partner task's latest state: who was asked for what, by when, and how late it came."""
+
+    __tablename__ = "tasks"
+
+    task_id: Mapped[str] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(index=True)
+    agency: Mapped[str]
+    kind: Mapped[str]
+    requested_on: Mapped[date]
+    due: Mapped[date]
+    state: Mapped[str]
+    answered_on: Mapped[date | None]
+    days_late: Mapped[int] = mapped_column(default=0)
+
+
+class Recommendation(Base):
+    """One recommendation of a review, numbered within its case."""
+
+    __tablename__ = "recommendations"
+
+    case_id: Mapped[str] = mapped_column(primary_key=True)
+    idx: Mapped[int] = mapped_column(primary_key=True)
+    to_body: Mapped[str]
+    action: Mapped[str]
+    due: Mapped[date]
+    state: Mapped[str]
+
+
+class ChairAllocation(Base):
+    """Which independent chair a case holds; released_at set when the case no longer needs one."""
+
+    __tablename__ = "chair_allocations"
+    __table_args__ = (sa.Index(None, "chair_id", "released_at"),)
+
+    case_id: Mapped[str] = mapped_column(primary_key=True)
+    chair_id: Mapped[str]
+    allocated_at: Mapped[datetime]
+    allocated_by: Mapped[str]
+    released_at: Mapped[datetime | None]
+
+
+class ChairLock(Base):
+    """One row per chair, locked (SELECT ... FOR UPDATE) while a reservation counts its cases.
+
+    Counting a chair's cases and inserting an allocation must be one step, or two workers can
+    both see a free place and overfill the chair; on PostgreSQL this row is what they queue on.
+    """
+
+    __tablename__ = "chair_locks"
+
+    chair_id: Mapped[str] = mapped_column(primary_key=True)
+
+
+class Notice(Base):
+    """A notice, written `pending` before the send and moved to `sent` after it.
+
+    A retry that finds `sent` does nothing (GOV.UK Notify's status guard), so a notice goes out
+    once; the Message-ID derives from the idempotency key and is unique too.
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),)
+
+    idempotency_key: Mapped[str] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(index=True)
+    template: Mapped[str]
+    template_version: Mapped[int]
+    recipients: Mapped[list[str]]
+    subject: Mapped[str]
+    message_id: Mapped[str] = mapped_column(unique=True)
+    content_sha256: Mapped[str]
+    status: Mapped[str]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+_SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """Make SQLite safe for a worker and a CLI writing at once.
+
+    WAL lets readers run beside the writer; busy_timeout makes a writer wait for the lock
+    instead of failing. pysqlite's own BEGIN is switched off and SQLAlchemy emits it, so a
+    transaction can ask for `BEGIN IMMEDIATE` (SQLAlchemy docs, "Serializable isolation /
+    Savepoints / Transactional DDL"): it takes the write lock before its first read, which
+    serialises read-then-write steps across processes (a chair reservation).
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = str(conn.get_execution_options().get("sqlite_begin", "DEFERRED")).upper()
+        if mode not in _SQLITE_BEGIN_MODES:
+            raise ValueError(f"sqlite_begin={mode!r}: use one of {sorted(_SQLITE_BEGIN_MODES)}")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """Build the records engine for a SQLite or PostgreSQL URL (built once per process).
+
+    Only these two backends are supported because the idempotent writes use their common
+    `INSERT ... ON CONFLICT` form. A SQLite file's folder is created, so the embedded system
+    starts from an empty data_dir.
+    """
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(parsed)
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        return create_async_engine(parsed, pool_pre_ping=True)
+    raise ValueError(
+        f"records database URL {parsed.render_as_string(hide_password=True)!r} is not supported: "
+        "set CSPFLOW_DATABASE_URL to a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL"
+    )
+
+
+def make_session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Build the session factory passed to the activities and queries.
+
+    expire_on_commit is off so a row read in a transaction can be returned after it commits.
+    """
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def write_transaction(session_factory: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """Open a session in a transaction that holds the write lock from its start.
+
+    On SQLite this is `BEGIN IMMEDIATE`, so a read followed by a write cannot be overtaken by
+    another process (a deferred transaction would fail with "database is locked" instead of
+    waiting). On PostgreSQL it is an ordinary transaction; callers lock rows they count.
+    Commits on success, rolls back on error.
+    """
+    async with session_factory() as session, session.begin():
+        await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        yield session
+
+
+def alembic_config(url: str) -> Config:
+    """Build the alembic configuration in code, so migrating needs no alembic.ini on disk."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser would read '%' in a password as interpolation.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _upgrade(connection: Connection, config: Config) -> None:
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+@asynccontextmanager
+async def migration_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Open the one transaction a schema upgrade runs in, holding a lock no other upgrade can share.
+
+    The worker and the CLI both migrate on start, possibly at once: the transaction holds
+    SQLite's write lock (`BEGIN IMMEDIATE`) or a PostgreSQL advisory lock, so the second process
+    waits, then finds the schema current and does nothing.
+    """
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
+        async with conn.begin():
+            if conn.dialect.name == "postgresql":
+                await conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            yield conn
+
+
+async def migrate(url: str) -> None:
+    """Bring the records database at `url` to the newest schema (`alembic upgrade head`).
+
+    Called by the worker and the CLI on start, so a fresh data_dir or a new release needs no
+    separate step; safe when two processes call it at once (see `migration_transaction`).
+    """
+    engine = make_engine(url)
+    config = alembic_config(url)
+    try:
+        async with migration_transaction(engine) as conn:
+            await conn.run_sync(_upgrade, config)
+    finally:
+        await engine.dispose()
+
+
+def migrate_blocking(url: str) -> None:
+    """Run `migrate` from synchronous code that has no event loop (a CLI command)."""
+    asyncio.run(migrate(url))

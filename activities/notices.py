@@ -1,0 +1,553 @@
+"""Notices: render a pinned template version and send it by SMTP, once per idempotency key.
+
+Every statutory letter of a process goes through here: the Community Trigger acknowledgement,
+threshold decision (ASBCPA 2014 s.104(6)), outcome letter and appeal notices, and the partner
+task requests and chasers. The rules follow GOV.UK Notify (house style §5):
+
+- a template is addressed by name and version (`community-trigger/acknowledgement` v1), so a
+  running case keeps the wording it started with;
+- a send with a missing or empty placeholder is refused, naming each one ("Missing
+  personalisation: case_reference, due"), rather than posting a letter with a hole in it;
+- the notice row is written `pending` before the send and moved to `sent` after it, so a retry
+  that finds `sent` sends nothing; the Message-ID derives from the idempotency key, so even a
+  retry after a crash between send and mark repeats the same Message-ID, which mail clients
+  treat as one message;
+- a permanently refused address is a non-retryable `BadRecipient` that the workflow escalates to
+  the coordinator; every other SMTP failure raises and Temporal retries with backoff.
+
+Logs carry ids only (house style §11): never an address, a body or a placeholder value.
+
+Template files live in `activities/templates/<process>/<name>.v<version>.<part>.j2`, one file
+per part: `subject`, `txt` and `html`. The HTML part is autoescaped; the others are plain text.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import functools
+import hashlib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import aiosmtplib
+import structlog
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    UndefinedError,
+    meta,
+    select_autoescape,
+)
+from structlog.contextvars import bound_contextvars
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.records import claim_notice, mark_notice_failed, mark_notice_sent
+from schemas.notices import NoticeRequest, NoticeResult
+
+if TYPE_CHECKING:
+    from activities.db import SessionFactory
+    from starter.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+"""Where the notice templates live; shipped as package data (`*.j2`)."""
+
+PARTS = ("subject", "txt", "html")
+"""The three files of one template version."""
+
+SMTP_TIMEOUT_SECONDS = 30.0
+"""Below the activity's start-to-close timeout, so a hung server fails the attempt, not the task."""
+
+_LONDON = ZoneInfo("Europe/London")
+_TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$")
+_TEMPLATE_FILE = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)\.v(?P<version>[0-9]+)\.subject\.j2$")
+_MISSING_ATTRIBUTE = re.compile(r"has no attribute '([^']+)'|'([^']+)' is undefined")
+
+
+# --------------------------------------------------------------------------------------------
+# Errors raised while rendering (the activity turns them into non-retryable ApplicationErrors)
+# --------------------------------------------------------------------------------------------
+
+
+class NoticeTemplateError(Exception):
+    """A notice cannot be rendered; retrying with the same request cannot help.
+
+    NoticeTemplateError
+    ├── UnknownTemplate         no such template name and version on disk
+    └── MissingPersonalisation  a placeholder is missing, None or empty
+    """
+
+    type_name = "NoticeTemplateError"
+
+
+class UnknownTemplate(NoticeTemplateError):
+    """No template of that name and version exists."""
+
+    type_name = "UnknownTemplate"
+
+
+class MissingPersonalisation(NoticeTemplateError):
+    """Placeholders the template needs are missing or empty; `missing` names each one."""
+
+    type_name = "MissingPersonalisation"
+
+    def __init__(self, template: str, version: int, missing: Sequence[str]) -> None:
+        self.template = template
+        self.version = version
+        self.missing = tuple(missing)
+        super().__init__(
+            f"Missing personalisation: {', '.join(self.missing)} "
+            f"(template {template} v{version}): give a value for each in the notice context "
+            "and send again"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderedNotice:
+    """One notice as it will be sent: a one-line subject, a plain-text body and an HTML body."""
+
+    subject: str
+    text: str
+    html: str
+
+    @property
+    def content_sha256(self) -> str:
+        """Fingerprint of what was sent: SHA-256 over subject, text and HTML, NUL-separated."""
+        content = "\x00".join((self.subject, self.text, self.html))
+        return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def _parse_when(value: Any) -> date | datetime | None:
+    """Read a date or datetime given as an object or, after JSON, as an ISO 8601 string."""
+    if isinstance(value, date):  # datetime is a date too
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    return None
+
+
+def _local(moment: datetime) -> datetime:
+    """UK local time of an aware datetime (workflow time is UTC); a naive one is left alone."""
+    return moment.astimezone(_LONDON) if moment.tzinfo is not None else moment
+
+
+def govuk_date(value: Any) -> str:
+    """Format a date as GOV.UK writes it: '20 March 2025', or '20 March 2025 at 2:30pm'.
+
+    GOV.UK style guide, "Dates" and "Times": no leading zero, full month, 'midday'.
+    A value that is not a date is shown as given.
+    """
+    when = _parse_when(value)
+    if when is None:
+        return str(value)
+    if not isinstance(when, datetime):
+        return f"{when.day} {when:%B %Y}"
+    when = _local(when)
+    day = f"{when.day} {when:%B %Y}"
+    if when.hour == 12 and when.minute == 0:
+        return f"{day} at midday"
+    hour = when.hour % 12 or 12
+    suffix = "am" if when.hour < 12 else "pm"
+    minutes = f":{when.minute:02d}" if when.minute else ""
+    return f"{day} at {hour}{minutes}{suffix}"
+
+
+def iso_date(value: Any) -> str:
+    """Format a date as YYYY-MM-DD, used in subjects so they sort and search well."""
+    when = _parse_when(value)
+    if when is None:
+        return str(value)
+    if isinstance(when, datetime):
+        return _local(when).date().isoformat()
+    return when.isoformat()
+
+
+def days(value: Any) -> str:
+    """'1 day', '3 days'."""
+    return f"{value} day" if str(value) in ("1", "-1") else f"{value} days"
+
+
+def step_label(value: Any) -> str:
+    """A step id as words: 'threshold-decision' -> 'threshold decision'."""
+    return str(value).replace("-", " ").replace("_", " ")
+
+
+def paragraphs(value: Any) -> list[str]:
+    """Split free text into paragraphs at blank lines, for HTML <p> elements."""
+    return [part.strip() for part in re.split(r"\n\s*\n", str(value)) if part.strip()]
+
+
+@functools.cache
+def template_environment() -> Environment:
+    """The one Jinja environment: strict about undefined names, HTML autoescaped only."""
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2",), default_for_string=False, default=False
+        ),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters.update(
+        govuk_date=govuk_date,
+        iso_date=iso_date,
+        days=days,
+        step_label=step_label,
+        paragraphs=paragraphs,
+    )
+    return environment
+
+
+def _file(template: str, version: int, part: str) -> str:
+    return f"{template}.v{version}.{part}.j2"
+
+
+def available_templates() -> list[tuple[str, int]]:
+    """List every (template name, version) on disk, sorted; for tests and `notice preview`."""
+    found: list[tuple[str, int]] = []
+    for subject in TEMPLATES_DIR.glob("*/*.subject.j2"):
+        match = _TEMPLATE_FILE.match(subject.name)
+        if match:
+            found.append((f"{subject.parent.name}/{match['name']}", int(match["version"])))
+    return sorted(found)
+
+
+def _check_known(template: str, version: int) -> None:
+    if not _TEMPLATE_NAME.match(template) or not all(
+        (TEMPLATES_DIR / _file(template, version, part)).is_file() for part in PARTS
+    ):
+        known = ", ".join(f"{name} v{v}" for name, v in available_templates())
+        raise UnknownTemplate(
+            f"there is no notice template {template!r} version {version} (each version needs "
+            f"{', '.join(_file(template, version, part) for part in PARTS)} under "
+            f"{TEMPLATES_DIR}); known templates: {known}"
+        )
+
+
+def _undeclared(environment: Environment, name: str, seen: set[str]) -> set[str]:
+    """The placeholders of one template file and of every file it extends or includes."""
+    if name in seen:
+        return set()
+    seen.add(name)
+    assert environment.loader is not None
+    source, _, _ = environment.loader.get_source(environment, name)
+    tree = environment.parse(source)
+    names = set(meta.find_undeclared_variables(tree))
+    for referenced in meta.find_referenced_templates(tree):
+        if referenced is not None:
+            names |= _undeclared(environment, referenced, seen)
+    return names
+
+
+@functools.cache
+def placeholders(template: str, version: int) -> frozenset[str]:
+    """Return every placeholder a template version uses, in any of its three parts."""
+    _check_known(template, version)
+    environment = template_environment()
+    seen: set[str] = set()
+    names: set[str] = set()
+    for part in PARTS:
+        names |= _undeclared(environment, _file(template, version, part), seen)
+    return frozenset(names)
+
+
+def _empty_paths(name: str, value: Any) -> Iterator[str]:
+    """Yield the path of every None or blank value in a placeholder, nested ones included."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        yield name
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _empty_paths(f"{name}.{key}", item)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _empty_paths(f"{name}[{index}]", item)
+
+
+def _tidy_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+def render_notice(template: str, version: int, context: Mapping[str, Any]) -> RenderedNotice:
+    """Render the subject, text and HTML of a template version, refusing empty placeholders.
+
+    Raises UnknownTemplate when the name or version does not exist, and MissingPersonalisation
+    naming every placeholder that is absent, None or blank (nested list and dict values too),
+    as GOV.UK Notify refuses a send with missing personalisation.
+    """
+    required = placeholders(template, version)
+    missing = sorted(name for name in required if name not in context)
+    for name in sorted(required & context.keys()):
+        missing.extend(_empty_paths(name, context[name]))
+    if missing:
+        raise MissingPersonalisation(template, version, sorted(missing))
+
+    environment = template_environment()
+    parts: dict[str, str] = {}
+    try:
+        for part in PARTS:
+            parts[part] = environment.get_template(_file(template, version, part)).render(context)
+    except UndefinedError as error:
+        # A key missing inside a nested value, e.g. recommendations[0] without 'due'.
+        found = _MISSING_ATTRIBUTE.search(str(error))
+        names = [group for group in found.groups() if group] if found else []
+        raise MissingPersonalisation(template, version, names[:1] or [str(error)]) from None
+    except TemplateNotFound as error:
+        raise UnknownTemplate(f"template file {error.name!r} is missing: {error}") from None
+
+    subject = " ".join(parts["subject"].split())
+    if not subject:
+        raise MissingPersonalisation(template, version, ["subject (rendered empty)"])
+    return RenderedNotice(subject=subject, text=_tidy_text(parts["txt"]), html=parts["html"])
+
+
+def message_id(idempotency_key: str, mail_domain: str) -> str:
+    """Derive the Message-ID from the idempotency key, so every attempt uses the same one."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}@{mail_domain}>"
+
+
+# --------------------------------------------------------------------------------------------
+# Sending
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """How to reach the mail server; built once in the composition root from Settings.
+
+    `use_tls` on port 465 means implicit TLS; on any other port it means STARTTLS is required.
+    Off, the connection stays plain (the local catcher of the embedded system).
+    """
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    use_tls: bool = False
+    mail_from: str = "cspflow@example.org"
+    mail_domain: str = "cspflow.example.org"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpConfig:
+        """Take the CSPFLOW_SMTP_* and mail settings."""
+        password = settings.smtp_password
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=password.get_secret_value() if password is not None else None,
+            use_tls=settings.smtp_use_tls,
+            mail_from=settings.mail_from,
+            mail_domain=settings.mail_domain,
+        )
+
+
+def build_message(
+    request: NoticeRequest, rendered: RenderedNotice, smtp: SmtpConfig, message_id_: str
+) -> EmailMessage:
+    """Build the multipart/alternative message, dated with workflow time (rehearsals simulate it).
+
+    The Date header is the workflow's time, not the clock's, so a rehearsal that skips weeks
+    shows each notice on the day the procedure sent it.
+    """
+    sent_at = request.sent_at
+    if sent_at.tzinfo is None:
+        sent_at = sent_at.replace(tzinfo=UTC)
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["From"] = smtp.mail_from
+    message["To"] = ", ".join(request.to)
+    if request.cc:
+        message["Cc"] = ", ".join(request.cc)
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(sent_at)
+    message["Message-ID"] = message_id_
+    message["X-Cspflow-Case"] = request.case_id
+    message["X-Cspflow-Key"] = request.idempotency_key
+    # RFC 3834: tells auto-responders not to answer an automated notice.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+def _roles(request: NoticeRequest) -> dict[str, str]:
+    """Map each address to its role ('to[0]', 'cc[1]'), the name used in errors and logs."""
+    roles: dict[str, str] = {}
+    for header, addresses in (("to", request.to), ("cc", request.cc)):
+        for index, address in enumerate(addresses):
+            roles.setdefault(address.lower(), f"{header}[{index}]")
+    return roles
+
+
+@contextmanager
+def _logging_ids(request: NoticeRequest) -> Iterator[None]:
+    """Bind the notice's ids (never personal data) to every log line of this send (style §11)."""
+    ids = {
+        "case_id": request.case_id,
+        "idempotency_key": request.idempotency_key,
+        "template": request.template,
+        "template_version": request.template_version,
+    }
+    if activity.in_activity():
+        info = activity.info()
+        ids |= {"workflow_id": info.workflow_id or "", "attempt": info.attempt}
+    with bound_contextvars(**ids):
+        yield
+
+
+class NoticeActivities:
+    """The notice activity, sharing one session factory and one SMTP configuration."""
+
+    def __init__(self, session_factory: SessionFactory, smtp: SmtpConfig) -> None:
+        self._session_factory = session_factory
+        self._smtp = smtp
+
+    @activity.defn(name="send_notice")
+    async def send_notice(self, request: NoticeRequest) -> NoticeResult:
+        """Render and send one notice, once for its idempotency key.
+
+        Raises non-retryable ApplicationErrors `UnknownTemplate`, `MissingPersonalisation` and
+        `BadRecipient`; any other failure raises for Temporal to retry with backoff.
+        """
+        with _logging_ids(request):
+            rendered = self._render(request)
+            mid = message_id(request.idempotency_key, self._smtp.mail_domain)
+            recipients = (*request.to, *request.cc)
+            row = await claim_notice(
+                self._session_factory,
+                request.idempotency_key,
+                request.case_id,
+                request.template,
+                request.template_version,
+                recipients,
+                rendered.subject,
+                mid,
+                rendered.content_sha256,
+                request.sent_at,
+            )
+            if row.sent:
+                log.info("notice_already_sent", message_id=row.message_id)
+                return NoticeResult(
+                    idempotency_key=request.idempotency_key,
+                    message_id=row.message_id,
+                    subject=row.subject,
+                    content_sha256=row.content_sha256,
+                    already_sent=True,
+                )
+            if row.content_sha256 != rendered.content_sha256:
+                # Same key, different words: a template file was edited without a new version.
+                log.warning("notice_content_changed", message_id=mid)
+
+            await self._deliver(request, build_message(request, rendered, self._smtp, mid))
+            await mark_notice_sent(self._session_factory, request.idempotency_key, request.sent_at)
+            log.info("notice_sent", message_id=mid, recipients=len(recipients))
+            return NoticeResult(
+                idempotency_key=request.idempotency_key,
+                message_id=mid,
+                subject=rendered.subject,
+                content_sha256=rendered.content_sha256,
+                already_sent=False,
+            )
+
+    def _render(self, request: NoticeRequest) -> RenderedNotice:
+        try:
+            return render_notice(request.template, request.template_version, request.context)
+        except MissingPersonalisation as error:
+            log.warning("notice_refused", reason="missing_personalisation", missing=error.missing)
+            raise ApplicationError(str(error), type=error.type_name, non_retryable=True) from None
+        except UnknownTemplate as error:
+            log.warning("notice_refused", reason="unknown_template")
+            raise ApplicationError(str(error), type=error.type_name, non_retryable=True) from None
+
+    async def _deliver(self, request: NoticeRequest, message: EmailMessage) -> None:
+        """Hand the message to the mail server; classify refusals as permanent or transient."""
+        smtp = self._smtp
+        implicit_tls = smtp.use_tls and smtp.port == 465
+        recipients = [*request.to, *request.cc]
+        try:
+            refused, _ = await aiosmtplib.send(
+                message,
+                sender=smtp.mail_from,
+                recipients=recipients,
+                hostname=smtp.host,
+                port=smtp.port,
+                username=smtp.username,
+                password=smtp.password,
+                use_tls=implicit_tls,
+                start_tls=smtp.use_tls and not implicit_tls,
+                timeout=SMTP_TIMEOUT_SECONDS,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            refused_codes = {item.recipient: item.code for item in error.recipients}
+            await self._refused(request, refused_codes, delivered_to_others=False)
+            return
+        except aiosmtplib.SMTPResponseException as error:
+            # The server's text can echo an address, so only the code goes into history and logs.
+            log.warning("notice_deferred", smtp_code=error.code, error=type(error).__name__)
+            raise ApplicationError(
+                f"the mail server replied {error.code} ({type(error).__name__}) while sending "
+                f"{request.template}: the send will be retried",
+                type=type(error).__name__,
+            ) from None
+        if refused:
+            await self._refused(
+                request,
+                {address: reply.code for address, reply in refused.items()},
+                delivered_to_others=True,
+            )
+
+    async def _refused(
+        self, request: NoticeRequest, codes: Mapping[str, int], *, delivered_to_others: bool
+    ) -> None:
+        """Fail permanently on a 5xx refusal; raise for a retry when every refusal was 4xx."""
+        roles = _roles(request)
+        described = sorted(
+            f"{roles.get(address.lower(), 'unknown')} ({code})" for address, code in codes.items()
+        )
+        permanent = sorted(
+            roles.get(address.lower(), "unknown")
+            for address, code in codes.items()
+            if 500 <= code < 600
+        )
+        if not permanent:
+            log.warning("notice_deferred", recipients_deferred=described)
+            raise ApplicationError(
+                f"the mail server deferred recipients {', '.join(described)} of "
+                f"{request.template}: the send will be retried",
+                type="RecipientDeferred",
+            )
+        note = " (delivered to the other recipients)" if delivered_to_others else ""
+        error = (
+            f"the mail server permanently refused recipient {', '.join(permanent)} of "
+            f"{request.template} v{request.template_version}{note}: correct the address in the "
+            "directory or the application and tell the recipient another way"
+        )
+        await mark_notice_failed(self._session_factory, request.idempotency_key, error)
+        log.warning(
+            "notice_refused", reason="bad_recipient", recipient_roles=permanent, replies=described
+        )
+        raise ApplicationError(error, type="BadRecipient", non_retryable=True)

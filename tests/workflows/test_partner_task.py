@@ -1,0 +1,174 @@
+"""The partner task on the time-skipping server: reminders, overdue notices and escalations on the
+right working days, extensions, answers, and refusals that leave the history untouched."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import pytest
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.calendar import england_and_wales_bank_holidays
+from schemas.partner_task import (
+    CancelTask,
+    ExtendTask,
+    PartnerTaskInput,
+    PartnerTaskResult,
+    TaskAgency,
+    TaskKind,
+    TaskState,
+)
+from starter.client import ClientError, Cspflow
+from tests.conftest import Inbox
+from tests.workflows.helpers import eventually
+
+AGENCY = TaskAgency(
+    id="test-police",
+    name="Test Police",
+    email="requests@police.example.org",
+    escalation_email="head@police.example.org",
+)
+COORDINATOR = "coord@north.example.org"
+
+
+def task_input(task_id: str, requested_on: date, due: date) -> PartnerTaskInput:
+    return PartnerTaskInput(
+        task_id=task_id,
+        case_id="ct-north-T",
+        case_reference="T-1",
+        area="north",
+        process="community-trigger",
+        kind=TaskKind.INFORMATION_REQUEST,
+        agency=AGENCY,
+        coordinator_email=COORDINATOR,
+        asked="Send your case information.",
+        agency_references=("INC-77",),
+        requested_on=requested_on,
+        due=due,
+        reminder_offsets=(3, 1),
+        escalation_interval=2,
+        max_escalations=3,
+        bank_holidays=tuple(
+            england_and_wales_bank_holidays([requested_on.year, requested_on.year + 1])
+        ),
+        policy="test-ct v1",
+    )
+
+
+async def start_task(
+    env: WorkflowEnvironment, worker: Worker, task: PartnerTaskInput
+) -> WorkflowHandle[object, PartnerTaskResult]:
+    return await env.client.start_workflow(
+        "PartnerTask",
+        task,
+        id=task.task_id,
+        task_queue=worker.task_queue,
+        result_type=PartnerTaskResult,
+    )
+
+
+def sent_days(inbox: Inbox, template_word: str, to: str = AGENCY.email) -> list[date]:
+    return [
+        parsedate_to_datetime(str(m["Date"])).astimezone(UTC).date()
+        for m in inbox.to(to)
+        if template_word in str(m["Subject"]).lower()
+    ]
+
+
+async def move_clock_to(env: WorkflowEnvironment, moment: datetime) -> None:
+    now = await env.get_current_time()
+    if moment <= now:
+        pytest.skip(f"the test server's clock ({now}) is already past {moment}")
+    await env.sleep(moment - now)
+
+
+async def test_reminders_and_overdue_notices_fall_on_working_days_around_christmas(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox
+) -> None:
+    """Reminders 3 and 1 working days before; overdue every 2 working days, skipping holidays."""
+    await move_clock_to(env, datetime(2030, 12, 16, 7, 0, tzinfo=UTC))
+    handle = await start_task(
+        env,
+        worker,
+        task_input("ct-north-T.task.xmas.test-police", date(2030, 12, 16), date(2030, 12, 24)),
+    )
+    await env.sleep(timedelta(days=19))  # to 4 January 2031
+    assert sent_days(inbox, "reminder") == [date(2030, 12, 19), date(2030, 12, 23)]
+    # 25 and 26 December and 1 January are bank holidays; the 28th-29th a weekend.
+    assert sent_days(inbox, "overdue") == [date(2030, 12, 27), date(2030, 12, 31), date(2031, 1, 3)]
+    escalations = inbox.to(COORDINATOR)
+    assert sent_days(inbox, "", to=COORDINATOR) == [
+        date(2030, 12, 27),
+        date(2030, 12, 31),
+        date(2031, 1, 3),
+    ]
+    assert all(COORDINATOR in str(m["To"]) + str(m.get("Cc", "")) for m in escalations)
+    assert all(
+        "head@police.example.org" in str(m["To"]) + str(m.get("Cc", "")) for m in escalations
+    )
+    status = await cspflow.task_status(handle.id)
+    assert status.state is TaskState.OVERDUE and status.overdue_notices_sent == 3
+
+    result = await cspflow.submit(
+        handle.id,
+        {"holds_information": True, "summary": "Two visits.", "incident_references": ["INC-77"]},
+    )
+    assert result.state is TaskState.ANSWERED
+    final = await handle.result()
+    assert final.answered_on == date(2031, 1, 4) and final.days_late == 11
+
+
+async def test_extension_moves_the_reminders_to_the_new_due_date(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox, today: date
+) -> None:
+    """After an extension, no overdue notice goes for the old date; reminders follow the new."""
+    handle = await start_task(
+        env,
+        worker,
+        task_input(f"ct-north-T.task.ext-{today}.test-police", today, today + timedelta(days=10)),
+    )
+    await eventually(lambda: cspflow.task_status(handle.id), lambda s: s is not None)
+    new_due = today + timedelta(days=30)
+    await cspflow.step(
+        handle.id, "extend", ExtendTask(by=COORDINATOR, new_due=new_due, reason="Officer on leave")
+    )
+    await env.sleep(timedelta(days=29))
+    assert not sent_days(inbox, "overdue")
+    status = await cspflow.task_status(handle.id)
+    assert status.due == new_due and status.state is TaskState.OPEN
+    assert [e.what for e in status.history][:2] == ["requested", "extended"]
+    assert status.history[1].by == COORDINATOR and "Officer on leave" in str(
+        status.history[1].detail
+    )
+    with pytest.raises(ClientError, match="later than the current due date"):
+        await cspflow.step(
+            handle.id, "extend", ExtendTask(by=COORDINATOR, new_due=new_due, reason="again")
+        )
+    await cspflow.step(handle.id, "cancel", CancelTask(by=COORDINATOR, reason="No longer needed"))
+    assert (await handle.result()).state is TaskState.CANCELLED
+
+
+async def test_a_response_with_missing_fields_is_refused_naming_each_and_records_nothing(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, today: date
+) -> None:
+    """A bad answer is refused before it reaches history; the task stays open."""
+    handle = await start_task(
+        env,
+        worker,
+        task_input(f"ct-north-T.task.bad-{today}.test-police", today, today + timedelta(days=10)),
+    )
+    await eventually(lambda: cspflow.task_status(handle.id), lambda s: s is not None)
+    with pytest.raises(ClientError) as refused:
+        await cspflow.submit(handle.id, {"summary": ""})
+    message = str(refused.value)
+    assert "response.holds_information" in message and "response.summary" in message
+    status = await cspflow.task_status(handle.id)
+    assert status.state is TaskState.OPEN
+    history = [e async for e in handle.fetch_history_events()]
+    assert not any(
+        e.HasField("workflow_execution_update_accepted_event_attributes") for e in history
+    )
+    await handle.cancel()
