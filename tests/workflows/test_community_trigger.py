@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
+from pathlib import Path
 from email.message import EmailMessage
 
 from temporalio.testing import WorkflowEnvironment
@@ -24,6 +26,20 @@ from tests.workflows.directory import AGENCIES, APPLICANT, application
 from tests.workflows.helpers import eventually
 
 BY = "coordinator@test.example.org"
+HISTORIES = Path(__file__).parent.parent / "histories"
+
+
+async def record_histories(env: WorkflowEnvironment, name: str, *workflow_ids: str) -> None:
+    """With CSPFLOW_RECORD_HISTORIES=1, store these histories for the replay tests.
+
+    Run once per released workflow change (README: changing a running workflow); the stored
+    files are then replayed in CI by tests/replay so a change that breaks running cases fails.
+    """
+    if os.environ.get("CSPFLOW_RECORD_HISTORIES") != "1":
+        return
+    for n, workflow_id in enumerate(workflow_ids):
+        history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+        (HISTORIES / f"{name}.{n}.json").write_text(history.to_json())
 
 
 async def mail_to(inbox: Inbox, address: str, count: int = 1) -> list[EmailMessage]:
@@ -106,6 +122,8 @@ async def test_threshold_met_case_runs_from_application_to_closure(
     assert outcome.threshold_met is True
     assert outcome.review_carried_out is True
     assert outcome.recommendations == 1
+    await record_histories(env, "community-trigger-full", case_id, task.task_id,
+                           f"{case_id}.task.information.test-police")
     closing = [m for m in inbox.to(APPLICANT) if "closed" in str(m["Subject"]).lower()]
     assert len(closing) == 1
     for message in inbox.messages:
@@ -131,5 +149,6 @@ async def test_threshold_not_met_is_told_to_applicant_and_closes_after_appeal_wi
     await env.sleep(timedelta(days=35))
     outcome = await env.client.get_workflow_handle(case_id, result_type=CaseOutcome).result()
     assert outcome.threshold_met is False and not outcome.review_carried_out
+    await record_histories(env, "community-trigger-not-met", case_id)
     decision_letters = [m for m in inbox.to(APPLICANT) if "decision" in str(m["Subject"]).lower()]
     assert len(decision_letters) == 1

@@ -171,4 +171,5 @@ async def test_a_response_with_missing_fields_is_refused_naming_each_and_records
     assert not any(
         e.HasField("workflow_execution_update_accepted_event_attributes") for e in history
     )
-    await handle.cancel()
+    await cspflow.step(handle.id, "cancel", CancelTask(by=COORDINATOR, reason="Test over"))
+    assert (await handle.result()).state is TaskState.CANCELLED
