@@ -1,0 +1,408 @@
+"""The Community Trigger case's state and the helpers its procedure uses.
+
+Deadlines, decisions, notices and records of one case (ASBCPA 2014 s.104; domain/
+statutory-reference.md §1.6, §1.10). Personal details stay in the application: notices quote the
+case reference, and records and search attributes carry ids, stages and dates only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+from typing import Any
+
+from temporalio import workflow
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.community_trigger import (
+        CaseInput,
+        ChairAllocation,
+        CloseCase,
+        DecideThreshold,
+        OverrideChair,
+        RecordAppealDecision,
+        RecordConsent,
+        RecordReview,
+        RecordVictimConsultation,
+        RequestAppeal,
+        ScheduleMeeting,
+        Stage,
+        TaskSummary,
+        ThresholdAssessment,
+        ThresholdDecision,
+    )
+    from schemas.directory import IndependentChair
+    from schemas.partner_task import PartnerTaskInput, PartnerTaskResult, TaskAgency, TaskKind
+    from schemas.policy import CommunityTriggerPolicy
+    from schemas.records import (
+        CaseRecord,
+        DecisionRow,
+    )
+    from schemas.setup import CommunityTriggerSetup
+    from schemas.shared import Deadline, DeadlineState, DecisionRecord, Process
+    from workflows import effects, search_attributes
+    from workflows.chase import Chaser
+    from workflows.partner_task import PartnerTaskWorkflow
+    from workflows.rules.chasing import Chase, ChaseKind
+    from workflows.rules.deadlines import add_working_days, days_late
+
+
+class CaseClosing(Exception):
+    """Raised inside the procedure when a coordinator closes the case early."""
+
+
+# Which human steps each stage allows; the validators and `allowed_steps` both read it.
+STEPS_BY_STAGE: dict[Stage, tuple[str, ...]] = {
+    Stage.AWAITING_CONSENT: ("record_consent",),
+    Stage.THRESHOLD: ("assess_threshold", "decide_threshold"),
+    Stage.APPEAL_OF_DECISION: (),
+    Stage.CHAIR: ("override_chair",),
+    Stage.MEETING: ("schedule_meeting", "override_chair"),
+    Stage.REVIEW: ("record_review",),
+    Stage.VICTIM_CONSULTATION: ("record_victim_consultation",),
+    Stage.RECOMMENDATIONS: (),
+    Stage.CLOSED: (),
+}
+
+
+class CommunityTriggerCase:
+    """State of a Community Trigger case and the helpers its procedure uses."""
+
+    @workflow.init
+    def __init__(self, case: CaseInput) -> None:
+        app = case.application
+        self._case = case
+        self._setup: CommunityTriggerSetup | None = None
+        self._holidays: tuple[date, ...] = ()
+        self._chaser: Chaser | None = None
+        self._stage = Stage.THRESHOLD
+        self._deadlines: dict[str, Deadline] = {}
+        self._deadline_set_at: dict[str, datetime] = {}
+        self._decisions: list[DecisionRecord] = []
+        self._tasks: dict[str, TaskSummary] = {}
+        self._task_results: dict[str, PartnerTaskResult] = {}
+        self._handles: dict[str, Any] = {}
+        self._runners: list[asyncio.Task[None]] = []
+        self._consent: RecordConsent | None = None
+        self._consent_given = (
+            app.applicant.is_victim or app.applicant.victim_consent_given_on is not None
+        )
+        self._assessment = ThresholdAssessment()
+        self._proposal: ThresholdDecision | None = None
+        self._threshold: DecideThreshold | None = None
+        self._threshold_met: bool | None = None
+        self._chairs: dict[str, IndependentChair] = {}
+        self._chair: ChairAllocation | None = None
+        self._chair_override: OverrideChair | None = None
+        self._overrides = 0
+        self._meeting: ScheduleMeeting | None = None
+        self._review: RecordReview | None = None
+        self._review_carried_out = False
+        self._consultation: RecordVictimConsultation | None = None
+        self._appeal_window_end: date | None = None
+        self._appeal: RequestAppeal | None = None
+        self._appeal_decision: RecordAppealDecision | None = None
+        self._closing: CloseCase | None = None
+        self._closed_reason: str | None = None
+
+    # ---- helpers for the procedure ----------------------------------------------------------
+
+    @property
+    def case_id(self) -> str:
+        return self._case.case_id
+
+    @property
+    def setup(self) -> CommunityTriggerSetup:
+        assert self._setup is not None, "the case setup is loaded first"
+        return self._setup
+
+    def _allowed_steps(self) -> tuple[str, ...]:
+        if self._closing is not None or self._stage is Stage.CLOSED:
+            return ()
+        steps = list(STEPS_BY_STAGE[self._stage])
+        if self._appeal_window_end is not None and self._appeal is None:
+            steps.append("request_appeal")
+        if self._appeal is not None and self._appeal_decision is None:
+            steps.append("record_appeal_decision")
+        return (*steps, "close_case")
+
+    def _require(self, step: str) -> None:
+        if self._setup is None:
+            raise ValueError("the case is still opening: try again in a moment")
+        if step not in self._allowed_steps():
+            allowed = ", ".join(self._allowed_steps()) or "none"
+            raise ValueError(
+                f"{step} is not allowed at stage {self._stage.value!r}; steps "
+                f"allowed now: {allowed} (see `cspflow status {self.case_id}`)"
+            )
+
+    @staticmethod
+    def _not_future(field: str, value: date) -> None:
+        if value > workflow.now().date():
+            raise ValueError(f"{field} ({value}) is in the future: give the date it happened")
+
+    def _chaser_for_policy(self, policy: CommunityTriggerPolicy) -> None:
+        self._chaser = Chaser(
+            policy.reminders.before_due,
+            policy.reminders.escalation_interval,
+            policy.reminders.max_escalations,
+            self._holidays,
+        )
+
+    def _set_deadline(self, name: str, due: date, basis: str) -> None:
+        self._deadlines[name] = Deadline(
+            name=name, due=due, basis=f"{basis} (policy {self.setup.policy.label})"
+        )
+        self._deadline_set_at[name] = workflow.now()
+
+    def _complete(self, name: str) -> None:
+        deadline, today = self._deadlines[name], workflow.now().date()
+        late = days_late(deadline.due, today)
+        self._deadlines[name] = deadline.model_copy(
+            update={
+                "state": DeadlineState.MISSED if late else DeadlineState.MET,
+                "completed_on": today,
+                "days_late": late,
+            }
+        )
+
+    def _cancel_deadline(self, name: str) -> None:
+        self._deadlines[name] = self._deadlines[name].model_copy(
+            update={"state": DeadlineState.CANCELLED}
+        )
+
+    def _next_deadline(self) -> date | None:
+        open_dues = [d.due for d in self._deadlines.values() if d.state is DeadlineState.OPEN]
+        open_dues += [t.due for t in self._tasks.values() if t.state in ("open", "overdue")]
+        return min(open_dues, default=None)
+
+    async def _wait_for(self, condition: Any, deadline: str | None) -> None:
+        """Wait for a human step, chasing the coordinator about its deadline; honour closing."""
+
+        def done() -> bool:
+            return bool(condition()) or self._closing is not None
+
+        if deadline is not None and self._chaser is not None:
+            await self._chaser.until(
+                done,
+                lambda: self._deadlines[deadline].due,
+                lambda chase: self._chase_coordinator(deadline, chase),
+                lambda: self._deadline_set_at[deadline],
+                prefix=f"{deadline}-",
+            )
+        await workflow.wait_condition(done)
+        if not condition():
+            raise CaseClosing
+
+    async def _chase_coordinator(self, step: str, chase: Chase) -> None:
+        due = self._deadlines[step].due
+        context: dict[str, Any] = {"step": step, "due": due.isoformat()}
+        if chase.kind is ChaseKind.REMINDER:
+            await self._to_coordinator(
+                "coordinator-reminder", context, step=f"{step}-{chase.step}", n=chase.number
+            )
+        else:
+            context["days_overdue"] = days_late(due, workflow.now().date())
+            await self._to_coordinator(
+                "coordinator-overdue", context, step=f"{step}-{chase.step}", n=chase.number
+            )
+
+    async def _sleep_until(self, moment: datetime) -> None:
+        delay = (moment - workflow.now()).total_seconds()
+        if delay > 0:
+            try:
+                await workflow.wait_condition(lambda: self._closing is not None, timeout=delay)
+            except TimeoutError:
+                return
+        if self._closing is not None:
+            raise CaseClosing
+
+    def _open_appeal_window(self) -> None:
+        days = self.setup.policy.timescales.appeal_window
+        self._appeal, self._appeal_decision = None, None
+        self._appeal_window_end = add_working_days(workflow.now().date(), days, self._holidays)
+
+    def _allocation_key(self) -> str:
+        return (
+            self.case_id if self._overrides == 0 else f"{self.case_id}:override-{self._overrides}"
+        )
+
+    def _track_task(self, task: PartnerTaskInput) -> None:
+        self._tasks[task.task_id] = TaskSummary(
+            task_id=task.task_id,
+            agency=task.agency.id,
+            kind=task.kind.value,
+            due=task.due,
+            state="open",
+        )
+
+    def _task_done(self, result: PartnerTaskResult) -> None:
+        self._task_results[result.task_id] = result
+        self._tasks[result.task_id] = self._tasks[result.task_id].model_copy(
+            update={
+                "due": result.due,
+                "state": result.state.value,
+                "answered_on": result.answered_on,
+                "days_late": result.days_late,
+            }
+        )
+
+    def _note(self, by: str, step: str, outcome: str, reasons: tuple[str, ...]) -> None:
+        self._decisions.append(
+            DecisionRecord(
+                step=step,
+                outcome=outcome,
+                decided_by=by,
+                decided_at=workflow.now(),
+                reasons=reasons,
+            )
+        )
+
+    async def _decide(self, step: str, outcome: str, by: str, reasons: tuple[str, ...]) -> None:
+        self._note(by, step, outcome, reasons)
+        await effects.run_effect(
+            "record_decision",
+            DecisionRow(
+                idempotency_key=effects.key(f"decision-{step}", len(self._decisions)),
+                case_id=self.case_id,
+                step=step,
+                outcome=outcome,
+                decided_by=by,
+                decided_at=workflow.now(),
+                reasons=reasons,
+            ),
+        )
+
+    async def _move_to(self, stage: Stage) -> None:
+        self._stage = stage
+        await self._record_case()
+
+    async def _record_case(self) -> None:
+        app, nxt = self._case.application, self._next_deadline()
+        workflow.upsert_search_attributes(
+            [
+                search_attributes.PROCESS.value_set(Process.COMMUNITY_TRIGGER.value),
+                search_attributes.AREA.value_set(app.area),
+                search_attributes.STAGE.value_set(self._stage.value),
+                (
+                    search_attributes.NEXT_DEADLINE.value_set(
+                        datetime.combine(nxt, datetime.min.time(), workflow.now().tzinfo)
+                    )
+                    if nxt
+                    else search_attributes.NEXT_DEADLINE.value_unset()
+                ),
+            ]
+        )
+        closed = self._stage is Stage.CLOSED
+        await effects.run_effect(
+            "record_case",
+            CaseRecord(
+                case_id=self.case_id,
+                process=Process.COMMUNITY_TRIGGER.value,
+                area=app.area,
+                reference=app.application_reference,
+                received_on=app.received_on,
+                policy=self.setup.policy.label,
+                opened_at=workflow.info().start_time,
+                opened_by=self._case.opened_by,
+                stage=self._stage.value,
+                next_deadline=nxt,
+                threshold_met=self._threshold_met,
+                review_carried_out=self._review_carried_out,
+                recommendations=len(self._review.recommendations) if self._review else 0,
+                closed_at=workflow.now() if closed else None,
+                closed_reason=self._closed_reason,
+            ),
+        )
+
+    async def _notice(
+        self,
+        template: str,
+        to: tuple[str, ...],
+        context: dict[str, Any],
+        *,
+        step: str | None = None,
+        n: int = 0,
+    ) -> None:
+        full = {
+            "case_reference": self._case.application.application_reference,
+            "case_id": self.case_id,
+            **context,
+        }
+        await effects.send_notice(
+            step or template,
+            f"community-trigger/{template}",
+            to,
+            full,
+            case_id=self.case_id,
+            n=n,
+            fallback=self.setup.coordinator_emails[0],
+        )
+
+    async def _to_applicant(
+        self, template: str, context: dict[str, Any], *, step: str | None = None
+    ) -> None:
+        applicant = self._case.application.applicant
+        # No email: the letter goes to the point of contact to be posted (s.104(3)).
+        to = applicant.email or self.setup.point_of_contact.email
+        await self._notice(template, (to,), context, step=step)
+
+    async def _to_coordinator(
+        self, template: str, context: dict[str, Any], *, step: str | None = None, n: int = 0
+    ) -> None:
+        await self._notice(template, self.setup.coordinator_emails, context, step=step, n=n)
+
+    # ---- partner tasks ---------------------------------------------------------------------------
+
+    def _start_task(
+        self,
+        kind: TaskKind,
+        step: str,
+        agency_id: str,
+        due: Any,
+        *,
+        asked: str,
+        references: tuple[str, ...],
+    ) -> str:
+        setup, app = self.setup, self._case.application
+        agency = next(a for a in setup.relevant_bodies if a.id == agency_id)
+        task_id = f"{self.case_id}.task.{step}.{agency.id}"
+        task = PartnerTaskInput(
+            task_id=task_id,
+            case_id=self.case_id,
+            case_reference=app.application_reference,
+            area=app.area,
+            process=Process.COMMUNITY_TRIGGER.value,
+            kind=kind,
+            agency=TaskAgency(
+                id=agency.id,
+                name=agency.name,
+                email=agency.email,
+                escalation_email=agency.escalation_email,
+            ),
+            coordinator_email=setup.coordinator_emails[0],
+            asked=asked,
+            agency_references=references,
+            requested_on=workflow.now().date(),
+            due=due,
+            reminder_offsets=setup.policy.reminders.before_due,
+            escalation_interval=setup.policy.reminders.escalation_interval,
+            max_escalations=setup.policy.reminders.max_escalations,
+            bank_holidays=self._holidays,
+            policy=setup.policy.label,
+        )
+        self._track_task(task)
+        self._runners.append(asyncio.create_task(self._run_task(task)))
+        return task_id
+
+    async def _run_task(self, task: PartnerTaskInput) -> None:
+        handle = await workflow.start_child_workflow(
+            PartnerTaskWorkflow.run,
+            task,
+            id=task.task_id,
+            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+        )
+        self._handles[task.task_id] = handle
+        result: PartnerTaskResult = await handle
+        self._task_done(result)
