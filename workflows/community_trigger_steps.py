@@ -1,4 +1,4 @@
-"""The Community Trigger case's state, its human steps (Updates), its view (Query) and helpers.
+"""The Community Trigger case's human steps (Updates with validators) and its view (Query).
 
 Each human step is an Update whose validator is synchronous, changes nothing, and refuses a step
 that is not allowed at the current stage before anything reaches history, saying what to do.
