@@ -248,18 +248,19 @@ def make_engine(url: str) -> AsyncEngine:
 
     Only these two backends are supported because the idempotent writes use their common
     `INSERT ... ON CONFLICT` form. A SQLite file's folder is created, so the embedded system
-    starts from an empty data_dir.
+    starts from an empty data_dir. Statement parameters are hidden from logs and error messages,
+    because they hold personal data (recipients, names in records) that must never be logged.
     """
     parsed = sa.make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed)
+        engine = create_async_engine(parsed, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
-        return create_async_engine(parsed, pool_pre_ping=True)
+        return create_async_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     raise ValueError(
         f"records database URL {parsed.render_as_string(hide_password=True)!r} is not supported: "
         "set CSPFLOW_DATABASE_URL to a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL"

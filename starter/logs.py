@@ -26,6 +26,10 @@ def configure_logging(fmt: str = "auto", level: int = logging.INFO) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
+    # Libraries that log statement parameters or envelopes (addresses) at INFO or DEBUG stay
+    # at WARNING whatever the level: those values are personal data.
+    for name in ("aiosqlite", "sqlalchemy.engine", "mail.log", "asyncpg"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )

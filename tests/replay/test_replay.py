@@ -30,8 +30,12 @@ def load(path: Path) -> WorkflowHistory:
 
 def test_there_are_stored_histories_of_every_workflow() -> None:
     """Every registered workflow type has at least one stored history to replay."""
-    types = {json.loads(p.read_text())["events"][0]["workflowExecutionStartedEventAttributes"]
-             ["workflowType"]["name"] for p in HISTORIES}
+    types = {
+        json.loads(p.read_text())["events"][0]["workflowExecutionStartedEventAttributes"][
+            "workflowType"
+        ]["name"]
+        for p in HISTORIES
+    }
     assert types >= {"CommunityTrigger", "PartnerTask"}
 
 
@@ -42,7 +46,8 @@ async def test_stored_history_replays_without_nondeterminism(path: Path) -> None
         workflows=list(WORKFLOWS),
         data_converter=pydantic_data_converter,
         workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)),
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
     )
     result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

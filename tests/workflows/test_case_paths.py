@@ -30,8 +30,11 @@ from tests.workflows.test_community_trigger import BY, at_stage, mail_to
 
 
 async def proposed(cspflow: Cspflow, case_id: str) -> None:
-    await eventually(lambda: cspflow.case_status(case_id),
-                     lambda s: s.proposed_threshold is not None, what="proposal")
+    await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: s.proposed_threshold is not None,
+        what="proposal",
+    )
 
 
 async def test_third_party_application_waits_for_consent_and_chases_the_coordinator(
@@ -39,7 +42,8 @@ async def test_third_party_application_waits_for_consent_and_chases_the_coordina
 ) -> None:
     """Without the victim's consent nothing is sent to agencies; the coordinator is reminded."""
     case_id = await cspflow.start_community_trigger(
-        application(today, reference="CONSENT-1", is_victim=False, consent=False))
+        application(today, reference="CONSENT-1", is_victim=False, consent=False)
+    )
     status = await at_stage(cspflow, case_id, Stage.AWAITING_CONSENT)
     consent_due = next(d for d in status.deadlines if d.name == "consent").due
     with pytest.raises(ClientError, match="not allowed at stage 'awaiting-consent'"):
@@ -50,8 +54,13 @@ async def test_third_party_application_waits_for_consent_and_chases_the_coordina
     assert not [m for m in inbox.messages if "requests@" in str(m["To"])]
 
     now = (await env.get_current_time()).date()
-    await cspflow.step(case_id, "record_consent", RecordConsent(
-        by=BY, consent_given_on=now, evidence="Signed consent form scanned to the case file"))
+    await cspflow.step(
+        case_id,
+        "record_consent",
+        RecordConsent(
+            by=BY, consent_given_on=now, evidence="Signed consent form scanned to the case file"
+        ),
+    )
     status = await at_stage(cspflow, case_id, Stage.THRESHOLD)
     consent = next(d for d in status.deadlines if d.name == "consent")
     assert consent.state.value == "missed" and consent.days_late >= 1
@@ -71,22 +80,35 @@ async def test_an_upheld_appeal_against_a_not_met_decision_leads_to_a_review(
 ) -> None:
     """The escalation body hears the appeal; when upheld, a chair is allocated."""
     case_id = await cspflow.start_community_trigger(
-        application(today, reference="APPEAL-1", complaints=2))
+        application(today, reference="APPEAL-1", complaints=2)
+    )
     await proposed(cspflow, case_id)
     await cspflow.step(case_id, "decide_threshold", DecideThreshold(by=BY, decision="confirm"))
     await at_stage(cspflow, case_id, Stage.APPEAL_OF_DECISION)
     with pytest.raises(ClientError, match="no appeal awaiting a decision"):
-        await cspflow.step(case_id, "record_appeal_decision",
-                           RecordAppealDecision(by=BY, upheld=True, reasons="early"))
+        await cspflow.step(
+            case_id,
+            "record_appeal_decision",
+            RecordAppealDecision(by=BY, upheld=True, reasons="early"),
+        )
     await env.sleep(timedelta(days=5))
     received = (await env.get_current_time()).date()
-    await cspflow.step(case_id, "request_appeal", RequestAppeal(
-        by=BY, received_on=received, grounds=(AppealGround.EVIDENCE_NOT_CONSIDERED,)))
+    await cspflow.step(
+        case_id,
+        "request_appeal",
+        RequestAppeal(by=BY, received_on=received, grounds=(AppealGround.EVIDENCE_NOT_CONSIDERED,)),
+    )
     referral = await mail_to(inbox, "pcc@test.example.org")
     assert "APPEAL-1" in str(referral[0]["Subject"])
-    await cspflow.step(case_id, "record_appeal_decision", RecordAppealDecision(
-        by="pcc-officer@test.example.org", upheld=True,
-        reasons="Two further reports to the council were not considered."))
+    await cspflow.step(
+        case_id,
+        "record_appeal_decision",
+        RecordAppealDecision(
+            by="pcc-officer@test.example.org",
+            upheld=True,
+            reasons="Two further reports to the council were not considered.",
+        ),
+    )
     status = await at_stage(cspflow, case_id, Stage.MEETING)
     appeal = next(d for d in status.decisions if d.step == "appeal-of-decision")
     assert appeal.outcome == "upheld" and appeal.decided_by == "pcc-officer@test.example.org"
@@ -98,9 +120,17 @@ async def test_an_upheld_appeal_against_a_not_met_decision_leads_to_a_review(
 def directory_file(tmp_path: Path) -> Path:
     """Two single-place chairs from the neighbouring area: a race for them is possible."""
     path = tmp_path / "directory.yaml"
-    path.write_text(yaml.safe_dump(directory_document(chairs=[
-        chair("chair-a", "south", capacity=1), chair("chair-b", "south", capacity=1),
-        chair("chair-c", "south", capacity=1, conflicts=("north",))])))
+    path.write_text(
+        yaml.safe_dump(
+            directory_document(
+                chairs=[
+                    chair("chair-a", "south", capacity=1),
+                    chair("chair-b", "south", capacity=1),
+                    chair("chair-c", "south", capacity=1, conflicts=("north",)),
+                ]
+            )
+        )
+    )
     return path
 
 
@@ -108,13 +138,18 @@ async def test_concurrent_allocations_never_push_a_chair_over_capacity(
     env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox, today: date
 ) -> None:
     """Three cases allocated at once share two single-place chairs; the third escalates."""
-    ids = [await cspflow.start_community_trigger(application(today, reference=f"RACE-{i}"))
-           for i in range(3)]
+    ids = [
+        await cspflow.start_community_trigger(application(today, reference=f"RACE-{i}"))
+        for i in range(3)
+    ]
     for case_id in ids:
         await proposed(cspflow, case_id)
-    await asyncio.gather(*(cspflow.step(case_id, "decide_threshold",
-                                        DecideThreshold(by=BY, decision="confirm"))
-                           for case_id in ids))
+    await asyncio.gather(
+        *(
+            cspflow.step(case_id, "decide_threshold", DecideThreshold(by=BY, decision="confirm"))
+            for case_id in ids
+        )
+    )
 
     async def chairs() -> list[str | None]:
         statuses = [await cspflow.case_status(c) for c in ids]
@@ -130,8 +165,11 @@ async def test_concurrent_allocations_never_push_a_chair_over_capacity(
     assert status.stage is Stage.CHAIR and "override_chair" in status.allowed_steps
     assert any("chair-c" in reason and "conflict" in reason for reason in status.chair.reasons)
 
-    await cspflow.step(stranded, "override_chair", OverrideChair(
-        by=BY, chair_id="chair-a", reason="Chair A agreed to take a second case"))
+    await cspflow.step(
+        stranded,
+        "override_chair",
+        OverrideChair(by=BY, chair_id="chair-a", reason="Chair A agreed to take a second case"),
+    )
     status = await at_stage(cspflow, stranded, Stage.MEETING)
     assert status.chair is not None and status.chair.chair_id == "chair-a"
     assert status.chair.decided_by == BY
