@@ -42,7 +42,9 @@ def _chair(
     }
 
 
-def directory_document(*, chairs: list[dict[str, Any]] | None = None, **policy: Any) -> dict[str, Any]:
+def directory_document(
+    *, chairs: list[dict[str, Any]] | None = None, **policy: Any
+) -> dict[str, Any]:
     """A two-area directory; `policy` overrides fields of the one Community Trigger policy."""
     contact = {
         "name": "North Community Safety Team",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from datetime import date, timedelta
-from pathlib import Path
 from email.message import EmailMessage
+from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -122,8 +122,13 @@ async def test_threshold_met_case_runs_from_application_to_closure(
     assert outcome.threshold_met is True
     assert outcome.review_carried_out is True
     assert outcome.recommendations == 1
-    await record_histories(env, "community-trigger-full", case_id, task.task_id,
-                           f"{case_id}.task.information.test-police")
+    await record_histories(
+        env,
+        "community-trigger-full",
+        case_id,
+        task.task_id,
+        f"{case_id}.task.information.test-police",
+    )
     closing = [m for m in inbox.to(APPLICANT) if "closed" in str(m["Subject"]).lower()]
     assert len(closing) == 1
     for message in inbox.messages:
