@@ -7,7 +7,9 @@ queue. Run: `python worker.py` (or `cspflow worker`).
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import socket
 
 import structlog
 
@@ -22,7 +24,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     log = structlog.get_logger("worker")
     await migrate(settings.records_url)
     engine = make_engine(settings.records_url)
-    client = await connect(settings, identity=f"cspflow-worker@{settings.task_queue}")
+    # Host and process in the identity, so a history shows which worker ran each task.
+    identity = f"cspflow-worker@{socket.gethostname()}:{os.getpid()}/{settings.task_queue}"
+    client = await connect(settings, identity=identity)
     worker = build_worker(client, settings, make_session_factory(engine))
     log.info("worker_started", task_queue=settings.task_queue)
     async with worker:

@@ -20,20 +20,18 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from schemas.directory import Directory, IndependentChair
+from schemas.directory import (
+    ENTRY_KEYS,
+    Directory,
+    IndependentChair,
+    _with_duplicates_named,
+    entry_label,
+    reference_problems,
+)
 from schemas.errors import ConfigurationError
 from schemas.setup import CommunityTriggerSetup
 from schemas.shared import Process
 from schemas.validation import field_path
-
-# The top-level lists of the directory and how an entry of each is named in an error.
-_ENTRY_KEYS: dict[str, tuple[str, ...]] = {
-    "areas": ("id",),
-    "agencies": ("id",),
-    "coordinators": ("id",),
-    "chairs": ("id",),
-    "community_trigger_policies": ("name", "version"),
-}
 
 _NEXT_STEP = (
     "Correct the directory file and try again; each field is described in schemas/directory.py "
@@ -93,8 +91,10 @@ def load_directory(path: Path) -> Directory:
         found = "is empty" if data is None else f"holds a {type(data).__name__}"
         raise DirectoryError(
             path,
-            [f"the file {found}; it must be a mapping with name, areas, agencies, coordinators, "
-             "chairs and community_trigger_policies"],
+            [
+                f"the file {found}; it must be a mapping with name, areas, agencies, coordinators, "
+                "chairs and community_trigger_policies"
+            ],
         )
     try:
         return Directory.model_validate(data)
@@ -110,23 +110,6 @@ def _describe_yaml_error(error: yaml.YAMLError) -> str:
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "somewhere"
     detail = f"{context}, {problem}" if context else problem
     return f"{where}: the file is not valid YAML ({detail})"
-
-
-def _entry_label(data: Mapping[str, Any], section: str, index: int) -> str:
-    """Name a list entry as 'areas[2] (chesterfield)', or 'areas[2]' when it has no id."""
-    label = f"{section}[{index}]"
-    entries = data.get(section)
-    if not isinstance(entries, list) or index >= len(entries):
-        return label
-    entry = entries[index]
-    if not isinstance(entry, Mapping):
-        return label
-    parts = [str(entry[key]) for key in _ENTRY_KEYS[section] if entry.get(key) is not None]
-    if not parts:
-        return label
-    if section == "community_trigger_policies" and len(parts) == 2:
-        return f"{label} ({parts[0]} v{parts[1]})"
-    return f"{label} ({' '.join(parts)})"
 
 
 def _directory_problems(error: ValidationError, data: Mapping[str, Any]) -> list[str]:
@@ -155,93 +138,22 @@ def _directory_problems(error: ValidationError, data: Mapping[str, Any]) -> list
         if fault["type"] == "extra_forbidden":
             message = f"{message}: remove it or correct its spelling"
         section = loc[0]
-        if len(loc) >= 2 and isinstance(section, str) and section in _ENTRY_KEYS:
+        if len(loc) >= 2 and isinstance(section, str) and section in ENTRY_KEYS:
             index = loc[1]
             if isinstance(index, int):
-                path = field_path(loc[2:], prefix=_entry_label(data, section, index))
+                path = field_path(loc[2:], prefix=entry_label(data, section, index))
                 problems.append(f"{path}: {message}")
                 continue
         problems.append(f"{field_path(loc)}: {message}")
     if not whole_file_checked:
         # Pydantic runs Directory's cross-reference check only once every field is valid; a CSP
         # fixing one error at a time would then meet these one run later, so look now.
-        problems.extend(_reference_problems(data))
+        problems.extend(reference_problems(data))
     return problems
 
 
 def _is_scalar(value: object) -> bool:
     return isinstance(value, str | int | float | bool) or value is None
-
-
-def _ids(data: Mapping[str, Any], section: str, key: str = "id") -> list[tuple[int, str]]:
-    entries = data.get(section)
-    if not isinstance(entries, list):
-        return []
-    return [
-        (i, str(entry[key]))
-        for i, entry in enumerate(entries)
-        if isinstance(entry, Mapping) and entry.get(key) is not None
-    ]
-
-
-def _listed(entry: Mapping[str, Any], key: str) -> list[str]:
-    value = entry.get(key)
-    if isinstance(value, list | tuple):
-        return [str(item) for item in value]
-    return []
-
-
-def _reference_problems(data: Mapping[str, Any]) -> list[str]:
-    """Find ids that refer to nothing, and ids used twice, in a directory that failed validation.
-
-    The same checks, in the same words, as `Directory._references_resolve`, read from the raw
-    file so they can be reported together with field errors.
-    """
-    agencies = {ident for _, ident in _ids(data, "agencies")}
-    areas = {ident for _, ident in _ids(data, "areas")}
-    policies = {name for _, name in _ids(data, "community_trigger_policies", "name")}
-    problems: list[str] = []
-    for section, refs in (
-        ("areas", (("relevant_bodies", agencies, "unknown agency"),
-                   ("neighbouring_areas", areas, "unknown area"))),
-        ("coordinators", (("areas", areas, "unknown area"),)),
-    ):
-        for i, entry in enumerate(data.get(section) or []):
-            if not isinstance(entry, Mapping):
-                continue
-            label = _entry_label(data, section, i)
-            for field, known, what in refs:
-                for ref in _listed(entry, field):
-                    if ref not in known:
-                        problems.append(f"{label}.{field}: {what} {ref!r}")
-            if section == "areas":
-                policy = entry.get("community_trigger_policy")
-                if policy is not None and str(policy) not in policies:
-                    problems.append(f"{label}.community_trigger_policy: no policy named {policy!r}")
-    for i, entry in enumerate(data.get("chairs") or []):
-        home = entry.get("home_area") if isinstance(entry, Mapping) else None
-        if home is not None and str(home) not in areas:
-            problems.append(f"{_entry_label(data, 'chairs', i)}.home_area: unknown area {home!r}")
-    for section in ("areas", "agencies", "chairs"):
-        seen: set[str] = set()
-        for _, ident in _ids(data, section):
-            if ident in seen:
-                problems.append(_with_duplicates_named(f"{section}: {ident!r} appears twice", data))
-            seen.add(ident)
-    return problems
-
-
-_DUPLICATE = re.compile(r"^(?P<section>\w+): '(?P<ident>[^']*)' appears twice$")
-
-
-def _with_duplicates_named(problem: str, data: Mapping[str, Any]) -> str:
-    """Add the entries that share an id: "areas: 'x' appears twice (areas[2], areas[3])"."""
-    match = _DUPLICATE.match(problem)
-    if not match:
-        return problem
-    section, ident = match["section"], match["ident"]
-    where = [f"{section}[{i}]" for i, found in _ids(data, section) if found == ident]
-    return f"{problem} ({', '.join(where)}): give each its own id" if where else problem
 
 
 class ConfigurationActivities:

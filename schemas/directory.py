@@ -8,9 +8,11 @@ officer of police, the integrated care board(s), and co-opted social housing pro
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
 from pydantic import Field, model_validator
 
@@ -120,47 +122,7 @@ class Directory(Model):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:
-        agencies = {a.id for a in self.agencies}
-        areas = {a.id for a in self.areas}
-        policies = {p.name for p in self.community_trigger_policies}
-        problems: list[str] = []
-        for i, area in enumerate(self.areas):
-            for body in area.relevant_bodies:
-                if body not in agencies:
-                    problems.append(
-                        f"areas[{i}] ({area.id}).relevant_bodies: unknown agency {body!r}"
-                    )
-            for other in area.neighbouring_areas:
-                if other not in areas:
-                    problems.append(
-                        f"areas[{i}] ({area.id}).neighbouring_areas: unknown area {other!r}"
-                    )
-            if area.community_trigger_policy not in policies:
-                problems.append(
-                    f"areas[{i}] ({area.id}).community_trigger_policy: no policy named "
-                    f"{area.community_trigger_policy!r}"
-                )
-        for i, coordinator in enumerate(self.coordinators):
-            for area_id in coordinator.areas:
-                if area_id not in areas:
-                    problems.append(
-                        f"coordinators[{i}] ({coordinator.id}).areas: unknown area {area_id!r}"
-                    )
-        for i, chair in enumerate(self.chairs):
-            if chair.home_area not in areas:
-                problems.append(
-                    f"chairs[{i}] ({chair.id}).home_area: unknown area {chair.home_area!r}"
-                )
-        for kind, ids in (
-            ("areas", [a.id for a in self.areas]),
-            ("agencies", [a.id for a in self.agencies]),
-            ("chairs", [c.id for c in self.chairs]),
-        ):
-            seen: set[str] = set()
-            for ident in ids:
-                if ident in seen:
-                    problems.append(f"{kind}: {ident!r} appears twice")
-                seen.add(ident)
+        problems = reference_problems(self.model_dump(mode="json"))
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -189,3 +151,107 @@ class Directory(Model):
     def coordinators_for(self, area_id: str) -> tuple[Coordinator, ...]:
         """Return the coordinators of an area."""
         return tuple(c for c in self.coordinators if area_id in c.areas)
+
+
+# The top-level lists of the directory and how an entry of each is named in an error.
+ENTRY_KEYS: dict[str, tuple[str, ...]] = {
+    "areas": ("id",),
+    "agencies": ("id",),
+    "coordinators": ("id",),
+    "chairs": ("id",),
+    "community_trigger_policies": ("name", "version"),
+}
+
+
+def entry_label(data: Mapping[str, Any], section: str, index: int) -> str:
+    """Name a list entry as 'areas[2] (chesterfield)', or 'areas[2]' when it has no id."""
+    label = f"{section}[{index}]"
+    entries = data.get(section)
+    if not isinstance(entries, list) or index >= len(entries):
+        return label
+    entry = entries[index]
+    if not isinstance(entry, Mapping):
+        return label
+    parts = [str(entry[key]) for key in ENTRY_KEYS[section] if entry.get(key) is not None]
+    if not parts:
+        return label
+    if section == "community_trigger_policies" and len(parts) == 2:
+        return f"{label} ({parts[0]} v{parts[1]})"
+    return f"{label} ({' '.join(parts)})"
+
+
+def _ids(data: Mapping[str, Any], section: str, key: str = "id") -> list[tuple[int, str]]:
+    entries = data.get(section)
+    if not isinstance(entries, list):
+        return []
+    return [
+        (i, str(entry[key]))
+        for i, entry in enumerate(entries)
+        if isinstance(entry, Mapping) and entry.get(key) is not None
+    ]
+
+
+def _listed(entry: Mapping[str, Any], key: str) -> list[str]:
+    value = entry.get(key)
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    return []
+
+
+def reference_problems(data: Mapping[str, Any]) -> list[str]:
+    """Find ids that refer to nothing, and ids used twice, in a directory's data.
+
+    Works on the raw file as well as on a validated Directory, so the loader can report these
+    together with field errors (pydantic runs the model's own check only once every field is
+    valid) and both say the same thing in the same words.
+    """
+    agencies = {ident for _, ident in _ids(data, "agencies")}
+    areas = {ident for _, ident in _ids(data, "areas")}
+    policies = {name for _, name in _ids(data, "community_trigger_policies", "name")}
+    problems: list[str] = []
+    for section, refs in (
+        (
+            "areas",
+            (
+                ("relevant_bodies", agencies, "unknown agency"),
+                ("neighbouring_areas", areas, "unknown area"),
+            ),
+        ),
+        ("coordinators", (("areas", areas, "unknown area"),)),
+    ):
+        for i, entry in enumerate(data.get(section) or []):
+            if not isinstance(entry, Mapping):
+                continue
+            label = entry_label(data, section, i)
+            for field, known, what in refs:
+                for ref in _listed(entry, field):
+                    if ref not in known:
+                        problems.append(f"{label}.{field}: {what} {ref!r}")
+            if section == "areas":
+                policy = entry.get("community_trigger_policy")
+                if policy is not None and str(policy) not in policies:
+                    problems.append(f"{label}.community_trigger_policy: no policy named {policy!r}")
+    for i, entry in enumerate(data.get("chairs") or []):
+        home = entry.get("home_area") if isinstance(entry, Mapping) else None
+        if home is not None and str(home) not in areas:
+            problems.append(f"{entry_label(data, 'chairs', i)}.home_area: unknown area {home!r}")
+    for section in ("areas", "agencies", "chairs"):
+        seen: set[str] = set()
+        for _, ident in _ids(data, section):
+            if ident in seen:
+                problems.append(_with_duplicates_named(f"{section}: {ident!r} appears twice", data))
+            seen.add(ident)
+    return problems
+
+
+_DUPLICATE = re.compile(r"^(?P<section>\w+): '(?P<ident>[^']*)' appears twice$")
+
+
+def _with_duplicates_named(problem: str, data: Mapping[str, Any]) -> str:
+    """Add the entries that share an id: "areas: 'x' appears twice (areas[2], areas[3])"."""
+    match = _DUPLICATE.match(problem)
+    if not match:
+        return problem
+    section, ident = match["section"], match["ident"]
+    where = [f"{section}[{i}]" for i, found in _ids(data, section) if found == ident]
+    return f"{problem} ({', '.join(where)}): give each its own id" if where else problem

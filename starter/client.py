@@ -172,8 +172,11 @@ class Cspflow:
         tasks = []
         for task in status.tasks:
             if task.state in ("open", "overdue"):
-                live = await self.task_status(task.task_id)
-                task = task.model_copy(update={"state": live.state.value, "due": live.due})
+                try:
+                    live = await self.task_status(task.task_id)
+                    task = task.model_copy(update={"state": live.state.value, "due": live.due})
+                except ClientError:
+                    pass  # The task's workflow is still starting: the case's summary stands.
             tasks.append(task)
         return status.model_copy(update={"tasks": tuple(tasks)})
 
