@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from starter.log_masking import mask_personal_fields
+
 
 def configure_logging(fmt: str = "auto", level: int = logging.INFO) -> None:
     """Configure structlog and the standard library once, for a worker or the CLI."""
@@ -17,6 +19,7 @@ def configure_logging(fmt: str = "auto", level: int = logging.INFO) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            mask_personal_fields,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -21,25 +20,46 @@ from activities.configuration import ConfigurationActivities
 from activities.db import SessionFactory
 from activities.notices import NoticeActivities, SmtpConfig
 from activities.records import RecordActivities
+from starter.codec import KeyRing, data_converter
 from starter.settings import Settings
 from workflows.community_trigger import CommunityTriggerWorkflow
 from workflows.partner_task import PartnerTaskWorkflow
 
 WORKFLOWS: Sequence[type] = (CommunityTriggerWorkflow, PartnerTaskWorkflow)
 
-# Schemas and pure rules are deterministic; passing them through the sandbox instead of
-# re-importing them per workflow run cut worker CPU per workflow from 12.1 ms to 4.2 ms here.
 # Under docker-compose's stop_grace_period (30 s), so a stop never kills a send half-way.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
+# Schemas and pure rules are deterministic; passing them through the sandbox instead of
+# re-importing them per workflow run cut worker CPU per workflow from 12.1 ms to 4.2 ms here.
 PASSTHROUGH = ("schemas", "workflows.rules", "pydantic", "pydantic_core", "annotated_types")
 
 
+def keyring(settings: Settings) -> KeyRing | None:
+    """The payload key ring: from CSPFLOW_PAYLOAD_KEYS, or the key file when it exists.
+
+    A key file named explicitly must exist; the default one exists once `cspflow dev` made it.
+    """
+    path = settings.key_file
+    return KeyRing.load(path if settings.payload_key_file or path.exists() else None)
+
+
+def ensure_keyring(settings: Settings) -> KeyRing:
+    """Load the key ring, creating the default key file with one new key on first start."""
+    found = keyring(settings)
+    if found is not None:
+        return found
+    created = KeyRing.generate("k1")
+    settings.key_file.parent.mkdir(parents=True, exist_ok=True)
+    created.write(settings.key_file)
+    return created
+
+
 async def connect(settings: Settings, identity: str | None = None) -> Client:
-    """Connect to Temporal with the pydantic data converter."""
+    """Connect to Temporal; every payload is encrypted when a key ring is configured."""
     kwargs: dict[str, Any] = {
         "namespace": settings.temporal_namespace,
-        "data_converter": pydantic_data_converter,
+        "data_converter": data_converter(keyring(settings)),
     }
     if identity:
         kwargs["identity"] = identity

@@ -49,6 +49,16 @@ class Settings(BaseSettings):
         default="auto", description="'json', 'console' or 'auto' (console on a tty)."
     )
     ui_port: int = 8233
+    payload_key_file: Path | None = Field(
+        default=None,
+        description="AES-256 key ring that encrypts every workflow payload (JSON: current key id "
+        "and keys); default: payload-keys.json in data_dir, created by `cspflow dev`. "
+        "CSPFLOW_PAYLOAD_KEYS may hold the same JSON instead.",
+    )
+    codec_server_port: int = Field(default=8081, description="Codec server for the Web UI/CLI.")
+    codec_server_token: SecretStr | None = Field(
+        default=None, description="Bearer token the codec server requires; default: generated."
+    )
 
     @property
     def records_url(self) -> str:
@@ -56,6 +66,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'records.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        """The payload key ring's file: payload_key_file, or payload-keys.json in data_dir."""
+        return self.payload_key_file or self.data_dir / "payload-keys.json"
 
     @property
     def mail_dir(self) -> Path:

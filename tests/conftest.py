@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from aiosmtpd.controller import Controller
 
 BIN = Path(sys.executable).parent
@@ -64,6 +65,14 @@ class Inbox:
 
     def clear(self) -> None:
         self.messages.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_structlog() -> Iterator[None]:
+    """Each test starts with structlog's defaults: a CLI test may point it at a closed stream."""
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -12,13 +12,16 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from starter.codec import data_converter
 from starter.runtime import PASSTHROUGH, WORKFLOWS
+from tests.workflows.conftest import KEYRING
 
-HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
+HISTORIES = sorted(
+    p for p in (Path(__file__).parent.parent / "histories").glob("*.json") if "keys" not in p.name
+)
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -44,7 +47,7 @@ async def test_stored_history_replays_without_nondeterminism(path: Path) -> None
     """Replaying a stored case with this release's code reproduces it exactly."""
     replayer = Replayer(
         workflows=list(WORKFLOWS),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(KEYRING),
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
         ),

@@ -20,17 +20,22 @@ import pytest
 import yaml
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.db import make_engine, make_session_factory, migrate
 from starter.client import Cspflow
+from starter.codec import KeyRing, data_converter
 from starter.runtime import build_worker
 from starter.settings import Settings
 from tests.conftest import TEMPORAL_CLI, TEMPORAL_TEST_SERVER, Inbox
 from tests.workflows.directory import directory_document
 from workflows import search_attributes
+
+# Every workflow test runs with payloads encrypted, as production does. The key is a test key,
+# kept beside the stored histories so that histories recorded from these tests replay.
+KEYRING = KeyRing.from_file(Path(__file__).parent.parent / "histories" / "test-payload-keys.json")
+ENCRYPTED = data_converter(KEYRING)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,14 +53,14 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironme
     kind = request.config.getoption("--workflow-environment")
     if kind == "dev":
         environment = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
+            data_converter=ENCRYPTED,
             dev_server_existing_path=str(TEMPORAL_CLI),
             search_attributes=search_attributes.ALL,
             dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal"],
         )
     else:
         environment = await WorkflowEnvironment.start_time_skipping(
-            data_converter=pydantic_data_converter,
+            data_converter=ENCRYPTED,
             test_server_existing_path=str(TEMPORAL_TEST_SERVER),
         )
         await environment.client.operator_service.add_search_attributes(

@@ -26,16 +26,17 @@ import yaml
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.db import Notice, SessionFactory
 from activities.queries import list_cases
 from schemas.community_trigger import CaseOutcome, CaseStatus, CloseCase, DecideThreshold, Stage
+from schemas.notices import NoticeRequest
 from starter.client import Cspflow
 from tests.conftest import TEMPORAL_CLI, Inbox
 from tests.workflows import directory
+from tests.workflows.conftest import ENCRYPTED, KEYRING
 from tests.workflows.directory import AGENCIES, APPLICANT, COORDINATOR, application
 from tests.workflows.helpers import eventually
 from workflows import search_attributes
@@ -118,16 +119,19 @@ async def notice_attempts(
     """
     handle = env.client.get_workflow_handle(case_id)
     events = [e async for e in handle.fetch_history_events()]
-    scheduled = {
-        e.event_id
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and e.activity_task_scheduled_event_attributes.activity_type.name == "send_notice"
-        and json.loads(e.activity_task_scheduled_event_attributes.input.payloads[0].data)[
-            "idempotency_key"
-        ]
-        == idempotency_key
-    }
+    scheduled = set()
+    for e in events:
+        attributes = e.activity_task_scheduled_event_attributes
+        if (
+            e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            and attributes.activity_type.name == "send_notice"
+        ):
+            # Payloads are encrypted at rest: read them through the client's converter.
+            [request] = await env.client.data_converter.decode(
+                attributes.input.payloads, [NoticeRequest]
+            )
+            if request.idempotency_key == idempotency_key:
+                scheduled.add(e.event_id)
     assert len(scheduled) == 1, f"{idempotency_key} scheduled {len(scheduled)} times"
     found = []
     for event in events:
@@ -398,7 +402,7 @@ async def test_two_worker_processes_share_the_task_queue_and_send_each_notice_on
     )
     task_queue = f"tq-two-{uuid.uuid4().hex[:8]}"
     async with await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=ENCRYPTED,
         dev_server_existing_path=str(TEMPORAL_CLI),
         search_attributes=search_attributes.ALL,
         dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal"],
@@ -410,6 +414,7 @@ async def test_two_worker_processes_share_the_task_queue_and_send_each_notice_on
             "CSPFLOW_SMTP_PORT": str(smtp_server[1]),
             "CSPFLOW_DIRECTORY_FILE": str(directory_file),
             "CSPFLOW_LOG_FORMAT": "json",
+            "CSPFLOW_PAYLOAD_KEYS": KEYRING.to_json(),
             "PYTHONUNBUFFERED": "1",
         }
         today = (await env.get_current_time()).date()

@@ -1,0 +1,291 @@
+"""The codec server: Temporal's remote codec protocol over HTTP, behind an access token.
+
+The Temporal Web UI and the `temporal` CLI never hold the payload keys; to show a case's inputs
+and results in clear they send the encrypted payloads here (`POST /decode`) and, to start or
+signal from the UI, ask for payloads to be encrypted (`POST /encode`). Both take and return
+`{"payloads": [...]}` in the protobuf JSON form of `temporalio.api.common.v1.Payloads`; each is
+also served under a namespace segment (`/{namespace}/decode`) for the CLI's endpoint templating.
+Only a request carrying `Authorization: Bearer <token>` is answered, so only people given the
+token see personal data (issue 4, "Personal data"; docs.temporal.io/codec-server).
+
+The browser calls this server from the Web UI's origin, so that one origin, and no other, is
+allowed by CORS, with credentials. The server is the standard library's asyncio streams and a
+deliberately small HTTP/1.1 subset (one request per connection, Content-Length bodies): it needs
+no web framework, and the protocol is two routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+import structlog
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.converter import PayloadCodec
+
+from schemas.errors import CspflowError
+
+log = structlog.get_logger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+"""Largest request accepted: a page of history holds many payloads of up to 2 MB each."""
+HEADER_TIMEOUT = 10.0
+"""Seconds a client has to send its request line, headers and body."""
+MAX_HEADERS = 100
+ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
+ALLOWED_METHODS = "POST, OPTIONS"
+OPERATIONS = ("encode", "decode")
+
+
+class _HttpError(Exception):
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+@dataclass
+class CodecServer:
+    """A running codec server; `await stop()` (or leave its `async with`) to close it."""
+
+    host: str
+    port: int
+    _server: asyncio.AbstractServer
+    _connections: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def url(self) -> str:
+        """The endpoint to give `temporal --codec-endpoint` and the Web UI."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def stop(self) -> None:
+        """Stop accepting requests and close the connections still open."""
+        self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def __aenter__(self) -> CodecServer:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+
+async def start_codec_server(
+    codec: PayloadCodec, host: str, port: int, token: str, ui_origin: str | None
+) -> CodecServer:
+    """Start the codec server on host:port (0 picks a free port) and return its handle.
+
+    `token` is the bearer token every encode and decode request must carry; `ui_origin` is the
+    Web UI's origin (e.g. `http://127.0.0.1:8233`) allowed by CORS, or None for CLI use only.
+    """
+    if not token:
+        raise CspflowError(
+            "the codec server needs an access token: set one, or anyone who can reach the port "
+            "could read every case's personal data"
+        )
+    if ui_origin is not None:
+        ui_origin = _check_origin(ui_origin)
+    handler = _Handler(codec, token, ui_origin)
+    connections: set[asyncio.Task[None]] = set()
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        connections.add(task)
+        try:
+            await handler.serve(reader, writer)
+        finally:
+            connections.discard(task)
+
+    server = await asyncio.start_server(on_connection, host, port, limit=64 * 1024)
+    bound = server.sockets[0].getsockname()
+    running = CodecServer(host=host, port=int(bound[1]), _server=server, _connections=connections)
+    log.info("codec_server_started", url=running.url, ui_origin=ui_origin)
+    return running
+
+
+def _check_origin(origin: str) -> str:
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise CspflowError(
+            f"Web UI origin {origin!r} must be scheme://host[:port] with no path, e.g. "
+            "http://127.0.0.1:8233"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class _Handler:
+    def __init__(self, codec: PayloadCodec, token: str, ui_origin: str | None) -> None:
+        self._operations: dict[str, Callable[[Sequence[Payload]], Awaitable[list[Payload]]]] = {
+            "encode": codec.encode,
+            "decode": codec.decode,
+        }
+        self._expected = f"Bearer {token}".encode()
+        self._ui_origin = ui_origin
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        origin: str | None = None
+        try:
+            try:
+                request = await asyncio.wait_for(_read_request(reader, writer), HEADER_TIMEOUT)
+                origin = request.headers.get("origin")
+                status, headers, body = await self._respond(request)
+            except _HttpError as error:
+                status, headers = error.status, {"Content-Type": "application/json"}
+                body = _error_body(error.message)
+                if error.status == HTTPStatus.UNAUTHORIZED:
+                    headers["WWW-Authenticate"] = 'Bearer realm="cspflow codec"'
+            except TimeoutError:
+                return
+            headers.update(self._cors(origin))
+            await _write_response(writer, status, headers, body)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _respond(self, request: _Request) -> tuple[HTTPStatus, dict[str, str], bytes]:
+        operation = _operation(request.path)
+        if request.method == "OPTIONS":
+            # A CORS preflight never carries credentials; the real request is checked.
+            return HTTPStatus.NO_CONTENT, {"Allow": ALLOWED_METHODS}, b""
+        if request.method != "POST":
+            raise _HttpError(
+                HTTPStatus.METHOD_NOT_ALLOWED, f"use POST /{operation} with a JSON body"
+            )
+        self._authorize(request)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise _HttpError(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                'send Content-Type: application/json with a body {"payloads": [...]}',
+            )
+        try:
+            payloads = json_format.Parse(request.body, Payloads())
+        except (json_format.ParseError, UnicodeDecodeError) as error:
+            raise _HttpError(
+                HTTPStatus.BAD_REQUEST,
+                f'the body is not {{"payloads": [...]}} in protobuf JSON form ({error})',
+            ) from error
+        try:
+            result = await self._operations[operation](payloads.payloads)
+        except CspflowError as error:
+            log.warning("codec_request_failed", operation=operation, error=str(error))
+            raise _HttpError(HTTPStatus.UNPROCESSABLE_ENTITY, str(error)) from error
+        namespace = request.headers.get("x-namespace")
+        log.info("codec_request", operation=operation, namespace=namespace, payloads=len(result))
+        body = json_format.MessageToJson(Payloads(payloads=result)).encode()
+        return HTTPStatus.OK, {"Content-Type": "application/json"}, body
+
+    def _authorize(self, request: _Request) -> None:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, self._expected):
+            log.warning("codec_request_refused", reason="missing or wrong access token")
+            raise _HttpError(
+                HTTPStatus.UNAUTHORIZED,
+                "send the codec server's access token as 'Authorization: Bearer <token>' "
+                "(temporal CLI: --codec-auth 'Bearer <token>')",
+            )
+
+    def _cors(self, origin: str | None) -> dict[str, str]:
+        headers = {"Vary": "Origin"}
+        if self._ui_origin is not None and origin == self._ui_origin:
+            headers.update(
+                {
+                    "Access-Control-Allow-Origin": self._ui_origin,
+                    "Access-Control-Allow-Credentials": "true",
+                    "Access-Control-Allow-Methods": ALLOWED_METHODS,
+                    "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+                    "Access-Control-Max-Age": "600",
+                }
+            )
+        return headers
+
+
+def _operation(path: str) -> str:
+    segments = [s for s in urlsplit(path).path.split("/") if s]
+    # /encode, /decode, or /{namespace}/encode for the CLI's endpoint templating.
+    if 1 <= len(segments) <= 2 and segments[-1] in OPERATIONS:
+        return segments[-1]
+    raise _HttpError(HTTPStatus.NOT_FOUND, "the codec server answers POST /encode and /decode")
+
+
+async def _read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> _Request:
+    try:
+        line = await reader.readuntil(b"\r\n")
+    except asyncio.LimitOverrunError as error:
+        raise _HttpError(HTTPStatus.REQUEST_URI_TOO_LONG, "request line too long") from error
+    parts = line.decode("latin-1").split()
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        raise _HttpError(HTTPStatus.BAD_REQUEST, "not an HTTP/1.x request")
+    method, path, _ = parts
+    headers: dict[str, str] = {}
+    for _count in range(MAX_HEADERS + 1):
+        try:
+            raw = await reader.readuntil(b"\r\n")
+        except asyncio.LimitOverrunError as error:
+            raise _HttpError(
+                HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "header too long"
+            ) from error
+        if raw == b"\r\n":
+            break
+        name, sep, value = raw.decode("latin-1").partition(":")
+        if not sep:
+            raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed header line")
+        headers[name.strip().lower()] = value.strip()
+    else:
+        raise _HttpError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers")
+    body = b""
+    if method == "POST":
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            raise _HttpError(HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length")
+        try:
+            length = int(headers.get("content-length", "0"))
+        except ValueError as error:
+            raise _HttpError(HTTPStatus.BAD_REQUEST, "Content-Length is not a number") from error
+        if length < 0 or length > MAX_BODY_BYTES:
+            raise _HttpError(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"the body is {length} bytes; at most {MAX_BODY_BYTES} are accepted",
+            )
+        if headers.get("expect", "").lower() == "100-continue":
+            # curl asks before sending a body over 1 KiB, and would otherwise wait a second.
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await writer.drain()
+        body = await reader.readexactly(length)
+    return _Request(method=method, path=path, headers=headers, body=body)
+
+
+async def _write_response(
+    writer: asyncio.StreamWriter, status: HTTPStatus, headers: dict[str, str], body: bytes
+) -> None:
+    lines = [f"HTTP/1.1 {status.value} {status.phrase}"]
+    headers = {**headers, "Content-Length": str(len(body)), "Connection": "close"}
+    lines.extend(f"{name}: {value}" for name, value in headers.items())
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+    await writer.drain()
+
+
+def _error_body(message: str) -> bytes:
+    return json.dumps({"error": message}).encode()
