@@ -1,0 +1,250 @@
+"""What every `cspflow` command shares: the app, output, errors, settings and connections.
+
+Exit codes: 0 done; 1 refused or failed (the message says what to do); 2 the input is wrong
+(a file or an option), nothing was recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from schemas.directory import Directory
+from schemas.errors import CspflowError, InputError
+from starter.settings import Settings
+
+if TYPE_CHECKING:
+    from starter.client import Cspflow
+    from starter.dev import DevState
+
+
+_IMPORTED_AT = time.monotonic()
+"""When the command started, near enough: `cspflow dev` reports its start-up time from here."""
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+EXIT_REFUSED = 1
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    name="cspflow",
+    help="Durable, auditable workflows for the statutory processes of Community Safety "
+    "Partnerships. First process: the Community Trigger (ASB case review, ASBCPA 2014 s.104).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+task_app = typer.Typer(
+    help="Partner tasks: what is asked, extend the due date, cancel.", no_args_is_help=True
+)
+policy_app = typer.Typer(
+    help="The local review procedure in force in an area.", no_args_is_help=True
+)
+clock_app = typer.Typer(
+    help="The rehearsal clock (only with `cspflow dev --rehearsal`).", no_args_is_help=True
+)
+mail_app = typer.Typer(help="Mail caught by the local mail catcher of `cspflow dev`.")
+app.add_typer(task_app, name="task")
+app.add_typer(policy_app, name="policy")
+app.add_typer(clock_app, name="clock")
+app.add_typer(mail_app, name="mail")
+
+
+# --------------------------------------------------------------------------------------------
+# Plumbing: output, errors, settings, connections
+# --------------------------------------------------------------------------------------------
+
+
+def _out() -> Console:
+    return Console(markup=False, highlight=False, soft_wrap=True)
+
+
+def _err() -> Console:
+    return Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_json(data: Any) -> None:
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+class _Refused(CspflowError):
+    """A request the system refused (a ClientError, an unreachable server): exit code 1."""
+
+
+def handled(command: Callable[P, T]) -> Callable[P, T]:
+    """Turn the errors a person can fix into a message on stderr and an exit code, no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            _err().print(f"error: {error}")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except Exception as error:
+            # starter.client (and the workflows behind it) is imported only by commands that
+            # talk to Temporal, so `example` or `policy` work whatever state those are in.
+            client = sys.modules.get("starter.client")
+            refused = isinstance(error, CspflowError) or (
+                client is not None and isinstance(error, client.ClientError)
+            )
+            if not refused and _temporal_error(error):
+                error = _Refused(f"Temporal could not answer: {error}")
+                refused = True
+            if not refused:
+                raise
+            _err().print(f"error: {error}")
+            raise typer.Exit(EXIT_REFUSED) from None
+
+    return wrapper
+
+
+def _temporal_error(error: Exception) -> bool:
+    """A failure Temporal reported (a query that failed, an RPC refused): no traceback."""
+    if "temporalio.client" not in sys.modules:
+        return False
+    from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
+    from temporalio.service import RPCError
+
+    return isinstance(error, WorkflowQueryFailedError | WorkflowQueryRejectedError | RPCError)
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def _settings() -> tuple[Settings, DevState | None]:
+    """The settings, pointed at the running `cspflow dev` system when there is one."""
+    from starter.dev import resolve_settings
+
+    return resolve_settings(Settings())
+
+
+async def _connect(settings: Settings) -> Cspflow:
+    from starter.client import Cspflow
+    from starter.runtime import connect
+
+    try:
+        client = await connect(settings, identity=settings.user)
+    except CspflowError:  # e.g. a malformed payload key ring: its message says what to do
+        raise
+    except Exception as error:  # the SDK raises RuntimeError for any failed connect
+        raise _Refused(
+            f"cannot reach Temporal at {settings.temporal_address} ({error}): start the system "
+            "with `cspflow dev` (or `make dev`), or set CSPFLOW_TEMPORAL_ADDRESS"
+        ) from None
+    return Cspflow(client=client, task_queue=settings.task_queue, user=settings.user)
+
+
+def _with_flow(action: Callable[[Cspflow], Awaitable[T]]) -> T:
+    settings, _ = _settings()
+
+    async def go() -> T:
+        return await action(await _connect(settings))
+
+    return _run(go())
+
+
+def _read_json(path: Path) -> Any:
+    """Read a JSON input file ('-' is stdin); a missing or broken file is bad input."""
+    source = "standard input" if str(path) == "-" else str(path)
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot read {source}: {error.strerror or error}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{source} is not valid JSON: {error.msg} at line {error.lineno}, column "
+            f"{error.colno}; correct the file and run the command again"
+        ) from None
+
+
+def _parse(model: type[BaseModel], data: Any, source: str) -> Any:
+    """Validate input against its schema; every field at fault is named (exit code 2)."""
+    from starter.client import ClientError, parse_input
+
+    try:
+        return parse_input(model, data, source=source)
+    except ClientError as error:
+        raise InputError(str(error)) from None
+
+
+def _directory(settings: Settings) -> Directory:
+    from activities.configuration import load_directory
+
+    return load_directory(settings.directory_file)
+
+
+def _known_area(directory: Directory, area: str) -> str:
+    try:
+        return directory.area(area).id
+    except KeyError:
+        known = ", ".join(a.id for a in directory.areas)
+        raise InputError(f"no area {area!r} in the CSP directory; known areas: {known}") from None
+
+
+async def _records(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run a read against the records database, migrated to the newest schema first."""
+    from activities.db import make_engine, make_session_factory, migrate
+
+    await migrate(settings.records_url)
+    engine = make_engine(settings.records_url)
+    try:
+        return await action(make_session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+def _when(value: date | datetime | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
+
+
+def _table(title: str, *columns: str) -> Table:
+    """A table whose cells wrap rather than cut: ids and dates must be read whole."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _yes(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+# --------------------------------------------------------------------------------------------
+# Processes: every process gets `example`, `schema`, `start` and `check` from this registry
+
+
+def _acting(data: Any, user: str, source: str) -> dict[str, Any]:
+    """Fill in `by` from CSPFLOW_USER; refuse a file that names someone else."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source} must hold a JSON object (a {{...}} mapping)")
+    given = data.get("by")
+    if given is not None and given != user:
+        raise InputError(
+            f"{source} says by={given!r} but you are acting as {user!r} (CSPFLOW_USER): every "
+            "step is recorded as the person who takes it; remove 'by' from the file"
+        )
+    return {**data, "by": user}
