@@ -30,16 +30,21 @@ HISTORIES = Path(__file__).parent.parent / "histories"
 
 
 async def record_histories(env: WorkflowEnvironment, name: str, *workflow_ids: str) -> None:
-    """With CSPFLOW_RECORD_HISTORIES=1, store these histories for the replay tests.
+    """With CSPFLOW_RECORD_HISTORIES=TAG, store these histories for the replay tests.
 
-    Run once per released workflow change (README: changing a running workflow); the stored
-    files are then replayed in CI by tests/replay so a change that breaks running cases fails.
+    Run once per released workflow change, with a new TAG (README: changing a running workflow).
+    Existing files are never overwritten: the histories of earlier releases are what prove a
+    change does not break cases already running.
     """
-    if os.environ.get("CSPFLOW_RECORD_HISTORIES") != "1":
+    tag = os.environ.get("CSPFLOW_RECORD_HISTORIES")
+    if not tag:
         return
     for n, workflow_id in enumerate(workflow_ids):
+        path = HISTORIES / f"{name}-{tag}.{n}.json"
+        if path.exists():
+            raise FileExistsError(f"{path} exists: record with a new CSPFLOW_RECORD_HISTORIES tag")
         history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-        (HISTORIES / f"{name}.{n}.json").write_text(history.to_json())
+        path.write_text(history.to_json())
 
 
 async def mail_to(inbox: Inbox, address: str, count: int = 1) -> list[EmailMessage]:
