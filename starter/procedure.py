@@ -75,48 +75,66 @@ def _local_rules(policy: CommunityTriggerPolicy) -> list[dict[str, Any]]:
     described: list[dict[str, Any]] = []
     if rules.hate_single_incident.enabled:
         window = rules.hate_single_incident.window_months
-        described.append({
-            "name": "hate_single_incident",
-            "title": "One hate incident is enough",
-            "text": "If the behaviour was a hate incident or hate crime (targeted at you because "
-            "of, for example, your race, religion, disability, sexual orientation or transgender "
-            "identity), one incident meets the threshold if you apply within "
-            f"{_count(window, 'month')} of it happening.",
-            "parameters": {"window_months": window},
-        })
+        described.append(
+            {
+                "name": "hate_single_incident",
+                "title": "One hate incident is enough",
+                "text": "If the behaviour was a hate incident or hate crime (targeted at you "
+                "because "
+                "of, for example, your race, religion, disability, sexual orientation or "
+                "transgender "
+                "identity), one incident meets the threshold if you apply within "
+                f"{_count(window, 'month')} of it happening.",
+                "parameters": {"window_months": window},
+            }
+        )
     if rules.multi_complainant.enabled:
         rule = rules.multi_complainant
         people = _count(rule.min_complainants, "different person", "different people")
-        described.append({
-            "name": "multi_complainant",
-            "title": "Complaints from several people",
-            "text": f"The threshold is met if at least {people} have complained about the same "
-            "or a linked problem, each complaint made within "
-            f"the {_count(rule.window_months, 'month')} before the application.",
-            "parameters": {"min_complainants": rule.min_complainants,
-                           "window_months": rule.window_months},
-        })
+        described.append(
+            {
+                "name": "multi_complainant",
+                "title": "Complaints from several people",
+                "text": f"The threshold is met if at least {people} have complained about the same "
+                "or a linked problem, each complaint made within "
+                f"the {_count(rule.window_months, 'month')} before the application.",
+                "parameters": {
+                    "min_complainants": rule.min_complainants,
+                    "window_months": rule.window_months,
+                },
+            }
+        )
     if rules.vulnerability_override.enabled:
         roles = rules.vulnerability_override.authorised_roles
-        described.append({
-            "name": "vulnerability_override",
-            "title": "Protecting a vulnerable victim",
-            "text": f"Even if the threshold is not otherwise met, {_roles(roles)} may decide that "
-            "a case review is needed to protect a victim who is vulnerable.",
-            "parameters": {"authorised_roles": list(roles)},
-        })
+        described.append(
+            {
+                "name": "vulnerability_override",
+                "title": "Protecting a vulnerable victim",
+                "text": f"Even if the threshold is not otherwise met, {_roles(roles)} may decide "
+                "that "
+                "a case review is needed to protect a victim who is vulnerable.",
+                "parameters": {"authorised_roles": list(roles)},
+            }
+        )
     if rules.cumulative_harm.enabled:
         rule_h = rules.cumulative_harm
-        described.append({
-            "name": "cumulative_harm",
-            "title": "The harm adds up",
-            "text": "The threshold is met if the behaviour, taken together, has had a significant "
-            f"effect on you and at least {_count(rule_h.min_incidents, 'separate incident')} were "
-            f"reported within the {_count(rule_h.window_months, 'month')} before the application, "
-            "even if no single incident would count on its own.",
-            "parameters": {"min_incidents": rule_h.min_incidents,
-                           "window_months": rule_h.window_months},
-        })
+        described.append(
+            {
+                "name": "cumulative_harm",
+                "title": "The harm adds up",
+                "text": "The threshold is met if the behaviour, taken together, has had a "
+                "significant "
+                f"effect on you and at least {_count(rule_h.min_incidents, 'separate incident')} "
+                "were "
+                f"reported within the {_count(rule_h.window_months, 'month')} before the "
+                "application, "
+                "even if no single incident would count on its own.",
+                "parameters": {
+                    "min_incidents": rule_h.min_incidents,
+                    "window_months": rule_h.window_months,
+                },
+            }
+        )
     return described
 
 
@@ -129,35 +147,65 @@ def _timescales(policy: CommunityTriggerPolicy) -> list[dict[str, Any]]:
 
     chair = (
         "an independent chair from a neighbouring district"
-        if policy.chair_from_neighbouring_area else "an independent chair"
+        if policy.chair_from_neighbouring_area
+        else "an independent chair"
     )
     return [
-        {"name": "acknowledgement", "working_days": t.acknowledgement,
-         "text": f"We acknowledge your application within {days(t.acknowledgement)} of "
-         "receiving it."},
-        {"name": "consent", "working_days": t.consent,
-         "text": "If you apply for someone else, we ask them for their consent; we aim to have it "
-         f"within {days(t.consent)}, and the review waits until we do."},
-        {"name": "information_request", "working_days": t.information_request,
-         "text": "We pass your application to every organisation listed above; each sends us what "
-         f"it knows about the case within {days(t.information_request)}."},
-        {"name": "threshold_decision", "working_days": t.threshold_decision,
-         "text": f"We decide whether the threshold is met within {days(t.threshold_decision)} of "
-         "receiving your application."},
-        {"name": "decision_notice", "working_days": t.decision_notice,
-         "text": f"We tell you the decision, with our reasons, within {days(t.decision_notice)} "
-         "of making it."},
-        {"name": "meeting_scheduled", "working_days": t.meeting_scheduled,
-         "text": f"If the threshold is met, {chair} leads the case review. The date of the "
-         f"review meeting is set within {days(t.meeting_scheduled)} of the chair being appointed, "
-         "and you are invited to take part."},
-        {"name": "papers_before_meeting", "working_days": t.papers_before_meeting,
-         "text": "Papers for the meeting are sent out at least "
-         f"{days(t.papers_before_meeting)} before it."},
-        {"name": "outcome_letter", "working_days": t.outcome_letter,
-         "text": f"We write to you with the outcome of the review within {days(t.outcome_letter)} "
-         "of the meeting, including any recommendations and the action plan; we ask for your "
-         "views on the action plan before it is finalised."},
+        {
+            "name": "acknowledgement",
+            "working_days": t.acknowledgement,
+            "text": f"We acknowledge your application within {days(t.acknowledgement)} of "
+            "receiving it.",
+        },
+        {
+            "name": "consent",
+            "working_days": t.consent,
+            "text": "If you apply for someone else, we ask them for their consent; we aim to have "
+            "it "
+            f"within {days(t.consent)}, and the review waits until we do.",
+        },
+        {
+            "name": "information_request",
+            "working_days": t.information_request,
+            "text": "We pass your application to every organisation listed above; each sends us "
+            "what "
+            f"it knows about the case within {days(t.information_request)}.",
+        },
+        {
+            "name": "threshold_decision",
+            "working_days": t.threshold_decision,
+            "text": f"We decide whether the threshold is met within {days(t.threshold_decision)} "
+            "of "
+            "receiving your application.",
+        },
+        {
+            "name": "decision_notice",
+            "working_days": t.decision_notice,
+            "text": f"We tell you the decision, with our reasons, within {days(t.decision_notice)} "
+            "of making it.",
+        },
+        {
+            "name": "meeting_scheduled",
+            "working_days": t.meeting_scheduled,
+            "text": f"If the threshold is met, {chair} leads the case review. The date of the "
+            f"review meeting is set within {days(t.meeting_scheduled)} of the chair being "
+            "appointed, "
+            "and you are invited to take part.",
+        },
+        {
+            "name": "papers_before_meeting",
+            "working_days": t.papers_before_meeting,
+            "text": "Papers for the meeting are sent out at least "
+            f"{days(t.papers_before_meeting)} before it.",
+        },
+        {
+            "name": "outcome_letter",
+            "working_days": t.outcome_letter,
+            "text": "We write to you with the outcome of the review within "
+            f"{days(t.outcome_letter)} "
+            "of the meeting, including any recommendations and the action plan; we ask for your "
+            "views on the action plan before it is finalised.",
+        },
     ]
 
 
@@ -174,8 +222,12 @@ def _area_policy(directory: Directory, area_id: str) -> tuple[Any, CommunityTrig
 
 
 def _body(agency: Agency) -> dict[str, str]:
-    return {"id": agency.id, "name": agency.name, "kind": agency.kind.value,
-            "role": _KIND_NAMES.get(agency.kind, agency.kind.value.replace("-", " "))}
+    return {
+        "id": agency.id,
+        "name": agency.name,
+        "kind": agency.kind.value,
+        "role": _KIND_NAMES.get(agency.kind, agency.kind.value.replace("-", " ")),
+    }
 
 
 def describe_policy(directory: Directory, area_id: str) -> dict[str, Any]:
@@ -221,8 +273,9 @@ def _tel(phone: str) -> str:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",),
-                                            default_for_string=False),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html.j2",), default_for_string=False
+        ),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
