@@ -61,7 +61,12 @@ mail_app = typer.Typer(help="Mail caught by the local mail catcher of `cspflow d
 app.add_typer(task_app, name="task")
 app.add_typer(policy_app, name="policy")
 app.add_typer(clock_app, name="clock")
+audit_app = typer.Typer(
+    help="For auditors: replay histories, timelines, deadline summaries, bundles, access log.",
+    no_args_is_help=True,
+)
 app.add_typer(mail_app, name="mail")
+app.add_typer(audit_app, name="audit")
 
 
 # --------------------------------------------------------------------------------------------
