@@ -11,10 +11,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.community_trigger import (
-        ChairAllocation,
-        Stage,
-    )
+    from schemas.community_trigger import ChairAllocation, Recommendation, Stage
     from schemas.directory import IndependentChair
     from schemas.partner_task import TaskKind
     from schemas.records import (
@@ -243,16 +240,7 @@ class CommunityTriggerReview(CommunityTriggerSteps):
         await self._move_to(Stage.RECOMMENDATIONS)
         started = []
         for index, rec in enumerate(review.recommendations):
-            await effects.run_effect(
-                "record_recommendation",
-                RecommendationRow(
-                    case_id=self.case_id,
-                    index=index,
-                    to_body=rec.to_body,
-                    action=rec.action,
-                    due=rec.due,
-                ),
-            )
+            await self._record_recommendation(index, rec, "open")
             started.append(
                 self._start_task(
                     TaskKind.RECOMMENDATION,
@@ -265,16 +253,18 @@ class CommunityTriggerReview(CommunityTriggerSteps):
             )
         await self._wait_for(lambda: all(self._task_results.get(t) for t in started), None)
         for index, task_id in enumerate(started):
-            result = self._task_results[task_id]
-            rec = review.recommendations[index]
-            await effects.run_effect(
-                "record_recommendation",
-                RecommendationRow(
-                    case_id=self.case_id,
-                    index=index,
-                    to_body=rec.to_body,
-                    action=rec.action,
-                    due=rec.due,
-                    state=result.state.value,
-                ),
-            )
+            state = self._task_results[task_id].state.value
+            await self._record_recommendation(index, review.recommendations[index], state)
+
+    async def _record_recommendation(self, index: int, rec: Recommendation, state: str) -> None:
+        await effects.run_effect(
+            "record_recommendation",
+            RecommendationRow(
+                case_id=self.case_id,
+                index=index,
+                to_body=rec.to_body,
+                action=rec.action,
+                due=rec.due,
+                state=state,
+            ),
+        )
