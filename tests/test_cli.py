@@ -137,8 +137,15 @@ def test_check_json_is_a_threshold_decision(tmp_path: Path) -> None:
 
 def test_check_area_option_judges_under_another_policy(tmp_path: Path) -> None:
     """--area judges the application under that area's policy (High Peak runs its own)."""
-    result = invoke("check", "community-trigger", "--file", str(example_file(tmp_path)),
-                    "--area", "high-peak", "--json")
+    result = invoke(
+        "check",
+        "community-trigger",
+        "--file",
+        str(example_file(tmp_path)),
+        "--area",
+        "high-peak",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     assert ThresholdDecision.model_validate_json(result.stdout).policy.startswith("high-peak-ct")
 
@@ -153,8 +160,9 @@ def test_check_not_met_without_complaints(tmp_path: Path) -> None:
 
 def test_check_unknown_area_is_bad_input(tmp_path: Path) -> None:
     """An area missing from the directory is refused, listing the known areas."""
-    result = invoke("check", "community-trigger", "--file", str(example_file(tmp_path)),
-                    "--area", "atlantis")
+    result = invoke(
+        "check", "community-trigger", "--file", str(example_file(tmp_path)), "--area", "atlantis"
+    )
     assert result.exit_code == 2
     assert "amber-valley" in result.stderr
 
@@ -291,14 +299,26 @@ def test_policy_publish_writes_a_file(tmp_path: Path) -> None:
     assert "<html" in target.read_text(encoding="utf-8")
 
 
-ZEROS = {"applications": 0, "threshold_not_met": 0, "reviews_carried_out": 0,
-         "reviews_with_recommendations": 0}
+ZEROS = {
+    "applications": 0,
+    "threshold_not_met": 0,
+    "reviews_carried_out": 0,
+    "reviews_with_recommendations": 0,
+}
 
 
 def test_report_on_an_empty_records_database_prints_zeros(isolated: Path) -> None:
     """The four s.104 figures of an area with no cases are zeros, for the financial year asked."""
-    result = invoke("report", "community-trigger", "--area", "amber-valley", "--year", "2025",
-                    "--format", "json")
+    result = invoke(
+        "report",
+        "community-trigger",
+        "--area",
+        "amber-valley",
+        "--year",
+        "2025",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert {key: data[key] for key in ZEROS} == ZEROS
@@ -308,8 +328,9 @@ def test_report_on_an_empty_records_database_prints_zeros(isolated: Path) -> Non
 
 def test_report_csv_and_table() -> None:
     """The figures come as CSV (one header and one row) and as a table."""
-    result = invoke("report", "community-trigger", "--area", "erewash", "--year", "2025",
-                    "--format", "csv")
+    result = invoke(
+        "report", "community-trigger", "--area", "erewash", "--year", "2025", "--format", "csv"
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == 1 and rows[0]["area"] == "erewash" and rows[0]["applications"] == "0"
@@ -365,8 +386,8 @@ def test_example_complaints_qualify_whatever_the_day() -> None:
     from workflows.rules.community_trigger import propose_threshold_decision
 
     policy = CommunityTriggerPolicy(
-        name="test", version=1,
-        escalation_body=EscalationBody(name="PCC", email="pcc@example.org"))
+        name="test", version=1, escalation_body=EscalationBody(name="PCC", email="pcc@example.org")
+    )
     for day in (date(2024, 2, 29), date(2025, 3, 31), date(2025, 12, 25), date(2026, 1, 1)):
         assert propose_threshold_decision(community_trigger_example(today=day), policy).met
 
@@ -414,10 +435,16 @@ def test_a_stale_state_file_is_ignored(tmp_path: Path) -> None:
     assert dev.resolve_settings(settings) == (settings, None)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("10d", timedelta(days=10)), ("2w", timedelta(weeks=2)), ("36h", timedelta(hours=36)),
-    ("90m", timedelta(minutes=90)), (" 3D ", timedelta(days=3)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("10d", timedelta(days=10)),
+        ("2w", timedelta(weeks=2)),
+        ("36h", timedelta(hours=36)),
+        ("90m", timedelta(minutes=90)),
+        (" 3D ", timedelta(days=3)),
+    ],
+)
 def test_parse_duration(text: str, expected: timedelta) -> None:
     """Durations are a whole number and a unit: w, d, h or m."""
     assert dev.parse_duration(text) == expected
@@ -446,8 +473,12 @@ def test_dev_server_command_registers_search_attributes_and_wal(tmp_path: Path) 
     assert f"--db-filename {tmp_path / 'temporal.db'}" in joined
     assert "--sqlite-pragma journal_mode=wal" in joined
     assert "--port 7299" in joined and "--ui-port 8299" in joined
-    for attribute in ("CspProcess=Keyword", "CspArea=Keyword", "CspStage=Keyword",
-                      "CspNextDeadline=Datetime"):
+    for attribute in (
+        "CspProcess=Keyword",
+        "CspArea=Keyword",
+        "CspStage=Keyword",
+        "CspNextDeadline=Datetime",
+    ):
         assert attribute in command
     assert dev.server_command(settings, rehearsal=True)[1:] == ["7299"]
 
@@ -481,6 +512,9 @@ def test_readme_documents_every_setting() -> None:
     from starter.settings import PROJECT_ROOT
 
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    missing = [f"CSPFLOW_{name.upper()}" for name in Settings.model_fields
-               if f"`CSPFLOW_{name.upper()}`" not in readme]
+    missing = [
+        f"CSPFLOW_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`CSPFLOW_{name.upper()}`" not in readme
+    ]
     assert missing == []

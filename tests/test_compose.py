@@ -46,11 +46,19 @@ def rendered() -> dict[str, Any]:
     """The compose file as docker-compose renders it, with every default interpolated."""
     binary = _compose_binary()
     # The defaults are under test, not this machine's settings.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CSPFLOW_", "COMPOSE_", "POSTGRES_", "RECORDS_DB_", "TEMPORAL_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CSPFLOW_", "COMPOSE_", "POSTGRES_", "RECORDS_DB_", "TEMPORAL_"))
+    }
     result = subprocess.run(
         [binary, "-f", str(COMPOSE_FILE), "config"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, f"docker-compose config failed:\n{result.stderr}"
     return yaml.safe_load(result.stdout)
@@ -101,10 +109,12 @@ def test_worker_is_replicated_mounts_the_directory_and_waits_for_health(
     assert worker["deploy"]["replicas"] == 2
     assert worker["build"]["dockerfile"] == "Dockerfile"
     assert {k: v["condition"] for k, v in worker["depends_on"].items()} == {
-        "postgresql": "service_healthy", "temporal": "service_healthy",
+        "postgresql": "service_healthy",
+        "temporal": "service_healthy",
     }
     mounts = [
-        v if isinstance(v, str)
+        v
+        if isinstance(v, str)
         else f"{v['source']}:{v['target']}" + (":ro" if v.get("read_only") else "")
         for v in worker["volumes"]
     ]

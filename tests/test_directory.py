@@ -20,8 +20,14 @@ from starter.settings import PROJECT_ROOT, Settings
 
 SHIPPED = PROJECT_ROOT / "config" / "directory.yaml"
 DERBYSHIRE = (
-    "amber-valley", "bolsover", "chesterfield", "derbyshire-dales", "erewash", "high-peak",
-    "north-east-derbyshire", "south-derbyshire",
+    "amber-valley",
+    "bolsover",
+    "chesterfield",
+    "derbyshire-dales",
+    "erewash",
+    "high-peak",
+    "north-east-derbyshire",
+    "south-derbyshire",
 )
 
 
@@ -89,9 +95,7 @@ def test_invalid_directory_names_file_entries_and_fields_all_at_once(tmp_path: P
     assert isinstance(error, ConfigurationError) and isinstance(error, CspflowError)
     assert str(path) in message
     assert len(error.problems) == 3
-    assert (
-        "areas[2] (chesterfield).relevant_bodies: unknown agency 'chesterfield-homes'" in message
-    )
+    assert "areas[2] (chesterfield).relevant_bodies: unknown agency 'chesterfield-homes'" in message
     assert "community_trigger_policies[0] (derbyshire-ct v1).threshold_complaints:" in message
     assert "no higher than three" in message
     assert "areas: 'chesterfield' appears twice (areas[2], areas[8])" in message
@@ -179,10 +183,14 @@ async def test_setup_activity_resolves_the_area() -> None:
     assert setup.point_of_contact.email == "asb@high-peak.example.org"
     assert setup.policy.label == "high-peak-ct v2"
     assert [b.id for b in setup.relevant_bodies] == [
-        "high-peak-council", "derbyshire-police", "derby-derbyshire-icb", "peakstone-housing",
+        "high-peak-council",
+        "derbyshire-police",
+        "derby-derbyshire-icb",
+        "peakstone-housing",
     ]
     assert setup.coordinator_emails == (
-        "coordinator@high-peak.example.org", "coordinator@example.org",
+        "coordinator@high-peak.example.org",
+        "coordinator@example.org",
     )
     assert setup.neighbouring_areas == ("derbyshire-dales",)
 

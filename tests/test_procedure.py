@@ -36,8 +36,12 @@ def test_procedure_states_what_the_statute_requires(directory: Directory, fmt: s
     assert "within one month of the behaviour" in page
     assert "six months" in page
     assert "consent" in page
-    for body in ("Bolsover District Council", "Derbyshire Constabulary",
-                 "NHS Derby and Derbyshire Integrated Care Board", "Oakridge Housing Association"):
+    for body in (
+        "Bolsover District Council",
+        "Derbyshire Constabulary",
+        "NHS Derby and Derbyshire Integrated Care Board",
+        "Oakridge Housing Association",
+    ):
         assert body in page
     assert "Office of the Derbyshire Police and Crime Commissioner" in page
     assert "20 working days" in page
@@ -119,10 +123,14 @@ def test_html_escapes_directory_text(directory: Directory) -> None:
     """Text from the directory cannot inject markup into the published page."""
     area = directory.area("erewash")
     contact = area.point_of_contact.model_copy(update={"name": "Team <script>alert(1)</script>"})
-    edited = directory.model_copy(update={"areas": tuple(
-        a.model_copy(update={"point_of_contact": contact}) if a.id == "erewash" else a
-        for a in directory.areas
-    )})
+    edited = directory.model_copy(
+        update={
+            "areas": tuple(
+                a.model_copy(update={"point_of_contact": contact}) if a.id == "erewash" else a
+                for a in directory.areas
+            )
+        }
+    )
 
     html = render_procedure(edited, "erewash", "html")
 
@@ -139,7 +147,10 @@ def test_describe_policy_is_structured_and_json_ready(directory: Directory) -> N
     assert described["area"] == {"id": "high-peak", "name": "High Peak"}
     assert described["threshold"]["qualifying_complaints"] == 2
     assert [r["name"] for r in described["threshold"]["local_rules"]] == [
-        "hate_single_incident", "multi_complainant", "vulnerability_override", "cumulative_harm",
+        "hate_single_incident",
+        "multi_complainant",
+        "vulnerability_override",
+        "cumulative_harm",
     ]
     assert described["dissatisfied"]["appeal_window_working_days"] == 20
     assert described["policy"]["timescales"]["threshold_decision"] == 14

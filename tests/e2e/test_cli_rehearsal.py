@@ -59,7 +59,11 @@ class System:
     def run(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
         """Run one `cspflow` command as a user would, with a bound on how long it may take."""
         result = subprocess.run(
-            [str(CSPFLOW), *args], env=self.env, cwd=self.cwd, capture_output=True, text=True,
+            [str(CSPFLOW), *args],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
             timeout=COMMAND_TIMEOUT,
         )
         if expect is not None:
@@ -80,8 +84,9 @@ class System:
             if value:
                 return value
             if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n"
-                            f"{self.diagnostics()}")
+                pytest.fail(
+                    f"timed out after {timeout:.0f} s waiting for {what}\n{self.diagnostics()}"
+                )
             time.sleep(0.5)
 
 
@@ -105,14 +110,19 @@ def system(tmp_path: Path) -> Iterator[System]:
     stderr_file = tmp_path / "dev.stderr"
     with stderr_file.open("w") as stderr:
         process = subprocess.Popen(
-            [str(CSPFLOW), "dev", "--rehearsal"], env=env, cwd=tmp_path,
-            stdout=subprocess.PIPE, stderr=stderr, text=True,
+            [str(CSPFLOW), "dev", "--rehearsal"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
         )
     running = System(process, env, tmp_path, data_dir, stderr_file)
     assert process.stdout is not None
     stdout = process.stdout
-    reader = threading.Thread(target=lambda: running.lines.extend(iter(stdout.readline, "")),
-                              daemon=True)
+    reader = threading.Thread(
+        target=lambda: running.lines.extend(iter(stdout.readline, "")), daemon=True
+    )
     reader.start()
     try:
         running.wait_for(
@@ -222,8 +232,14 @@ def test_a_case_from_application_to_partner_answer_and_figures(system: System) -
     system.run("submit", task_id, "--file", "response.json")
     answered = system.wait_for(
         "the answer to show on the case",
-        lambda: next((t for t in system.json("status", CASE_ID)["tasks"]
-                      if t["task_id"] == task_id and t["state"] == "answered"), None),
+        lambda: next(
+            (
+                t
+                for t in system.json("status", CASE_ID)["tasks"]
+                if t["task_id"] == task_id and t["state"] == "answered"
+            ),
+            None,
+        ),
     )
     assert answered["answered_on"] is not None
     assert system.json("task", "show", task_id)["state"] == "answered"
@@ -232,8 +248,18 @@ def test_a_case_from_application_to_partner_answer_and_figures(system: System) -
     cases = system.json("cases", "--area", "amber-valley")
     assert [c["case_id"] for c in cases] == [CASE_ID]
     year = financial_year_of(date.fromisoformat(json.loads(application)["received_on"]))
-    figures = json.loads(system.run("report", "community-trigger", "--area", "amber-valley",
-                                    "--year", str(year), "--format", "json").stdout)
+    figures = json.loads(
+        system.run(
+            "report",
+            "community-trigger",
+            "--area",
+            "amber-valley",
+            "--year",
+            str(year),
+            "--format",
+            "json",
+        ).stdout
+    )
     assert figures["applications"] >= 1
 
     # Ctrl-C stops the worker, the mail catcher and the server, cleanly and promptly.
@@ -241,8 +267,10 @@ def test_a_case_from_application_to_partner_answer_and_figures(system: System) -
     try:
         code = system.process.wait(STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"cspflow dev did not stop within {STOP_TIMEOUT:.0f} s of Ctrl-C\n"
-                    f"{system.diagnostics()}")
+        pytest.fail(
+            f"cspflow dev did not stop within {STOP_TIMEOUT:.0f} s of Ctrl-C\n"
+            f"{system.diagnostics()}"
+        )
     assert code == 0, system.diagnostics()
     assert not (system.data_dir / "dev.json").exists()
     deadline = time.monotonic() + 5

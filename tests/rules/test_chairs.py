@@ -15,18 +15,24 @@ from workflows.rules.chairs import ChairCase, rank_independent_chairs
 
 ON = date(2025, 5, 1)
 CASE = ChairCase(
-    area="amber-valley", neighbouring_areas=("erewash", "south-derbyshire"),
+    area="amber-valley",
+    neighbouring_areas=("erewash", "south-derbyshire"),
     involved_agencies=("derbyshire-police", "amber-valley-council"),
-    case_reference="AV-2025-014", process=Process.COMMUNITY_TRIGGER,
+    case_reference="AV-2025-014",
+    process=Process.COMMUNITY_TRIGGER,
 )
 
 
 def chair(ident: str, **changes: object) -> IndependentChair:
     """Return an eligible chair from Erewash with room for three cases, with changes."""
     fields: dict[str, object] = {
-        "id": ident, "name": f"Chair {ident}", "email": f"{ident}@example.org",
-        "organisation": "erewash-council", "home_area": "erewash",
-        "processes": (Process.COMMUNITY_TRIGGER,), "max_active_cases": 3,
+        "id": ident,
+        "name": f"Chair {ident}",
+        "email": f"{ident}@example.org",
+        "organisation": "erewash-council",
+        "home_area": "erewash",
+        "processes": (Process.COMMUNITY_TRIGGER,),
+        "max_active_cases": 3,
     }
     fields.update(changes)
     return IndependentChair.model_validate(fields)
@@ -37,15 +43,25 @@ def load(ident: str, active: int, last: datetime | None = None) -> ChairLoad:
     return ChairLoad(chair_id=ident, active_cases=active, last_allocated_at=last)
 
 
-def ranked(chairs: list[IndependentChair], loads: dict[str, ChairLoad] | None = None,
-           *, on: date = ON, neighbouring: bool = True) -> list[str]:
+def ranked(
+    chairs: list[IndependentChair],
+    loads: dict[str, ChairLoad] | None = None,
+    *,
+    on: date = ON,
+    neighbouring: bool = True,
+) -> list[str]:
     """Return the candidate chair ids in order."""
     ranking = rank_independent_chairs(CASE, chairs, loads or {}, on, neighbouring)
     return [c.chair_id for c in ranking.candidates]
 
 
-def reason_for(ident: str, chairs: list[IndependentChair],
-               loads: dict[str, ChairLoad] | None = None, *, neighbouring: bool = True) -> str:
+def reason_for(
+    ident: str,
+    chairs: list[IndependentChair],
+    loads: dict[str, ChairLoad] | None = None,
+    *,
+    neighbouring: bool = True,
+) -> str:
     """Return the reason line for one chair."""
     ranking = rank_independent_chairs(CASE, chairs, loads or {}, ON, neighbouring)
     return next(r for r in ranking.reasons if ident in r)
@@ -55,8 +71,10 @@ def test_eligible_chair_is_a_candidate_with_its_capacity() -> None:
     """A trained, independent, available chair with room is offered, with its maximum."""
     ranking = rank_independent_chairs(CASE, [chair("c-1", max_active_cases=4)], {}, ON, True)
     assert [(c.chair_id, c.max_active_cases) for c in ranking.candidates] == [("c-1", 4)]
-    assert ranking.reasons == ("1. c-1: eligible; 0 of 4 active cases, never allocated; "
-                               "home area erewash (a neighbouring area)",)
+    assert ranking.reasons == (
+        "1. c-1: eligible; 0 of 4 active cases, never allocated; "
+        "home area erewash (a neighbouring area)",
+    )
 
 
 def test_chair_not_trained_for_the_process_is_excluded() -> None:
@@ -131,8 +149,14 @@ def test_chair_at_capacity_is_excluded() -> None:
 
 def test_every_exclusion_reason_is_given_together() -> None:
     """A chair excluded on several grounds has all of them in its line."""
-    chairs = [chair("c-1", organisation="derbyshire-police", home_area="amber-valley",
-                    conflicts=("AV-2025-014",))]
+    chairs = [
+        chair(
+            "c-1",
+            organisation="derbyshire-police",
+            home_area="amber-valley",
+            conflicts=("AV-2025-014",),
+        )
+    ]
     line = reason_for("c-1", chairs)
     assert line.startswith("c-1: excluded; ")
     assert line.count(";") == 3
@@ -154,8 +178,10 @@ def test_never_allocated_ranks_before_recently_allocated() -> None:
 def test_longest_since_allocation_ranks_first() -> None:
     """On equal load, the chair allocated longest ago comes first."""
     chairs = [chair("a"), chair("b")]
-    loads = {"a": load("a", 1, datetime(2025, 3, 1, tzinfo=UTC)),
-             "b": load("b", 1, datetime(2025, 1, 1, tzinfo=UTC))}
+    loads = {
+        "a": load("a", 1, datetime(2025, 3, 1, tzinfo=UTC)),
+        "b": load("b", 1, datetime(2025, 1, 1, tzinfo=UTC)),
+    }
     assert ranked(chairs, loads) == ["b", "a"]
 
 
@@ -176,20 +202,22 @@ def test_one_reason_line_per_chair_eligible_first() -> None:
 
 def test_no_eligible_chair_says_what_to_do() -> None:
     """When nobody is eligible, the reasons say so and how to proceed."""
-    ranking = rank_independent_chairs(CASE, [chair("c-1", organisation="derbyshire-police")],
-                                      {}, ON, True)
+    ranking = rank_independent_chairs(
+        CASE, [chair("c-1", organisation="derbyshire-police")], {}, ON, True
+    )
     assert ranking.candidates == ()
     assert any(r.startswith("no chair is eligible") for r in ranking.reasons)
 
 
 chair_specs = st.lists(
     st.tuples(
-        st.integers(min_value=0, max_value=4),                      # active cases
+        st.integers(min_value=0, max_value=4),  # active cases
         st.one_of(st.none(), st.integers(min_value=1, max_value=5)),  # month last allocated
         st.sampled_from(["erewash", "amber-valley", "south-derbyshire"]),
-        st.booleans(),                                              # works for the police
+        st.booleans(),  # works for the police
     ),
-    min_size=1, max_size=8,
+    min_size=1,
+    max_size=8,
 )
 
 
@@ -199,13 +227,17 @@ def test_shuffling_the_chairs_gives_the_same_ranking(
 ) -> None:
     """The ranking and its reasons depend on the chairs, not on the order they are listed."""
     chairs = [
-        chair(f"c-{n}", home_area=home,
-              organisation="derbyshire-police" if police else "erewash-council")
+        chair(
+            f"c-{n}",
+            home_area=home,
+            organisation="derbyshire-police" if police else "erewash-council",
+        )
         for n, (_, _, home, police) in enumerate(specs)
     ]
     loads = {
-        f"c-{n}": load(f"c-{n}", active,
-                       None if month is None else datetime(2025, month, 1, tzinfo=UTC))
+        f"c-{n}": load(
+            f"c-{n}", active, None if month is None else datetime(2025, month, 1, tzinfo=UTC)
+        )
         for n, (active, month, _, _) in enumerate(specs)
     }
     first = rank_independent_chairs(CASE, chairs, loads, ON, True)

@@ -49,32 +49,51 @@ BY_INSPECTOR = ThresholdAssessment(vulnerability_override=INSPECTOR)
 
 def policy(**changes: object) -> CommunityTriggerPolicy:
     """Return a policy named derbyshire-ct v1 with the given fields changed."""
-    fields: dict[str, object] = {"name": "derbyshire-ct", "version": 1,
-                                 "escalation_body": ESCALATION}
+    fields: dict[str, object] = {
+        "name": "derbyshire-ct",
+        "version": 1,
+        "escalation_body": ESCALATION,
+    }
     fields.update(changes)
     return CommunityTriggerPolicy.model_validate(fields)
 
 
 def complaint(
-    behaviour_on: date, reported_on: date | None = None, *, who: str = "resident-1",
-    to: str = "derbyshire-police", incident: str | None = None, hate: bool = False,
+    behaviour_on: date,
+    reported_on: date | None = None,
+    *,
+    who: str = "resident-1",
+    to: str = "derbyshire-police",
+    incident: str | None = None,
+    hate: bool = False,
 ) -> Complaint:
     """Return a complaint, reported the same day as the behaviour unless told otherwise."""
-    return Complaint(behaviour_on=behaviour_on, reported_on=reported_on or behaviour_on,
-                     complainant=who, reported_to=to, incident_id=incident, hate_related=hate)
+    return Complaint(
+        behaviour_on=behaviour_on,
+        reported_on=reported_on or behaviour_on,
+        complainant=who,
+        reported_to=to,
+        incident_id=incident,
+        hate_related=hate,
+    )
 
 
 def application(
-    received_on: date, complaints: tuple[Complaint, ...] | list[Complaint] = (), *,
+    received_on: date,
+    complaints: tuple[Complaint, ...] | list[Complaint] = (),
+    *,
     vulnerable: bool = False,
 ) -> Application:
     """Return an application received on a day, with the given complaints."""
     return Application(
-        area="amber-valley", application_reference="AV-2025-014", received_on=received_on,
+        area="amber-valley",
+        application_reference="AV-2025-014",
+        received_on=received_on,
         channel=ApplicationChannel.ONLINE,
         applicant=Applicant(name="Sam Applicant", email="sam@example.org", is_victim=True),
         victims=(Victim(kind=VictimKind.INDIVIDUAL, name="Sam Applicant", vulnerable=vulnerable),),
-        complaints=tuple(complaints), description="Noise and threats from the flat upstairs.",
+        complaints=tuple(complaints),
+        description="Noise and threats from the flat upstairs.",
     )
 
 
@@ -83,32 +102,40 @@ def three_in_time() -> list[Complaint]:
     return [complaint(date(2025, 3, d), date(2025, 3, d + 1)) for d in (1, 8, 15)]
 
 
-def decide(received_on: date, complaints: list[Complaint] | tuple[Complaint, ...] = (),
-           pol: CommunityTriggerPolicy | None = None,
-           assessment: ThresholdAssessment | None = None, *, vulnerable: bool = False,
-           ) -> ThresholdDecision:
+def decide(
+    received_on: date,
+    complaints: list[Complaint] | tuple[Complaint, ...] = (),
+    pol: CommunityTriggerPolicy | None = None,
+    assessment: ThresholdAssessment | None = None,
+    *,
+    vulnerable: bool = False,
+) -> ThresholdDecision:
     """Propose the threshold decision for an application built from the arguments."""
-    return propose_threshold_decision(application(received_on, complaints, vulnerable=vulnerable),
-                                      pol or policy(), assessment)
+    return propose_threshold_decision(
+        application(received_on, complaints, vulnerable=vulnerable), pol or policy(), assessment
+    )
 
 
 def test_complaint_within_both_periods_qualifies_with_dated_reasons() -> None:
     """The reasons give the dates and the day each period ends."""
-    ok, reasons = qualifying_complaint(complaint(date(2025, 3, 15), date(2025, 3, 20)),
-                                       APPLIED)
+    ok, reasons = qualifying_complaint(complaint(date(2025, 3, 15), date(2025, 3, 20)), APPLIED)
     assert ok
-    assert reasons[0] == ("reported 2025-03-20, within one month beginning with the behaviour "
-                          "on 2025-03-15 (period ends 2025-04-14)")
+    assert reasons[0] == (
+        "reported 2025-03-20, within one month beginning with the behaviour "
+        "on 2025-03-15 (period ends 2025-04-14)"
+    )
     assert "within six months beginning with the report on 2025-03-20" in reasons[1]
     assert "(period ends 2025-09-19)" in reasons[1]
 
 
 def test_complaint_qualifies_up_to_the_last_day_of_one_month_and_not_after() -> None:
     """Behaviour on 15 March: a complaint on 14 April is in time, on 15 April too late."""
-    assert qualifying_complaint(complaint(date(2025, 3, 15), date(2025, 4, 14)),
-                                date(2025, 5, 1))[0]
-    ok, reasons = qualifying_complaint(complaint(date(2025, 3, 15), date(2025, 4, 15)),
-                                       date(2025, 5, 1))
+    assert qualifying_complaint(complaint(date(2025, 3, 15), date(2025, 4, 14)), date(2025, 5, 1))[
+        0
+    ]
+    ok, reasons = qualifying_complaint(
+        complaint(date(2025, 3, 15), date(2025, 4, 15)), date(2025, 5, 1)
+    )
     assert not ok
     assert "after the one month beginning with the behaviour on 2025-03-15" in reasons[0]
     assert "period ended 2025-04-14" in reasons[0]
@@ -116,10 +143,12 @@ def test_complaint_qualifies_up_to_the_last_day_of_one_month_and_not_after() -> 
 
 def test_month_end_behaviour_uses_the_last_day_of_february() -> None:
     """Behaviour on 31 Jan 2025: a complaint on 28 Feb qualifies, on 1 Mar it does not."""
-    assert qualifying_complaint(complaint(date(2025, 1, 31), date(2025, 2, 28)),
-                                date(2025, 3, 5))[0]
-    assert not qualifying_complaint(complaint(date(2025, 1, 31), date(2025, 3, 1)),
-                                    date(2025, 3, 5))[0]
+    assert qualifying_complaint(complaint(date(2025, 1, 31), date(2025, 2, 28)), date(2025, 3, 5))[
+        0
+    ]
+    assert not qualifying_complaint(
+        complaint(date(2025, 1, 31), date(2025, 3, 1)), date(2025, 3, 5)
+    )[0]
 
 
 def test_application_on_last_day_of_six_months_qualifies() -> None:
@@ -152,8 +181,9 @@ def test_complaint_reported_after_one_month_never_qualifies(
 ) -> None:
     """However soon the application follows, a late complaint never qualifies."""
     reported_on = end_of_period(behaviour_on, 1) + timedelta(days=late_by)
-    ok, _ = qualifying_complaint(complaint(behaviour_on, reported_on),
-                                 reported_on + timedelta(days=then))
+    ok, _ = qualifying_complaint(
+        complaint(behaviour_on, reported_on), reported_on + timedelta(days=then)
+    )
     assert not ok
 
 
@@ -171,7 +201,8 @@ def test_two_qualifying_complaints_do_not_meet_a_threshold_of_three() -> None:
     decision = decide(APPLIED, three_in_time()[:2])
     assert not decision.met
     assert decision.reasons[0].startswith(
-        "2 qualifying complaints counted; the threshold is 3 (s.104(4))")
+        "2 qualifying complaints counted; the threshold is 3 (s.104(4))"
+    )
     assert "threshold not met" in decision.reasons
 
 
@@ -217,8 +248,10 @@ def test_one_incident_reported_to_several_agencies_counts_once() -> None:
 
 def test_deduplication_off_counts_every_report() -> None:
     """Without de-duplication, three reports of one incident meet the threshold."""
-    complaints = [complaint(date(2025, 3, 1), incident="INC-1", to=agency)
-                  for agency in ("derbyshire-police", "amber-valley-council", "derbyshire-icb")]
+    complaints = [
+        complaint(date(2025, 3, 1), incident="INC-1", to=agency)
+        for agency in ("derbyshire-police", "amber-valley-council", "derbyshire-icb")
+    ]
     assert not decide(APPLIED, complaints).met
     assert decide(APPLIED, complaints, policy(deduplicate_incidents=False)).met
 
@@ -235,8 +268,8 @@ def test_deduplication_keeps_a_qualifying_report_after_a_late_one() -> None:
 
 complaint_lists = st.lists(
     st.tuples(
-        st.integers(min_value=0, max_value=300),   # behaviour: days after 1 Jan 2024
-        st.integers(min_value=0, max_value=60),    # reported: days after the behaviour
+        st.integers(min_value=0, max_value=300),  # behaviour: days after 1 Jan 2024
+        st.integers(min_value=0, max_value=60),  # reported: days after the behaviour
         st.sampled_from([None, "INC-1", "INC-2", "INC-3"]),
     ),
     max_size=12,
@@ -249,8 +282,10 @@ def test_count_never_exceeds_the_number_of_distinct_incidents(
 ) -> None:
     """With de-duplication, no incident is counted twice."""
     base = date(2024, 1, 1)
-    complaints = [complaint(base + timedelta(days=b), base + timedelta(days=b + r), incident=i)
-                  for b, r, i in raw]
+    complaints = [
+        complaint(base + timedelta(days=b), base + timedelta(days=b + r), incident=i)
+        for b, r, i in raw
+    ]
     received = max((c.reported_on for c in complaints), default=base) + timedelta(days=gap)
     decision = decide(received, complaints)
     distinct = {c.incident_id or f"#{n}" for n, c in enumerate(complaints)}
@@ -264,7 +299,11 @@ def test_every_enabled_local_rule_is_listed_even_when_the_statutory_test_is_met(
     decision = decide(APPLIED, three_in_time(), policy(local_rules=ALL_RULES))
     assert decision.statutory_met
     assert [r.rule for r in decision.local_rules] == [
-        "hate_single_incident", "multi_complainant", "vulnerability_override", "cumulative_harm"]
+        "hate_single_incident",
+        "multi_complainant",
+        "vulnerability_override",
+        "cumulative_harm",
+    ]
     assert sum(r.startswith("local rule ") for r in decision.reasons) == 4
 
 
@@ -277,8 +316,11 @@ def test_no_local_rules_enabled_is_stated() -> None:
 
 def hate_policy(window: int = 6) -> CommunityTriggerPolicy:
     """Return a policy with only the hate rule, over `window` months."""
-    return policy(local_rules=LocalRules(
-        hate_single_incident=HateSingleIncidentRule(enabled=True, window_months=window)))
+    return policy(
+        local_rules=LocalRules(
+            hate_single_incident=HateSingleIncidentRule(enabled=True, window_months=window)
+        )
+    )
 
 
 def test_hate_rule_is_met_by_one_non_qualifying_hate_complaint() -> None:
@@ -289,8 +331,7 @@ def test_hate_rule_is_met_by_one_non_qualifying_hate_complaint() -> None:
     assert decision.met
     assert decision.local_rules[0].met
     assert "complaints[0] is hate-related" in decision.local_rules[0].reason
-    assert any("threshold met under local rule hate_single_incident" in r
-               for r in decision.reasons)
+    assert any("threshold met under local rule hate_single_incident" in r for r in decision.reasons)
 
 
 def test_hate_rule_window_boundary_of_three_months() -> None:
@@ -311,14 +352,18 @@ def test_hate_rule_not_met_without_a_hate_related_complaint() -> None:
 
 def multi_policy(k: int = 5) -> CommunityTriggerPolicy:
     """Return a policy with only the multi-complainant rule."""
-    return policy(local_rules=LocalRules(
-        multi_complainant=MultiComplainantRule(enabled=True, min_complainants=k)))
+    return policy(
+        local_rules=LocalRules(
+            multi_complainant=MultiComplainantRule(enabled=True, min_complainants=k)
+        )
+    )
 
 
 def test_multi_complainant_met_by_five_people_about_one_incident() -> None:
     """Five people reporting one incident meet it: it counts people, not incidents."""
-    complaints = [complaint(date(2025, 3, 1), who=f"resident-{n}", incident="INC-1")
-                  for n in range(5)]
+    complaints = [
+        complaint(date(2025, 3, 1), who=f"resident-{n}", incident="INC-1") for n in range(5)
+    ]
     decision = decide(APPLIED, complaints, multi_policy())
     assert decision.qualifying_count == 1
     assert decision.local_rules[0].met and decision.met
@@ -341,11 +386,15 @@ def test_multi_complainant_ignores_reports_outside_the_window() -> None:
     assert decision.local_rules[0].reason.startswith("4 distinct complainants")
 
 
-def override_policy(roles: tuple[str, ...] = ("community-safety-manager", "police-inspector"),
-                    ) -> CommunityTriggerPolicy:
+def override_policy(
+    roles: tuple[str, ...] = ("community-safety-manager", "police-inspector"),
+) -> CommunityTriggerPolicy:
     """Return a policy with only the vulnerability override."""
-    return policy(local_rules=LocalRules(
-        vulnerability_override=VulnerabilityOverrideRule(enabled=True, authorised_roles=roles)))
+    return policy(
+        local_rules=LocalRules(
+            vulnerability_override=VulnerabilityOverrideRule(enabled=True, authorised_roles=roles)
+        )
+    )
 
 
 def test_vulnerability_override_met_for_authorised_role_and_vulnerable_victim() -> None:
@@ -388,8 +437,9 @@ def test_override_where_rule_not_enabled_is_reported_not_ignored() -> None:
 
 def harm_policy(n: int = 2) -> CommunityTriggerPolicy:
     """Return a policy with only the cumulative harm rule."""
-    return policy(local_rules=LocalRules(
-        cumulative_harm=CumulativeHarmRule(enabled=True, min_incidents=n)))
+    return policy(
+        local_rules=LocalRules(cumulative_harm=CumulativeHarmRule(enabled=True, min_incidents=n))
+    )
 
 
 SIGNIFICANT = ThresholdAssessment(impact_significant=True)
@@ -404,7 +454,9 @@ SIGNIFICANT = ThresholdAssessment(impact_significant=True)
     ],
 )
 def test_cumulative_harm_needs_significant_impact_and_enough_distinct_incidents(
-    incidents: tuple[str | None, str | None], assessment: ThresholdAssessment | None, met: bool,
+    incidents: tuple[str | None, str | None],
+    assessment: ThresholdAssessment | None,
+    met: bool,
     why: str,
 ) -> None:
     """Met only with significant impact and two distinct incidents; one incident is not enough."""
@@ -425,20 +477,40 @@ def test_decision_records_and_mentions_the_policy_label() -> None:
     ("pol", "override", "vulnerable", "expected"),
     [
         (override_policy(), INSPECTOR, True, ()),
-        (policy(), INSPECTOR, True,
-         ("the vulnerability override rule is not enabled in policy derbyshire-ct v1: this "
-          "area's review procedure does not allow an override",)),
-        (override_policy(("community-safety-manager",)), INSPECTOR, True,
-         ("role 'police-inspector' may not give a vulnerability override; authorised roles: "
-          "community-safety-manager",)),
-        (override_policy(), INSPECTOR, False,
-         ("no victim is recorded as vulnerable: record the vulnerability assessment on the "
-          "victim first",)),
+        (
+            policy(),
+            INSPECTOR,
+            True,
+            (
+                "the vulnerability override rule is not enabled in policy derbyshire-ct v1: this "
+                "area's review procedure does not allow an override",
+            ),
+        ),
+        (
+            override_policy(("community-safety-manager",)),
+            INSPECTOR,
+            True,
+            (
+                "role 'police-inspector' may not give a vulnerability override; authorised roles: "
+                "community-safety-manager",
+            ),
+        ),
+        (
+            override_policy(),
+            INSPECTOR,
+            False,
+            (
+                "no victim is recorded as vulnerable: record the vulnerability assessment on the "
+                "victim first",
+            ),
+        ),
     ],
     ids=["acceptable", "rule-not-enabled", "role-not-authorised", "no-vulnerable-victim"],
 )
 def test_vulnerability_override_problems_name_each_reason_to_refuse(
-    pol: CommunityTriggerPolicy, override: VulnerabilityOverride, vulnerable: bool,
+    pol: CommunityTriggerPolicy,
+    override: VulnerabilityOverride,
+    vulnerable: bool,
     expected: tuple[str, ...],
 ) -> None:
     """An acceptable override has no problems; each failed condition is one reason."""
@@ -449,6 +521,8 @@ def test_vulnerability_override_problems_name_each_reason_to_refuse(
 def test_override_refused_with_every_reason_at_once() -> None:
     """Disabled rule, wrong role and no vulnerable victim are all reported together."""
     problems = vulnerability_override_problems(
-        application(APPLIED), policy(),
-        VulnerabilityOverride(officer="C. Officer", role="caseworker"))
+        application(APPLIED),
+        policy(),
+        VulnerabilityOverride(officer="C. Officer", role="caseworker"),
+    )
     assert len(problems) == 3

@@ -22,17 +22,30 @@ from workflows.rules.deadlines import (
 # England and Wales bank holidays, written out so the rules are tested against known data.
 ENG_2025_26 = frozenset(
     {
-        date(2025, 1, 1), date(2025, 4, 18), date(2025, 4, 21), date(2025, 5, 5),
-        date(2025, 5, 26), date(2025, 8, 25), date(2025, 12, 25), date(2025, 12, 26),
-        date(2026, 1, 1), date(2026, 4, 3), date(2026, 4, 6), date(2026, 5, 4),
-        date(2026, 5, 25), date(2026, 8, 31), date(2026, 12, 25), date(2026, 12, 28),
+        date(2025, 1, 1),
+        date(2025, 4, 18),
+        date(2025, 4, 21),
+        date(2025, 5, 5),
+        date(2025, 5, 26),
+        date(2025, 8, 25),
+        date(2025, 12, 25),
+        date(2025, 12, 26),
+        date(2026, 1, 1),
+        date(2026, 4, 3),
+        date(2026, 4, 6),
+        date(2026, 5, 4),
+        date(2026, 5, 25),
+        date(2026, 8, 31),
+        date(2026, 12, 25),
+        date(2026, 12, 28),
     }
 )
 NONE: frozenset[date] = frozenset()
 
 days = st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31))
-holiday_sets = st.frozensets(st.dates(min_value=date(1989, 12, 1), max_value=date(2102, 1, 31)),
-                             max_size=40)
+holiday_sets = st.frozensets(
+    st.dates(min_value=date(1989, 12, 1), max_value=date(2102, 1, 31)), max_size=40
+)
 
 
 @pytest.mark.parametrize(
@@ -213,12 +226,15 @@ def test_subtract_undoes_add_from_a_working_day(
     """From a working day, adding then subtracting n working days returns to it."""
     if not is_working_day(start, bank_holidays):
         start = add_working_days(start, 1, bank_holidays)
-    assert subtract_working_days(add_working_days(start, n, bank_holidays), n,
-                                 bank_holidays) == start
+    assert (
+        subtract_working_days(add_working_days(start, n, bank_holidays), n, bank_holidays) == start
+    )
 
 
-@given(st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
-       st.integers(min_value=1, max_value=30))
+@given(
+    st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
+    st.integers(min_value=1, max_value=30),
+)
 def test_add_working_days_agrees_with_the_holidays_package(start: date, n: int) -> None:
     """With the England bank holidays of the `holidays` package, no result is a bank holiday."""
     bank_holidays = set(holidays.UK(subdiv="ENG", years=years_spanned(start, 3 * n + 14)))

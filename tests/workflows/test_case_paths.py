@@ -163,6 +163,7 @@ async def test_concurrent_allocations_never_push_a_chair_over_capacity(
     assert any("chair" in str(m["Subject"]).lower() for m in escalation)
     status = await cspflow.case_status(stranded)
     assert status.stage is Stage.CHAIR and "override_chair" in status.allowed_steps
+    assert status.chair is not None
     assert any("chair-c" in reason and "conflict" in reason for reason in status.chair.reasons)
 
     await cspflow.step(

@@ -121,14 +121,14 @@ async def notice_attempts(
     events = [e async for e in handle.fetch_history_events()]
     scheduled = set()
     for e in events:
-        attributes = e.activity_task_scheduled_event_attributes
+        scheduled_attributes = e.activity_task_scheduled_event_attributes
         if (
             e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-            and attributes.activity_type.name == "send_notice"
+            and scheduled_attributes.activity_type.name == "send_notice"
         ):
             # Payloads are encrypted at rest: read them through the client's converter.
             [request] = await env.client.data_converter.decode(
-                attributes.input.payloads, [NoticeRequest]
+                scheduled_attributes.input.payloads, [NoticeRequest]
             )
             if request.idempotency_key == idempotency_key:
                 scheduled.add(e.event_id)
