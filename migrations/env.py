@@ -13,6 +13,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import activities.access_log  # noqa: F401  (its table joins Base.metadata for autogenerate)
 from activities.db import Base, make_engine, migration_transaction
 from starter.settings import Settings
 

@@ -51,7 +51,10 @@ def status(
     decisions [step, outcome, decided_by, decided_at, reasons], proposed_threshold (a
     ThresholdDecision), chair, meeting_on and allowed_steps.
     """
+    from starter.cli.audit_views import log_case_access
+
     case = _with_flow(lambda flow: flow.case_status(case_id))
+    log_case_access(_settings()[0], case_id, "status")
     if as_json:
         _print_json(case)
         return

@@ -210,7 +210,8 @@ def mail(ctx: typer.Context) -> None:
 def mail_show(
     message_id: str = typer.Argument(..., help="A message id, or its first part."),
 ) -> None:
-    """Print one caught message: headers and plain-text body."""
+    """Print one caught message: headers and plain-text body (the read is in the access log)."""
+    from starter.cli.audit_views import caught_message_case, log_case_access
     from starter.mailcatcher import get_message
 
     settings, _ = _settings()
@@ -218,6 +219,12 @@ def mail_show(
         summary, body = get_message(settings.mail_dir, message_id)
     except LookupError as error:
         raise InputError(str(error)) from None
+    log_case_access(
+        settings,
+        caught_message_case(settings.mail_dir, summary.id),
+        "mail",
+        detail=f"message {summary.message_id or summary.id}",
+    )
     typer.echo(
         f"From: {summary.from_}\nTo: {', '.join(summary.to)}\nDate: {_when(summary.date)}"
         f"\nSubject: {summary.subject}\nMessage-ID: {summary.message_id}\n\n{body}"
