@@ -66,6 +66,13 @@ async def connect(settings: Settings, identity: str | None = None) -> Client:
     return await Client.connect(settings.temporal_address, **kwargs)
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox workflows run in; replay (tests, `cspflow audit replay`) uses the same."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
 def activities_for(settings: Settings, session_factory: SessionFactory) -> list[Any]:
     """Every activity, bound to its dependencies."""
     records = RecordActivities(session_factory)
@@ -104,8 +111,6 @@ def build_worker(
         # Let running activities finish on a routine stop: a notice cancelled between the SMTP
         # server accepting it and its row being marked sent would be sent again on retry.
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
+        workflow_runner=workflow_runner(),
         **options,
     )

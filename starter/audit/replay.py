@@ -27,12 +27,11 @@ from temporalio.api.history.v1 import HistoryEvent, WorkflowExecutionStartedEven
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from schemas.errors import CspflowError, InputError
 from schemas.shared import Model, Process
 from starter.codec import KeyRing, data_converter
-from starter.runtime import PASSTHROUGH, WORKFLOWS
+from starter.runtime import WORKFLOWS, workflow_runner
 
 if TYPE_CHECKING:
     from temporalio.runtime import Runtime
@@ -215,13 +214,6 @@ async def _cases_on_record(
 # --------------------------------------------------------------------------------------------
 # Replaying
 # --------------------------------------------------------------------------------------------
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox the worker runs workflows in (starter.runtime.build_worker)."""
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-    )
 
 
 async def replay_histories(

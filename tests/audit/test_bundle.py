@@ -47,8 +47,7 @@ from starter.cli import app
 from starter.cli.tasks import RESPONSE_EXAMPLES
 from starter.client import Cspflow
 from starter.settings import Settings
-from tests.conftest import BIN, free_port
-from tests.workflows.conftest import KEYRING
+from tests.conftest import BIN, KEYRING, free_port
 from tests.workflows.directory import application
 from tests.workflows.helpers import eventually
 

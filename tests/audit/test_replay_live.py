@@ -31,8 +31,7 @@ from starter.audit.replay import (
 from starter.cli import app
 from starter.client import Cspflow
 from starter.settings import Settings
-from tests.conftest import Inbox
-from tests.workflows.conftest import KEYRING
+from tests.conftest import KEYRING, Inbox
 from tests.workflows.directory import AGENCIES, application
 from tests.workflows.helpers import eventually
 

@@ -22,7 +22,7 @@ from starter.audit.replay import (
 )
 from starter.cli import app
 from tests.audit.divergent import FetchesHolidaysFirst, PausesBeforeOpening
-from tests.workflows.conftest import KEYRING
+from tests.conftest import KEYRING
 from workflows.partner_task import PartnerTaskWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "histories"

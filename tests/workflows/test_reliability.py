@@ -34,9 +34,8 @@ from activities.queries import list_cases
 from schemas.community_trigger import CaseOutcome, CaseStatus, CloseCase, DecideThreshold, Stage
 from schemas.notices import NoticeRequest
 from starter.client import Cspflow
-from tests.conftest import TEMPORAL_CLI, Inbox
+from tests.conftest import ENCRYPTED, KEYRING, TEMPORAL_CLI, Inbox
 from tests.workflows import directory
-from tests.workflows.conftest import ENCRYPTED, KEYRING
 from tests.workflows.directory import AGENCIES, APPLICANT, COORDINATOR, application
 from tests.workflows.helpers import eventually
 from workflows import search_attributes
