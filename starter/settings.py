@@ -57,6 +57,10 @@ class Settings(BaseSettings):
         "and keys); default: payload-keys.json in data_dir, created by `cspflow dev`. "
         "CSPFLOW_PAYLOAD_KEYS may hold the same JSON instead.",
     )
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) that signs audit bundles (`cspflow audit keygen`).",
+    )
     codec_server_port: int = Field(default=8081, description="Codec server for the Web UI/CLI.")
     codec_server_token: SecretStr | None = Field(
         default=None, description="Bearer token the codec server requires; default: generated."
