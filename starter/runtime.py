@@ -6,12 +6,29 @@ is the worker production runs (cosmicpython's bootstrap).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client
+import structlog
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -22,10 +39,14 @@ from activities.notices import NoticeActivities, SmtpConfig
 from activities.records import RecordActivities
 from starter.codec import KeyRing, data_converter
 from starter.settings import Settings
+from workflows.archive import ArchiveClosedCases
 from workflows.community_trigger import CommunityTriggerWorkflow
 from workflows.partner_task import PartnerTaskWorkflow
 
-WORKFLOWS: Sequence[type] = (CommunityTriggerWorkflow, PartnerTaskWorkflow)
+WORKFLOWS: Sequence[type] = (CommunityTriggerWorkflow, PartnerTaskWorkflow, ArchiveClosedCases)
+
+ARCHIVE_SCHEDULE_ID = "cspflow-archive"
+"""The Temporal Schedule that runs ArchiveClosedCases daily (`ensure_archive_schedule`)."""
 
 # Under docker-compose's stop_grace_period (30 s), so a stop never kills a send half-way.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
@@ -73,11 +94,17 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def activities_for(settings: Settings, session_factory: SessionFactory) -> list[Any]:
-    """Every activity, bound to its dependencies."""
+def activities_for(
+    settings: Settings, session_factory: SessionFactory, client: Client | None = None
+) -> list[Any]:
+    """Every activity, bound to its dependencies; the archive activity needs the client."""
+    # Imported here: the audit modules import this one for WORKFLOWS and the sandbox runner.
+    from starter.audit.archive import ArchiveActivities
+
     records = RecordActivities(session_factory)
     notices = NoticeActivities(session_factory, SmtpConfig.from_settings(settings))
     configuration = ConfigurationActivities(settings.directory_file)
+    archive = [] if client is None else [ArchiveActivities(settings, session_factory, client)]
     return [
         bank_holidays,
         notices.send_notice,
@@ -90,6 +117,7 @@ def activities_for(settings: Settings, session_factory: SessionFactory) -> list[
         records.chair_loads,
         records.reserve_chair,
         records.release_chair,
+        *(activities.archive_closed_cases for activities in archive),
     ]
 
 
@@ -106,7 +134,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities_for(settings, session_factory),
+        activities=activities_for(settings, session_factory, client),
         activity_executor=ThreadPoolExecutor(4),
         # Let running activities finish on a routine stop: a notice cancelled between the SMTP
         # server accepting it and its row being marked sent would be sent again on retry.
@@ -114,3 +142,94 @@ def build_worker(
         workflow_runner=workflow_runner(),
         **options,
     )
+
+
+def archive_schedule(settings: Settings) -> Schedule:
+    """Run ArchiveClosedCases daily at 02:30 UTC; a run missed while down runs within a day."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ArchiveClosedCases.run,
+            id=ARCHIVE_SCHEDULE_ID,
+            task_queue=settings.task_queue,
+            execution_timeout=timedelta(hours=23),
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    hour=[ScheduleRange(2)],
+                    minute=[ScheduleRange(30)],
+                    comment="daily at 02:30 UTC",
+                )
+            ]
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1)),
+        state=ScheduleState(
+            note="Bundles closed cases before the namespace retention period removes them."
+        ),
+    )
+
+
+async def ensure_archive_schedule(client: Client, settings: Settings) -> None:
+    """Create the daily archive schedule, or bring an existing one up to date; safe to repeat.
+
+    An existing schedule keeps its state, so one an operator paused stays paused. A server
+    without schedules (the time-skipping test server), or a client not allowed to manage them,
+    is logged and the worker runs on: `cspflow audit archive` does the same work by hand.
+    """
+    log = structlog.get_logger(__name__)
+    desired = archive_schedule(settings)
+
+    def update(given: ScheduleUpdateInput) -> ScheduleUpdate:
+        current = given.description.schedule
+        return ScheduleUpdate(
+            schedule=dataclasses.replace(
+                current, action=desired.action, spec=desired.spec, policy=desired.policy
+            )
+        )
+
+    try:
+        try:
+            await client.create_schedule(ARCHIVE_SCHEDULE_ID, desired)
+        except ScheduleAlreadyRunningError:
+            await client.get_schedule_handle(ARCHIVE_SCHEDULE_ID).update(update)
+    except RPCError as error:
+        if error.status not in (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.PERMISSION_DENIED):
+            raise
+        log.warning("archive_schedule_not_created", error=str(error))
+        return
+    log.info("archive_schedule_ready", schedule_id=ARCHIVE_SCHEDULE_ID)
+    await check_retention(client, settings)
+
+
+async def namespace_retention(client: Client) -> timedelta | None:
+    """How long the namespace keeps closed histories, or None when the server cannot say."""
+    try:
+        response = await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=client.namespace)
+        )
+    except RPCError as error:
+        if error.status not in (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.PERMISSION_DENIED):
+            raise
+        return None
+    return response.config.workflow_execution_retention_ttl.ToTimedelta()
+
+
+async def check_retention(client: Client, settings: Settings) -> bool:
+    """Warn when Temporal deletes closed histories sooner than CSPFLOW_RETENTION_DAYS says.
+
+    The archive bundles a case retention - margin days after it closed; a namespace that keeps
+    histories for less would delete cases before they are bundled.
+    """
+    actual = await namespace_retention(client)
+    longest = max(settings.retention_days.values(), default=0)
+    if actual is None or actual >= timedelta(days=longest):
+        return True
+    structlog.get_logger(__name__).error(
+        "retention_shorter_than_configured",
+        namespace=client.namespace,
+        namespace_retention_days=actual / timedelta(days=1),
+        configured_days=settings.retention_days,
+        fix=f"temporal operator namespace update --retention {longest}d {client.namespace}, "
+        "or set CSPFLOW_RETENTION_DAYS to the namespace's retention",
+    )
+    return False

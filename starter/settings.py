@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +63,24 @@ class Settings(BaseSettings):
     )
     codec_server_port: int = Field(default=8081, description="Codec server for the Web UI/CLI.")
     codec_server_token: SecretStr | None = Field(
-        default=None, description="Bearer token the codec server requires; default: generated."
+        default=None,
+        description="Bearer token the codec server requires; default: generated once by "
+        "`cspflow dev` and kept in codec-token in data_dir (mode 0600).",
+    )
+    retention_days: dict[str, PositiveInt] = Field(
+        default_factory=lambda: {"community-trigger": 30},
+        description="Days Temporal keeps a closed case's history (the namespace retention "
+        "period), per process, as JSON; a process not named gets the shortest one given.",
+    )
+    archive_dir: Path | None = Field(
+        default=None,
+        description="Where closed cases are bundled before retention removes their histories; "
+        "default: archive in data_dir.",
+    )
+    archive_margin_days: int = Field(
+        default=7,
+        ge=0,
+        description="Bundle a closed case this many days before its retention period ends.",
     )
 
     @property
@@ -77,6 +94,22 @@ class Settings(BaseSettings):
     def key_file(self) -> Path:
         """The payload key ring's file: payload_key_file, or payload-keys.json in data_dir."""
         return self.payload_key_file or self.data_dir / "payload-keys.json"
+
+    @property
+    def codec_token_file(self) -> Path:
+        """Where `cspflow dev` keeps the codec server's generated access token."""
+        return self.data_dir / "codec-token"
+
+    @property
+    def archive_path(self) -> Path:
+        """Where closed cases are bundled: archive_dir, or archive in data_dir."""
+        return self.archive_dir or self.data_dir / "archive"
+
+    def retention_for(self, process: str) -> int:
+        """Days Temporal keeps a closed case of `process`: its own entry, else the shortest."""
+        if process in self.retention_days:
+            return self.retention_days[process]
+        return min(self.retention_days.values(), default=30)
 
     @property
     def mail_dir(self) -> Path:

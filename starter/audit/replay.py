@@ -180,7 +180,8 @@ async def select_cases(
     found: set[str] = set()
     try:
         async for execution in client.list_workflows(" AND ".join(clauses) or None):
-            if ".task." not in execution.id:
+            # Cases only: not their partner tasks, nor the scheduled archive runs.
+            if ".task." not in execution.id and not execution.id.startswith("cspflow-archive"):
                 found.add(execution.id)
     except RPCError as error:
         if error.status != RPCStatusCode.UNIMPLEMENTED:

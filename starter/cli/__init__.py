@@ -15,6 +15,7 @@ import os
 import sys
 import traceback
 
+import starter.cli.audit_archive  # registers audit archive
 import starter.cli.audit_bundle  # registers audit bundle, verify, keygen
 import starter.cli.audit_replay  # registers audit replay, export
 import starter.cli.audit_views  # noqa: F401  (registers audit timeline, deadlines, access)
