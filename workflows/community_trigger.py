@@ -42,7 +42,12 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
         try:
             await self._open()
             await self._acknowledge()
-            if not self._consent_given:
+            if workflow.patched("ct-consent-recorded-while-opening"):
+                # Consent may be recorded while the case is still opening (the acknowledgement
+                # waiting on a mail server): the stage, not the flag, says whether to move on.
+                if self._stage is Stage.AWAITING_CONSENT:
+                    await self._await_consent()
+            elif not self._consent_given:
                 await self._await_consent()
             self._request_information_from_relevant_bodies()
             met = await self._decide_threshold()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -25,3 +25,19 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
         await asyncio.sleep(0.1)
+
+
+async def case_result(
+    client: Any, workflow_id: str, result_type: type[T], *, attempts: int = 3
+) -> T:
+    """The workflow's result; asks again when the time-skipping server's long poll comes back
+    empty under load ("No completion event found"), a quirk of the test server."""
+    handle = client.get_workflow_handle(workflow_id, result_type=result_type)
+    for attempt in range(attempts):
+        try:
+            result: T = await handle.result()
+            return result
+        except RuntimeError as error:
+            if "No completion event found" not in str(error) or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

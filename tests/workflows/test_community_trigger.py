@@ -23,7 +23,7 @@ from schemas.community_trigger import (
 from starter.client import Cspflow
 from tests.conftest import Inbox
 from tests.workflows.directory import AGENCIES, APPLICANT, application
-from tests.workflows.helpers import eventually
+from tests.workflows.helpers import case_result, eventually
 
 BY = "coordinator@test.example.org"
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -123,7 +123,7 @@ async def test_threshold_met_case_runs_from_application_to_closure(
     await cspflow.submit(task.task_id, {"status": "done", "note": "Logs now shared weekly."})
     await env.sleep(timedelta(days=35))  # the applicant's appeal window passes
 
-    outcome = await env.client.get_workflow_handle(case_id, result_type=CaseOutcome).result()
+    outcome = await case_result(env.client, case_id, CaseOutcome)
     assert outcome.threshold_met is True
     assert outcome.review_carried_out is True
     assert outcome.recommendations == 1
@@ -157,7 +157,7 @@ async def test_threshold_not_met_is_told_to_applicant_and_closes_after_appeal_wi
     status = await at_stage(cspflow, case_id, Stage.APPEAL_OF_DECISION)
     assert "request_appeal" in status.allowed_steps
     await env.sleep(timedelta(days=35))
-    outcome = await env.client.get_workflow_handle(case_id, result_type=CaseOutcome).result()
+    outcome = await case_result(env.client, case_id, CaseOutcome)
     assert outcome.threshold_met is False and not outcome.review_carried_out
     await record_histories(env, "community-trigger-not-met", case_id)
     decision_letters = [m for m in inbox.to(APPLICANT) if "decision" in str(m["Subject"]).lower()]
