@@ -13,6 +13,7 @@ import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from schemas.community_trigger import (
@@ -259,7 +260,15 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
         await workflow.wait_condition(lambda: len(self._handles) == len(self._tasks))
         for task_id, handle in self._handles.items():
             if task_id not in self._task_results:
-                await handle.signal(PartnerTaskWorkflow.case_closed, reason)
+                try:
+                    await handle.signal(PartnerTaskWorkflow.case_closed, reason)
+                except ApplicationError as error:
+                    # The task finished before its result reached this (just restarted) case.
+                    if not (
+                        workflow.patched("ct-close-tolerates-finished-task")
+                        and error.type == "ExternalWorkflowExecutionNotFound"
+                    ):
+                        raise
         await asyncio.gather(*self._runners)
         for name, deadline in self._deadlines.items():
             if deadline.state.value == "open":
