@@ -4,6 +4,7 @@ roots (worker.py, the CLI) and passed down."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, PositiveInt, SecretStr
@@ -83,6 +84,34 @@ class Settings(BaseSettings):
         description="Bundle a closed case this many days before its retention period ends.",
     )
 
+    web_host: str = Field(default="127.0.0.1", description="Address the web console listens on.")
+    web_port: int = Field(default=8400, description="Port of the web console (`cspflow web`).")
+    web_base_url: str | None = Field(
+        default=None,
+        description="The console's address as partners reach it, for answer links in mail "
+        "(e.g. https://cspflow.council.gov.uk); default: http://{web_host}:{web_port}.",
+    )
+    web_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs session cookies and partners' answer links; default: "
+        "generated once and kept in web-secret in data_dir (mode 0600). Workers and the "
+        "console must share it.",
+    )
+    web_trusted_header: str | None = Field(
+        default=None,
+        description="Trust this request header (e.g. X-Remote-User), set by a council's "
+        "single-sign-on proxy, as the signed-in account's email instead of a password. Only "
+        "when the console is reachable solely through that proxy.",
+    )
+    answer_link_days: PositiveInt = Field(
+        default=90,
+        description="Days an answer link stays valid at most; it also stops when its task "
+        "closes or the coordinator revokes it.",
+    )
+    web_rate_limit: PositiveInt = Field(
+        default=30, description="Requests a minute one address may make to answer pages."
+    )
+
     @property
     def records_url(self) -> str:
         """The records database URL, SQLite under data_dir unless database_url is set."""
@@ -110,6 +139,38 @@ class Settings(BaseSettings):
         if process in self.retention_days:
             return self.retention_days[process]
         return min(self.retention_days.values(), default=30)
+
+    @property
+    def web_url(self) -> str:
+        """Where partners and coordinators reach the console: web_base_url or host and port."""
+        return (self.web_base_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+    @property
+    def web_secret_file(self) -> Path:
+        """Where the generated web signing key is kept when CSPFLOW_WEB_SECRET_KEY is unset."""
+        return self.data_dir / "web-secret"
+
+    def web_secret(self) -> bytes:
+        """The key that signs sessions and answer links, generated once (mode 0600) if unset.
+
+        Generated rather than defaulted so that no two installations share a key and a
+        forgotten setting never leaves links signed with a published value.
+        """
+        if self.web_secret_key is not None:
+            return self.web_secret_key.get_secret_value().encode()
+        path = self.web_secret_file
+        if not path.exists():
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:  # O_EXCL: of two processes starting at once, one writes and both read it
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
 
     @property
     def mail_dir(self) -> Path:
