@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 install:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e '.[dev]'
+	npm ci --no-audit --no-fund --loglevel=error
 
 dev: install
 	$(BIN)/cspflow dev

@@ -27,7 +27,7 @@ import email.policy
 import functools
 import hashlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -419,12 +419,41 @@ def _logging_ids(request: NoticeRequest) -> Iterator[None]:
         yield
 
 
+ANSWER_URL_MASK = "[answer link]"
+"""What the recorded rendering shows in place of a partner's answer link.
+
+The link is a credential (starter/answer_links.py), signed when the mail is sent and so
+different on every attempt: the records and the history keep the notice's hash and subject
+with the link masked, so a retry records the same hash and no credential lands in an audit
+trail; only the mail itself carries the link."""
+
+ANSWER_URL_MISSING = "(no answer page is configured: answer with the commands below)"
+
+
+def _answers_by_link(request: NoticeRequest) -> bool:
+    """Partner-task mails carry an answer link; no other notice does."""
+    return request.template.startswith("partner-task/") and "task_id" in request.context
+
+
+def _with_answer_url(request: NoticeRequest, url: str) -> NoticeRequest:
+    if not _answers_by_link(request):
+        return request
+    return request.model_copy(update={"context": {**request.context, "answer_url": url}})
+
+
 class NoticeActivities:
     """The notice activity, sharing one session factory and one SMTP configuration."""
 
-    def __init__(self, session_factory: SessionFactory, smtp: SmtpConfig) -> None:
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        smtp: SmtpConfig,
+        *,
+        answer_links: Callable[[str], str] | None = None,
+    ) -> None:
         self._session_factory = session_factory
         self._smtp = smtp
+        self._answer_links = answer_links
 
     @activity.defn(name="send_notice")
     async def send_notice(self, request: NoticeRequest) -> NoticeResult:
@@ -434,7 +463,10 @@ class NoticeActivities:
         `BadRecipient`; any other failure raises for Temporal to retry with backoff.
         """
         with _logging_ids(request):
-            rendered = self._render(request)
+            rendered = self._render(_with_answer_url(request, ANSWER_URL_MASK))
+            delivered = rendered
+            if _answers_by_link(request):
+                delivered = self._render(_with_answer_url(request, self._answer_url(request)))
             mid = message_id(request.idempotency_key, self._smtp.mail_domain)
             recipients = (*request.to, *request.cc)
             row = await claim_notice(
@@ -462,7 +494,7 @@ class NoticeActivities:
                 # Same key, different words: a template file was edited without a new version.
                 log.warning("notice_content_changed", message_id=mid)
 
-            await self._deliver(request, build_message(request, rendered, self._smtp, mid))
+            await self._deliver(request, build_message(request, delivered, self._smtp, mid))
             await mark_notice_sent(self._session_factory, request.idempotency_key, request.sent_at)
             log.info("notice_sent", message_id=mid, recipients=len(recipients))
             return NoticeResult(
@@ -472,6 +504,12 @@ class NoticeActivities:
                 content_sha256=rendered.content_sha256,
                 already_sent=False,
             )
+
+    def _answer_url(self, request: NoticeRequest) -> str:
+        """A fresh signed answer link for the task the notice is about (issue 6)."""
+        if self._answer_links is None:
+            return ANSWER_URL_MISSING
+        return self._answer_links(str(request.context["task_id"]))
 
     def _render(self, request: NoticeRequest) -> RenderedNotice:
         try:

@@ -13,7 +13,9 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import activities.access_log  # noqa: F401  (its table joins Base.metadata for autogenerate)
+# Imported so their tables join Base.metadata for autogenerate and the schema check.
+import activities.access_log
+import activities.accounts  # noqa: F401
 from activities.db import Base, make_engine, migration_transaction
 from starter.settings import Settings
 

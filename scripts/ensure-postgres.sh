@@ -2,7 +2,9 @@
 # Make sure the services the test suite needs are here, on a Debian or Ubuntu machine:
 #   - PostgreSQL on 127.0.0.1:5432, user `postgres` with trust authentication from 127.0.0.1,
 #     and a database `test` (tests/activities/conftest.py creates its own databases from it);
-#   - the `docker-compose` binary (tests/test_compose.py runs `docker-compose config`).
+#   - the `docker-compose` binary (tests/test_compose.py runs `docker-compose config`);
+#   - Debian's Chromium (/usr/bin/chromium), which the browser tests of the web console drive
+#     through Playwright's executable_path, so no browser is ever downloaded.
 # Installs what is missing with apt-get, starts what is stopped, and changes nothing that
 # already works. Run by `make test` (and so by .ci/run). Needs root, or sudo without a password.
 set -euo pipefail
@@ -90,4 +92,10 @@ if ! command -v docker-compose >/dev/null 2>&1; then
     apt_install docker-compose
 fi
 
-say "PostgreSQL ready on $PG_HOST:$PG_PORT (user postgres, database test); docker-compose present"
+# 5. Chromium, for the browser tests (tests/web/test_browser.py).
+if ! command -v chromium >/dev/null 2>&1; then
+    say "chromium is not installed: installing it with apt-get"
+    apt_install chromium
+fi
+
+say "PostgreSQL ready on $PG_HOST:$PG_PORT (user postgres, database test); docker-compose and chromium present"

@@ -45,8 +45,10 @@ from starter.settings import Settings
 if TYPE_CHECKING:
     from temporalio.client import Client
 
+    from activities.db import SessionFactory
     from starter.codec import KeyRing
     from starter.codec_server import CodecServer
+    from starter.web.server import WebServer
 
 STATE_FILE = "dev.json"
 REHEARSAL_DIR = "rehearsal"
@@ -76,6 +78,7 @@ class DevState(BaseModel):
     codec_url: str | None = Field(
         default=None, description="The codec server (decrypts payloads), normal mode only."
     )
+    web_url: str | None = Field(default=None, description="The web console (`cspflow web`).")
     started_at: datetime = Field(description="When `cspflow dev` became ready (real time, UTC).")
 
 
@@ -489,6 +492,12 @@ def banner(state: DevState, settings: Settings, seconds: float) -> str:
     ]
     if state.codec_url:
         lines.append(f"  Codec server      {state.codec_url}  (payloads in clear, with its token)")
+    if state.web_url:
+        lines += [
+            f"  Web console       {state.web_url}",
+            f"                    sign in as {settings.user} with the password in "
+            f"{_shown_path(web_password_file(settings))}",
+        ]
     if state.mode == "rehearsal":
         lines += [
             "",
@@ -553,6 +562,7 @@ async def run_dev(
         ("Temporal", host, port, "CSPFLOW_TEMPORAL_ADDRESS"),
         ("SMTP", settings.smtp_host, settings.smtp_port, "CSPFLOW_SMTP_PORT"),
     ]
+    ports.append(("Web console", settings.web_host, settings.web_port, "CSPFLOW_WEB_PORT"))
     if not rehearsal:
         ports.append(("Web UI", host, settings.ui_port, "CSPFLOW_UI_PORT"))
         ports.append(
@@ -592,6 +602,7 @@ async def run_dev(
     catcher = MailCatcher.from_settings(effective)
     engine = None
     codec_server: CodecServer | None = None
+    web_server: WebServer | None = None
     state_written = False
     try:
         catcher.start()
@@ -607,7 +618,9 @@ async def run_dev(
             # The test server has no schedules; a rehearsal archives with `cspflow audit archive`.
             await ensure_archive_schedule(client, effective)
         engine = make_engine(effective.records_url)
-        worker = build_worker(client, effective, make_session_factory(engine))
+        sessions = make_session_factory(engine)
+        worker = build_worker(client, effective, sessions)
+        web_server = await _start_web(effective, client, sessions)
         async with worker:
             seconds = time.monotonic() - started
             state = DevState(
@@ -618,6 +631,7 @@ async def run_dev(
                 ui_url=None if rehearsal else f"http://{host}:{settings.ui_port}",
                 smtp=f"{settings.smtp_host}:{settings.smtp_port}",
                 codec_url=codec_server.url if codec_server else None,
+                web_url=web_server.url,
                 started_at=datetime.now(UTC),
             )
             state_path(base).write_text(state.model_dump_json(indent=2), encoding="utf-8")
@@ -634,6 +648,8 @@ async def run_dev(
         if state_written:
             with contextlib.suppress(OSError):
                 state_path(base).unlink()
+        if web_server is not None:
+            await web_server.stop()
         if codec_server is not None:
             await codec_server.stop()
         catcher.stop()
@@ -643,6 +659,36 @@ async def run_dev(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     say("Stopped.")
+
+
+def web_password_file(settings: Settings) -> Path:
+    """Where `cspflow dev` keeps the generated password of its own console account."""
+    return Path(settings.data_dir) / "web-password"
+
+
+async def _start_web(settings: Settings, client: Client, sessions: SessionFactory) -> WebServer:
+    """The web console, with an administrator account for CSPFLOW_USER made on first start.
+
+    The embedded system is one person's: they get an account that sees and does everything,
+    with a generated password kept in a 0600 file rather than a published default.
+    """
+    from activities.accounts import add_user, get_account
+    from activities.configuration import load_directory
+    from schemas.accounts import Account, Role
+    from starter.web.server import WebError, start_web
+
+    if await get_account(sessions, settings.user) is None:
+        password = secrets.token_urlsafe(15)
+        path = web_password_file(settings)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(password + "\n")
+        account = Account(email=settings.user, name="Coordinator", role=Role.ADMINISTRATOR)
+        await add_user(sessions, account, password)
+    try:
+        return await start_web(settings, client, sessions, load_directory(settings.directory_file))
+    except WebError as error:
+        raise DevError(str(error)) from None
 
 
 async def _start_codec_server(settings: Settings, keys: KeyRing, token: str) -> CodecServer:

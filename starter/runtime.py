@@ -7,7 +7,7 @@ is the worker production runs (cosmicpython's bootstrap).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -56,6 +56,14 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 PASSTHROUGH = ("schemas", "workflows.rules", "pydantic", "pydantic_core", "annotated_types")
 
 
+def answer_links(settings: Settings) -> Callable[[str], str]:
+    """Issue answer links for partner-task mails, signed with the console's key (issue 6)."""
+    from starter.answer_links import answer_url, issue_answer_token
+
+    secret = settings.web_secret()
+    return lambda task_id: answer_url(settings.web_url, issue_answer_token(secret, task_id))
+
+
 def keyring(settings: Settings) -> KeyRing | None:
     """The payload key ring: from CSPFLOW_PAYLOAD_KEYS, or the key file when it exists.
 
@@ -102,7 +110,9 @@ def activities_for(
     from starter.audit.archive import ArchiveActivities
 
     records = RecordActivities(session_factory)
-    notices = NoticeActivities(session_factory, SmtpConfig.from_settings(settings))
+    notices = NoticeActivities(
+        session_factory, SmtpConfig.from_settings(settings), answer_links=answer_links(settings)
+    )
     configuration = ConfigurationActivities(settings.directory_file)
     archive = [] if client is None else [ArchiveActivities(settings, session_factory, client)]
     return [

@@ -21,6 +21,7 @@ import starter.cli.audit_replay  # registers audit replay, export
 import starter.cli.audit_views  # noqa: F401  (registers audit timeline, deadlines, access)
 from starter.cli import cases, processes, reports, system, tasks
 from starter.cli import users as users  # registers user add, reset, disable, enable, list
+from starter.cli import web as web  # registers web
 from starter.cli.common import app
 from starter.cli.processes import community_trigger_example
 from starter.cli.tasks import RESPONSE_EXAMPLES

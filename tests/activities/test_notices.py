@@ -77,6 +77,7 @@ SAMPLE: dict[str, Any] = {
     "template_failed": "community-trigger/acknowledgement",
     "recipient_role": "acknowledgement",
     "task_id": "ct-amber-valley-AV-2025-014.task.information.derbyshire-police",
+    "answer_url": "https://cspflow.example.org/answer/TOKEN",
     "agency_name": "Derbyshire Constabulary",
     "kind_label": "information request",
     "asked": "Send your records of contacts about the behaviour since 1 September 2024.",
@@ -139,6 +140,7 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
             "asked",
             "agency_references",
             "due",
+            "answer_url",
             *extra,
         }
         for name, extra in (
@@ -549,6 +551,7 @@ def test_partner_mails_say_how_to_answer_and_warn_that_email_is_not_secure(name:
         assert "AV-2025-014" in body
         assert "DC-2025-0042, INC-77" in body
         assert "not a secure channel" in body
+        assert "https://cspflow.example.org/answer/TOKEN" in body
     expected = {
         "request": "information request due 2025-03-20",
         "reminder": f"reminder 1 {DASH} information request due 2025-03-20",

@@ -1,0 +1,215 @@
+"""The console in a real browser: Debian's Chromium driven by Playwright, axe-core on every page.
+
+Issue 6 "Tests": sign in, start a Community Trigger case through the form (first with a mistake,
+seeing the error summary), open the partner link from the mail caught by the local SMTP server
+and answer, see the case advance; role and area isolation; a tampered link refused; axe-core
+(from npm) run on every page, failing on any serious or critical violation; and no Content
+Security Policy violation, so GOV.UK Frontend's script runs under the strict policy.
+
+Chromium comes from Debian (`/usr/bin/chromium`, installed by scripts/ensure-postgres.sh) and is
+launched through `executable_path`: no browser is downloaded. Screenshots of the main pages are
+saved in test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from temporalio.testing import WorkflowEnvironment
+
+from activities.configuration import load_directory
+from schemas.community_trigger import CloseCase
+from starter.client import ClientError, Cspflow
+from starter.settings import PROJECT_ROOT, Settings
+from starter.web.app import Console
+from starter.web.server import WebServer, start_web
+from tests.conftest import Inbox, free_port
+from tests.web.conftest import NORTH, PASSWORD, SOUTH
+from tests.web.test_console import answer_link_in_mail, application_pairs
+from tests.workflows.directory import application
+from tests.workflows.helpers import eventually
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass
+class Checked:
+    """What the pages did wrong: accessibility violations and CSP refusals, by page."""
+
+    violations: list[str] = field(default_factory=list)
+    csp: list[str] = field(default_factory=list)
+    pages: list[str] = field(default_factory=list)
+
+
+async def audit(page: Page, checked: Checked, name: str) -> None:
+    """Run axe-core on the page; keep every serious or critical violation; screenshot it."""
+    await page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = await page.evaluate(
+        "async () => await axe.run(document, {resultTypes: ['violations']})"
+    )
+    for violation in result["violations"]:
+        if violation["impact"] in ("serious", "critical"):
+            targets = [node["target"] for node in violation["nodes"]][:3]
+            checked.violations.append(f"{name}: {violation['id']} {violation['impact']} {targets}")
+    checked.pages.append(name)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    await page.screenshot(path=str(SHOTS / f"{name}-top.png"))
+
+
+async def fill(page: Page, pairs: list[tuple[str, str]]) -> None:
+    """Type a form's answers as a person would: text boxes, radios, selects, check boxes."""
+    for name, value in pairs:
+        if name.endswith(".count"):
+            # "Add another": press it (a real form post, no JavaScript) until the list is long
+            # enough; what was typed so far comes back filled in.
+            key = name.removesuffix(".count")
+            counter = page.locator(f'input[type="hidden"][name="{name}"]')
+            while int(await counter.get_attribute("value") or 0) < int(value):
+                async with page.expect_navigation():
+                    await page.click(f'button[name="_add"][value="{key}"]')
+            continue
+        locator = page.locator(f'[name="{name}"]')
+        kind = await locator.first.evaluate("e => e.tagName + ':' + (e.type || '')")
+        if kind == "INPUT:radio" or kind == "INPUT:checkbox":
+            if value:
+                await page.locator(f'[name="{name}"][value="{value}"]').check()
+        elif kind.startswith("SELECT"):
+            if value:
+                await locator.select_option(value)
+        else:
+            await locator.fill(value)
+
+
+@pytest.fixture
+async def served(
+    env: WorkflowEnvironment, settings: Settings, console: Console
+) -> AsyncIterator[WebServer]:
+    """The console on a real port on loopback, as `cspflow web` serves it."""
+    web_settings = settings.model_copy(update={"web_port": free_port()})
+    server = await start_web(
+        web_settings, env.client, console.sessions, load_directory(settings.directory_file)
+    )
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-postgres.sh (apt-get chromium)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+async def new_context(chromium: Browser, checked: Checked) -> tuple[BrowserContext, Page]:
+    context = await chromium.new_context()
+    page = await context.new_page()
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            checked.csp.append(message.text)
+
+    page.on("console", on_console)
+    return context, page
+
+
+async def sign_in(page: Page, base: str, email: str) -> None:
+    await page.goto(f"{base}/sign-in")
+    await page.fill("#email", email)
+    await page.fill("#password", PASSWORD)
+    await page.click("button:has-text('Sign in')")
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
+    served: WebServer, chromium: Browser, cspflow: Cspflow, inbox: Inbox, today: date
+) -> None:
+    """The whole journey in Chromium, every page accessible and within its security policy."""
+    base, checked = served.url, Checked()
+    context, page = await new_context(chromium, checked)
+    case_id = "ct-north-B-1"
+    try:
+        await page.goto(f"{base}/sign-in")
+        await audit(page, checked, "sign-in")
+        await sign_in(page, base, NORTH)
+        await page.wait_for_url(f"{base}/cases")
+        await audit(page, checked, "cases")
+
+        await page.click("a:has-text('Start a case')")
+        await page.wait_for_url(f"{base}/cases/new/community-trigger")
+        await audit(page, checked, "start-form")
+        document = application(today, reference="B-1").model_dump(mode="json")
+        document["applicant"]["email"] = "not-an-address"
+        await fill(page, application_pairs(document))
+        await page.click("form button.govuk-button:has-text('Start the case') >> nth=-1")
+        summary = page.locator(".govuk-error-summary")
+        await summary.wait_for()
+        assert "applicant.email" in await summary.inner_text()
+        title = "Error: Start a Community Trigger (ASB case review) case \u2013 cspflow"
+        assert await page.title() == title
+        await audit(page, checked, "start-form-errors")
+        await page.fill("#f-applicant-email", "applicant@example.net")
+        await page.click("form button.govuk-button:has-text('Start the case') >> nth=-1")
+        await page.wait_for_url(f"{base}/cases/{case_id}")
+        await audit(page, checked, "case")
+
+        token = await answer_link_in_mail(inbox, "north-council")
+        partner_context, partner = await new_context(chromium, checked)
+        await partner.goto(f"{base}/answer/{token}")
+        await audit(partner, checked, "answer")
+        await partner.check('[name="holds_information"][value="true"]')
+        await partner.fill("#f-summary", "Two visits and a warning letter.")
+        await partner.click("form button.govuk-button:has-text('Send answer') >> nth=-1")
+        await partner.locator("h1:has-text('Answer received')").wait_for()
+        await audit(partner, checked, "answer-received")
+        await partner.goto(f"{base}/answer/{token[:-2]}xx")
+        await audit(partner, checked, "answer-link-refused")
+        await partner_context.close()
+
+        await eventually(
+            lambda: cspflow.case_status(case_id),
+            lambda s: any(t.agency == "north-council" and t.state == "answered" for t in s.tasks),
+            what="the answered task on the case",
+        )
+        await page.goto(f"{base}/cases/{case_id}")
+        assert "answered" in await page.locator("table").nth(1).inner_text()
+        await audit(page, checked, "case-advanced")
+        await page.goto(f"{base}/cases/{case_id}/steps/decide_threshold")
+        await audit(page, checked, "step-form")
+        await page.goto(f"{base}/reports")
+        await audit(page, checked, "reports")
+
+        south_context, south = await new_context(chromium, checked)
+        await sign_in(south, base, SOUTH)
+        await south.wait_for_url(f"{base}/cases")
+        response = await south.goto(f"{base}/cases/{case_id}")
+        assert response is not None and response.status == 403
+        await audit(south, checked, "refused")
+        await south_context.close()
+    finally:
+        await context.close()
+        with contextlib.suppress(ClientError):  # not started: the first failure tells why
+            await cspflow.step(case_id, "close_case", CloseCase(by=NORTH, reason="test finished"))
+    assert checked.violations == [], "\n".join(checked.violations)
+    assert checked.csp == [], "\n".join(checked.csp)
+    assert len(checked.pages) == 12

@@ -1,0 +1,331 @@
+"""The console over HTTP on a real Temporal server, worker, SMTP server and records database.
+
+Each test starts at most one case and closes it, so the shared time-skipping server never holds
+an orphan case.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+from activities.access_log import list_access
+from schemas.community_trigger import Application, CloseCase
+from starter import answer_links
+from starter.client import ClientError, Cspflow
+from starter.web.app import Console
+from starter.web.forms import as_posted, build_form
+from tests.conftest import Inbox
+from tests.web.conftest import ADMIN, AUDITOR, NORTH, SOUTH, csrf_of
+from tests.workflows.directory import application
+from tests.workflows.helpers import eventually
+
+APPLICATION = Application.model_json_schema()
+ANSWER_LINK = re.compile(r"https?://[^\s\"<>]+/answer/([A-Za-z0-9._-]+)")
+
+
+def application_pairs(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """The start form filled in with `document`, as a browser posts it."""
+    return as_posted(build_form(APPLICATION, document, skip=frozenset()))
+
+
+async def start_through_form(browser: Any, today: date, reference: str) -> tuple[Any, str]:
+    coordinator = browser()
+    assert (await coordinator.sign_in(NORTH)).status_code == 303
+    document = application(today, reference=reference).model_dump(mode="json")
+    response = await coordinator.submit("/cases/new/community-trigger", application_pairs(document))
+    assert response.status_code == 303, response.text
+    case_id = f"ct-north-{reference}"
+    assert response.headers["location"] == f"/cases/{case_id}"
+    return coordinator, case_id
+
+
+async def close(cspflow: Cspflow, case_id: str) -> None:
+    await cspflow.step(case_id, "close_case", CloseCase(by=NORTH, reason="test finished"))
+
+
+async def answer_link_in_mail(inbox: Inbox, agency: str) -> str:
+    def links() -> list[str]:
+        found = []
+        for message in inbox.to(f"requests@{agency}.example.org"):
+            body = message.get_body(preferencelist=("plain",))
+            found += ANSWER_LINK.findall(body.get_content() if body else "")
+        return found
+
+    async def read() -> list[str]:
+        return links()
+
+    return (await eventually(read, bool, what=f"an answer link in mail to {agency}"))[0]
+
+
+@pytest.mark.usefixtures("worker")
+async def test_start_a_case_through_the_form_first_with_a_mistake(
+    browser: Any, cspflow: Cspflow, console: Console, today: date
+) -> None:
+    """A mistake shows the error summary and records nothing; the corrected form starts it."""
+    coordinator = browser()
+    await coordinator.sign_in(NORTH)
+    document = application(today, reference="W-1").model_dump(mode="json")
+    document["applicant"]["email"] = "not-an-address"
+    refused = await coordinator.submit("/cases/new/community-trigger", application_pairs(document))
+    assert refused.status_code == 400
+    assert "There is a problem" in refused.text
+    assert 'href="#f-applicant-email"' in refused.text
+    assert "applicant.email: String should match pattern" in refused.text
+    assert 'value="not-an-address"' in refused.text  # what was typed is kept
+    with pytest.raises(ClientError):
+        await cspflow.case_status("ct-north-W-1")
+
+    document["applicant"]["email"] = "applicant@example.net"
+    started = await coordinator.submit("/cases/new/community-trigger", application_pairs(document))
+    assert started.status_code == 303
+    case_id = "ct-north-W-1"
+    try:
+        page = await coordinator.http.get(f"/cases/{case_id}")
+        assert page.status_code == 200
+        assert "Case W-1" in page.text
+        assert "Alex Example" not in page.text  # the applicant's name is not on the case page
+        assert "Deadlines" in page.text and "threshold-decision" in page.text
+        access = await list_access(console.sessions, case_id=case_id)
+        assert [(a.user, a.view) for a in access] == [(NORTH, "web:case")]
+    finally:
+        await close(cspflow, case_id)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_step_form_records_the_decision_with_who_took_it(
+    browser: Any, cspflow: Cspflow, today: date
+) -> None:
+    """Confirming the threshold through its form moves the case on, recorded as the coordinator."""
+    coordinator, case_id = await start_through_form(browser, today, "W-2")
+    try:
+        status = await eventually(
+            lambda: cspflow.case_status(case_id),
+            lambda s: "decide_threshold" in s.allowed_steps,
+            what="the threshold step",
+        )
+        page = await coordinator.http.get(f"/cases/{case_id}")
+        assert f"/cases/{case_id}/steps/decide_threshold" in page.text
+        path = f"/cases/{case_id}/steps/decide_threshold"
+        refused = await coordinator.submit(path, [("decision", "override")])
+        assert refused.status_code == 400
+        assert "an override needs both" in refused.text
+        done = await coordinator.submit(path, [("decision", "confirm")])
+        assert done.status_code == 303
+        status = await cspflow.case_status(case_id)
+        decision = next(d for d in status.decisions if d.step == "threshold")
+        assert decision.decided_by == NORTH
+        after = await coordinator.http.get(f"/cases/{case_id}")
+        assert "Decide threshold: recorded." in after.text
+        again = await coordinator.http.get(path)
+        assert again.status_code == 409  # no longer allowed at this stage
+    finally:
+        await close(cspflow, case_id)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_partner_answers_through_the_link_in_its_mail(
+    browser: Any, cspflow: Cspflow, console: Console, inbox: Inbox, today: date
+) -> None:
+    """The link opens that task alone; a mistake is shown; the answer becomes the task's Update."""
+    _, case_id = await start_through_form(browser, today, "W-3")
+    try:
+        token = await answer_link_in_mail(inbox, "north-council")
+        partner = browser()
+        page = await partner.http.get(f"/answer/{token}")
+        assert page.status_code == 200
+        assert "Case reference W-3" in page.text
+        assert "Alex Example" not in page.text and "Sam Victim" not in page.text
+        assert page.headers["referrer-policy"] == "no-referrer"
+        refused = await partner.submit(f"/answer/{token}", [("holds_information", "true")])
+        assert refused.status_code == 400
+        assert 'href="#f-summary"' in refused.text
+        answered = await partner.submit(
+            f"/answer/{token}",
+            [("holds_information", "true"), ("summary", "Two visits, warning letter sent."),
+             ("incident_references", "NC-1\nNC-2")],
+        )  # fmt: skip
+        assert answered.status_code == 200 and "Answer received" in answered.text
+        task_id = f"{case_id}.task.information.north-council"
+        task = await cspflow.task_status(task_id)
+        assert task.state.value == "answered"
+        assert any(e.by == "north-council (answer link)" for e in task.history)
+        used = await partner.http.get(f"/answer/{token}")
+        assert used.status_code == 403 and "This request is closed" in used.text
+        access = await list_access(console.sessions, case_id=case_id)
+        assert ("north-council (answer link)", "web:answer") in [(a.user, a.view) for a in access]
+    finally:
+        await close(cspflow, case_id)
+
+
+class _LongAgo(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return super().get_timestamp() - 200 * 86400
+
+
+@pytest.mark.usefixtures("worker")
+async def test_tampered_expired_and_revoked_links_are_refused_and_record_nothing(
+    browser: Any, cspflow: Cspflow, console: Console, inbox: Inbox, today: date
+) -> None:
+    """Each bad link gets its own page saying what to do; a new link works after a revocation."""
+    coordinator, case_id = await start_through_form(browser, today, "W-4")
+    task_id = f"{case_id}.task.information.test-police"
+    try:
+        token = await answer_link_in_mail(inbox, "test-police")
+        partner = browser()
+        tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+        page = await partner.http.get(f"/answer/{tampered}")
+        assert page.status_code == 403 and "This link does not work" in page.text
+        old = URLSafeTimedSerializer(
+            console.secret, salt=answer_links._SALT, signer=_LongAgo
+        ).dumps({"task": task_id})
+        page = await partner.http.get(f"/answer/{old}")
+        assert page.status_code == 403 and "This link has expired" in page.text
+
+        case_page = await coordinator.http.get(f"/cases/{case_id}")
+        revoked = await coordinator.http.post(
+            f"/tasks/{task_id}/new-link", data={"csrf_token": csrf_of(case_page.text)}
+        )
+        assert revoked.status_code == 303
+        shown = await coordinator.http.get(f"/cases/{case_id}")
+        new_token = ANSWER_LINK.findall(shown.text)[0]
+        page = await partner.http.get(f"/answer/{token}")
+        assert page.status_code == 403 and "This link has been withdrawn" in page.text
+        posted = await partner.http.post(
+            f"/answer/{token}", data={"holds_information": "false", "summary": "x"}
+        )
+        assert posted.status_code == 403
+        assert (await cspflow.task_status(task_id)).state.value in ("open", "overdue")
+        assert (await partner.http.get(f"/answer/{new_token}")).status_code == 200
+    finally:
+        await close(cspflow, case_id)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_roles_and_areas_are_checked_on_every_page(
+    browser: Any, cspflow: Cspflow, today: date
+) -> None:
+    """Another area's coordinator is refused by URL; an auditor reads but cannot change."""
+    _, case_id = await start_through_form(browser, today, "W-5")
+    try:
+        await eventually(
+            lambda: cspflow.case_status(case_id),
+            lambda s: "decide_threshold" in s.allowed_steps,
+            what="the threshold step",
+        )
+        south = browser()
+        await south.sign_in(SOUTH)
+        assert (await south.http.get(f"/cases/{case_id}")).status_code == 403
+        assert (await south.http.get("/cases?area=north")).status_code == 403
+        assert case_id not in (await south.http.get("/cases")).text
+        step = f"/cases/{case_id}/steps/decide_threshold"
+        assert (await south.http.get(step)).status_code == 403
+        page = await south.http.get("/cases")
+        forged = await south.http.post(
+            step, data={"decision": "confirm", "csrf_token": csrf_of(page.text)}
+        )
+        assert forged.status_code == 403
+
+        auditor = browser()
+        await auditor.sign_in(AUDITOR)
+        page = await auditor.http.get(f"/cases/{case_id}")
+        assert page.status_code == 200
+        assert "/steps/" not in page.text and "new-link" not in page.text
+        assert (await auditor.http.get(step)).status_code == 403
+        assert (await auditor.http.get("/cases/new/community-trigger")).status_code == 403
+        assert (await auditor.http.post(
+            step, data={"decision": "confirm", "csrf_token": csrf_of(page.text)}
+        )).status_code == 403  # fmt: skip
+
+        admin = browser()
+        await admin.sign_in(ADMIN)
+        assert (await admin.http.get(step)).status_code == 200
+        status = await cspflow.case_status(case_id)
+        assert not [d for d in status.decisions if d.step == "threshold"]
+    finally:
+        await close(cspflow, case_id)
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_form_without_its_token_records_nothing(
+    browser: Any, cspflow: Cspflow, today: date
+) -> None:
+    """Cross-site request forgery: a post without the session's token is refused."""
+    coordinator, case_id = await start_through_form(browser, today, "W-6")
+    try:
+        await eventually(
+            lambda: cspflow.case_status(case_id),
+            lambda s: "decide_threshold" in s.allowed_steps,
+            what="the threshold step",
+        )
+        step = f"/cases/{case_id}/steps/decide_threshold"
+        forged = await coordinator.http.post(step, data={"decision": "confirm"})
+        assert forged.status_code == 403 and "This form has expired" in forged.text
+        wrong = await coordinator.http.post(step, data={"decision": "confirm", "csrf_token": "x"})
+        assert wrong.status_code == 403
+        status = await cspflow.case_status(case_id)
+        assert not [d for d in status.decisions if d.step == "threshold"]
+    finally:
+        await close(cspflow, case_id)
+
+
+async def test_sign_in_is_required_and_a_wrong_password_refused(browser: Any) -> None:
+    """Pages redirect to sign-in; a wrong password says so without saying which part."""
+    visitor = browser()
+    response = await visitor.http.get("/cases")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/sign-in")
+    refused = await visitor.sign_in(NORTH, "wrong password here")
+    assert refused.status_code == 400
+    assert "Enter a correct email address and password" in refused.text
+    unknown = await visitor.sign_in("nobody@test.example.org")
+    assert unknown.status_code == 400
+    assert (await visitor.sign_in(NORTH)).status_code == 303
+    assert (await visitor.http.get("/cases")).status_code == 200
+
+
+async def test_every_response_carries_the_security_headers(browser: Any) -> None:
+    """A strict CSP with a nonce, no referrer, no framing, no caching; the cookie is HttpOnly."""
+    visitor = browser()
+    response = await visitor.http.get("/sign-in")
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src 'self' 'nonce-" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["cache-control"] == "no-store"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    nonce = re.search(r"'nonce-([^']+)'", csp)
+    assert nonce and f'nonce="{nonce.group(1)}"' in response.text
+
+
+async def test_figures_page_and_csv(browser: Any) -> None:
+    """The four s.104(10) figures for an area the account reads, with a CSV download."""
+    coordinator = browser()
+    await coordinator.sign_in(NORTH)
+    page = await coordinator.http.get("/reports?area=north&year=2025")
+    assert page.status_code == 200
+    assert "Applications where the threshold was not met" in page.text
+    csv_file = await coordinator.http.get(
+        "/reports.csv?process=community-trigger&area=north&year=2025"
+    )
+    assert csv_file.headers["content-type"].startswith("text/csv")
+    assert csv_file.text.splitlines()[0] == "process,area,period_start,period_end,figure,number"
+    assert "2025-04-01,2026-03-31" in csv_file.text
+    assert (await coordinator.http.get("/reports?area=south")).status_code == 403
+    assert (await coordinator.http.get("/reports?area=north&year=-5")).status_code == 400
+
+
+def test_links_carry_no_personal_data() -> None:
+    """A token names the task id only (ids carry no personal data)."""
+    token = answer_links.issue_answer_token(b"k" * 32, "ct-north-R-1.task.information.x")
+    payload = URLSafeTimedSerializer(b"k" * 32, salt=answer_links._SALT).loads(token)
+    assert payload == {"task": "ct-north-R-1.task.information.x"}
+
+
+__all__ = ["httpx"]

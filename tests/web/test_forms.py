@@ -1,0 +1,125 @@
+"""Forms generated from schemas: the GOV.UK pattern each type gets, and the way back."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import ValidationError
+
+from schemas.community_trigger import Application, DecideThreshold, RequestAppeal
+from schemas.partner_task import InformationResponse
+from starter.web.forms import FormField, as_posted, attach_problems, build_form, read_form
+from tests.workflows.directory import application
+
+APPLICATION = Application.model_json_schema()
+
+
+def _multi(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    raw: dict[str, list[str]] = {}
+    for key, value in pairs:
+        raw.setdefault(key, []).append(value)
+    return raw
+
+
+def _by_name(fields: list[FormField]) -> dict[str, FormField]:
+    found: dict[str, FormField] = {}
+    for item in fields:
+        found[item.name] = item
+        found.update(_by_name(item.children))
+        for entries in item.items:
+            found.update(_by_name(entries))
+    return found
+
+
+def test_each_type_gets_its_govuk_pattern() -> None:
+    """Dates are date inputs, choices radios, yes/no two radios, lists "add another"."""
+    fields = _by_name(build_form(APPLICATION).fields)
+    assert fields["received_on"].widget == "date"
+    assert fields["channel"].widget == "radios"
+    assert fields["applicant"].widget == "fieldset"
+    assert fields["applicant.is_victim"].widget == "yes-no"
+    assert fields["victims"].widget == "list"
+    assert fields["victims"].min_items == 1
+    assert len(fields["victims"].items) == 1  # at least one victim: one empty item shown
+    assert fields["description"].widget == "textarea"
+    assert fields["applicant.name"].hint == "Applicant's full name."
+    assert fields["applicant.phone"].required is False
+    assert fields["area"].required is True
+    grounds = _by_name(build_form(RequestAppeal.model_json_schema()).fields)["grounds"]
+    assert grounds.widget == "checkboxes"
+    references = _by_name(build_form(InformationResponse.model_json_schema()).fields)
+    assert references["incident_references"].widget == "lines"
+
+
+def test_acting_person_is_never_a_question() -> None:
+    """`by` is filled in from the signed-in account, so the form does not ask for it."""
+    names = {f.name for f in build_form(DecideThreshold.model_json_schema()).fields}
+    assert "by" not in names
+    assert {"decision", "met", "reason"} <= names
+
+
+def test_a_document_survives_the_round_trip_through_the_form() -> None:
+    """An application put into the form and posted back is the same application."""
+    original = application(date(2025, 3, 10))
+    filled = build_form(APPLICATION, original.model_dump(mode="json"))
+    posted = read_form(APPLICATION, _multi(as_posted(filled)))
+    assert posted.problems == []
+    assert Application.model_validate(posted.document) == original
+
+
+def test_a_date_that_is_not_a_date_is_named_before_the_model_sees_it() -> None:
+    """31 February is reported on the date's question, GOV.UK style, and shown as typed."""
+    filled = build_form(APPLICATION, application(date(2025, 3, 10)).model_dump(mode="json"))
+    pairs = [
+        (k, "31" if k == "received_on.day" else "2" if k == "received_on.month" else v)
+        for k, v in as_posted(filled)
+    ]
+    raw = _multi(pairs)
+    posted = read_form(APPLICATION, raw)
+    problem = "must be a real date, for example 27 3 2025"
+    assert posted.problems == [(("received_on",), problem, "day")]
+    form = build_form(APPLICATION, raw=raw)
+    attach_problems(form, posted)
+    assert form.errors == [
+        ("f-received-on-day", "received_on: must be a real date, for example 27 3 2025")
+    ]
+    assert _by_name(form.fields)["received_on"].value == {"day": "31", "month": "2", "year": "2025"}
+
+
+def test_model_errors_land_on_their_questions_with_the_cli_words() -> None:
+    """A bad email and a missing description are each linked from the summary."""
+    document = application(date(2025, 3, 10)).model_dump(mode="json")
+    document["applicant"]["email"] = "not-an-address"
+    del document["description"]
+    raw = _multi(as_posted(build_form(APPLICATION, document)))
+    posted = read_form(APPLICATION, raw)
+    form = build_form(APPLICATION, raw=raw)
+    try:
+        Application.model_validate(posted.document)
+    except ValidationError as error:
+        attach_problems(form, posted, error)
+    targets = dict(form.errors)
+    assert targets["f-applicant-email"].startswith("applicant.email: String should match")
+    assert targets["f-description"] == "description: Field required"
+    assert _by_name(form.fields)["applicant.email"].error == targets["f-applicant-email"]
+
+
+def test_add_another_and_remove_keep_what_was_typed() -> None:
+    """"Add another victim" shows one more empty item; "remove" drops one; nothing is lost."""
+    document = application(date(2025, 3, 10)).model_dump(mode="json")
+    document["victims"].append({"kind": "business", "name": "Corner Shop", "vulnerable": False})
+    raw = _multi(as_posted(build_form(APPLICATION, document)))
+    added = _by_name(build_form(APPLICATION, raw=raw, add_item="victims").fields)
+    assert len(added["victims"].items) == 3
+    assert added["victims.1.name"].value == "Corner Shop"
+    assert added["victims.2.name"].value == ""
+    removed = _by_name(build_form(APPLICATION, raw=raw, remove_item="victims.0").fields)
+    assert len(removed["victims"].items) == 1
+    assert removed["victims.0.name"].value == "Corner Shop"
+
+
+def test_empty_answers_are_left_out_so_defaults_apply() -> None:
+    """An empty optional field is absent from the document, not an empty string."""
+    raw = {"decision": ["confirm"], "met": [""], "reason": [""]}
+    posted = read_form(DecideThreshold.model_json_schema(), raw)
+    assert posted.document == {"decision": "confirm"}
