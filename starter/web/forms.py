@@ -194,9 +194,7 @@ class _Build:
     add_item: str | None
     remove_item: str | None
 
-    def object_fields(
-        self, node: Mapping[str, Any], prefix: Path, values: Any
-    ) -> list[FormField]:
+    def object_fields(self, node: Mapping[str, Any], prefix: Path, values: Any) -> list[FormField]:
         values = values if isinstance(values, Mapping) else {}
         required = set(node.get("required", ()))
         fields = []
@@ -264,9 +262,7 @@ class _Build:
         for position, index in enumerate(indices[:MAX_ITEMS]):
             item_value = given[index] if index < len(given) else {}
             if self.raw is None:
-                result.items.append(
-                    self.object_fields(items, (*result.path, position), item_value)
-                )
+                result.items.append(self.object_fields(items, (*result.path, position), item_value))
                 continue
             # Re-read the posted item under its old index, then renumber it in page order.
             fields = self.object_fields(items, (*result.path, index), item_value)
@@ -434,9 +430,7 @@ def _read_date(
         return None
     missing = [part for part, text in parts.items() if not text]
     if missing:
-        posted.problems.append(
-            (path, f"must include a {' and a '.join(missing)}", missing[0])
-        )
+        posted.problems.append((path, f"must include a {' and a '.join(missing)}", missing[0]))
         return None
     try:
         day, month, year = (int(parts[p]) for p in ("day", "month", "year"))
@@ -444,9 +438,7 @@ def _read_date(
             raise ValueError("year")
         return date(year, month, day).isoformat()
     except ValueError:
-        posted.problems.append(
-            (path, "must be a real date, for example 27 3 2025", "day")
-        )
+        posted.problems.append((path, "must be a real date, for example 27 3 2025", "day"))
         return None
 
 

@@ -39,9 +39,7 @@ def csrf_of(html: str) -> str:
 
 
 @pytest.fixture
-async def console(
-    env: WorkflowEnvironment, settings: Settings, session_factory: Any
-) -> Console:
+async def console(env: WorkflowEnvironment, settings: Settings, session_factory: Any) -> Console:
     for email, role, areas in (
         (NORTH, Role.COORDINATOR, ("north",)),
         (SOUTH, Role.COORDINATOR, ("south",)),

@@ -105,7 +105,7 @@ def test_model_errors_land_on_their_questions_with_the_cli_words() -> None:
 
 
 def test_add_another_and_remove_keep_what_was_typed() -> None:
-    """"Add another victim" shows one more empty item; "remove" drops one; nothing is lost."""
+    """ "Add another victim" shows one more empty item; "remove" drops one; nothing is lost."""
     document = application(date(2025, 3, 10)).model_dump(mode="json")
     document["victims"].append({"kind": "business", "name": "Corner Shop", "vulnerable": False})
     raw = _multi(as_posted(build_form(APPLICATION, document)))

@@ -1,0 +1,440 @@
+"""Pages for coordinators and auditors: cases, a case, starting a case, human steps, figures.
+
+Every page checks the account's role and the case's area, so changing a URL shows nothing of
+another area's cases, and auditors read every area but change nothing. Forms come from the
+process's schemas (starter.web.forms, starter.web.processes): no page code per process. Reading a
+case is written to the access log (issue 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from activities.access_log import record_access
+from activities.accounts import (
+    revoke_answer_links,
+)
+from activities.queries import financial_year, list_cases
+from schemas.accounts import Account
+from schemas.community_trigger import Stage
+from starter.answer_links import (
+    answer_url,
+    issue_answer_token,
+)
+from starter.audit.timeline import CaseNotFound, build_timeline
+from starter.client import ClientError
+from starter.web.auth import forbidden, signed_in
+from starter.web.forms import ChoiceSource, Form, attach_problems, build_form, read_form
+from starter.web.processes import PROCESSES, ProcessSpec, process_of_case
+from starter.web.rendering import (
+    Console,
+    console_of,
+    log,
+    message,
+    page,
+    redirect_to,
+    secure,
+)
+
+
+async def home(request: Request) -> Response:
+    """The console starts at the case list."""
+    return redirect_to("/cases")
+
+
+@signed_in
+async def cases(request: Request, account: Account) -> Response:
+    """Cases the account may see, filtered by process, area, stage, overdue; soonest due first."""
+    console = console_of(request)
+    params = request.query_params
+    areas = console.area_choices(account, acting=False)
+    readable = {area for area, _ in areas}
+    chosen: dict[str, Any] = {
+        "process": params.get("process", ""),
+        "area": params.get("area", ""),
+        "stage": params.get("stage", ""),
+        "overdue": params.get("overdue", "") == "1",
+    }
+    if chosen["area"] and chosen["area"] not in readable:
+        return forbidden(request, account)
+    today = datetime.now(UTC).date()
+    rows = await list_cases(
+        console.sessions,
+        process=chosen["process"] or None,
+        area=chosen["area"] or None,
+        stage=chosen["stage"] or None,
+        overdue_on=today if chosen["overdue"] else None,
+    )
+    rows = [row for row in rows if row.area in readable]
+    filters = [
+        ("process", "Process", [(name, spec.title) for name, spec in PROCESSES.items()]),
+        ("area", "Area", areas),
+        ("stage", "Stage", [(stage.value, stage.value) for stage in Stage]),
+    ]
+    return page(
+        request,
+        "cases.html.j2",
+        account=account,
+        title="Cases",
+        nav="/cases",
+        cases=rows,
+        filters=filters,
+        selected=chosen,
+        today=today,
+    )
+
+
+@signed_in
+async def choose_process(request: Request, account: Account) -> Response:
+    """Start a case: with one process, go straight to its form."""
+    if len(PROCESSES) == 1:
+        return redirect_to(f"/cases/new/{next(iter(PROCESSES))}")
+    return message(
+        request,
+        "Start a case",
+        *[f"{spec.title}: /cases/new/{name}" for name, spec in PROCESSES.items()],
+        account=account,
+    )
+
+
+def directory_choices(console: Console, account: Account) -> ChoiceSource:
+    """Choices for fields named after directory entries: areas, agencies, chairs."""
+
+    def choices(name: str) -> list[tuple[str, str]] | None:
+        if name == "area":
+            return console.area_choices(account, acting=True)
+        if name in ("reported_to", "to_body"):
+            return [(a.id, a.name) for a in console.directory.agencies]
+        if name == "chair_id":
+            return [(c.id, c.name) for c in console.directory.chairs]
+        return None
+
+    return choices
+
+
+@signed_in
+async def start_case(request: Request, account: Account) -> Response:
+    """Start a case through a form generated from the process's input schema."""
+    console = console_of(request)
+    spec = PROCESSES.get(request.path_params["process"])
+    if spec is None:
+        return message(request, "Page not found", status_code=404, account=account)
+    if not any(account.can_act(area.id) for area in console.directory.areas):
+        return forbidden(request, account)
+    schema = spec.input_model.model_json_schema()
+    choices = directory_choices(console, account)
+    action = f"/cases/new/{spec.process.value}"
+    context: dict[str, Any] = {
+        "title": f"Start a {spec.title} case",
+        "caption": spec.statute,
+        "intro": [
+            "Enter the application as received. Nothing is recorded until every answer is "
+            "valid; then the case starts and the acknowledgement and information requests go."
+        ],
+        "action": action,
+        "submit": "Start the case",
+        "back": "/cases",
+        "nav": "/cases/new",
+    }
+    if request.method == "GET":
+        form = build_form(schema, skip=frozenset(), choices_for=choices)
+        return page(request, "form.html.j2", account=account, fields=form.fields, **context)
+    posted_form = request.state.form
+    raw = form_values(posted_form)
+    rebuilt = rebuilt_form(schema, raw, posted_form, frozenset(), choices)
+    if rebuilt is not None:
+        return page(request, "form.html.j2", account=account, fields=rebuilt.fields, **context)
+    posted = read_form(schema, raw, skip=frozenset())
+    form = build_form(schema, raw=raw, skip=frozenset(), choices_for=choices)
+    try:
+        if posted.problems:
+            raise InvalidForm(None)
+        application = spec.input_model.model_validate(posted.document)
+    except (ValidationError, InvalidForm) as error:
+        attach_problems(form, posted, error if isinstance(error, ValidationError) else None)
+        return form_with_errors(request, account, form, context)
+    area = getattr(application, "area", None)
+    if area is None or not account.can_act(area):
+        return forbidden(request, account)
+    try:
+        case_id = await spec.start(console.flow(account.email), application)
+    except ClientError as error:
+        form.errors.append(("main-content", str(error)))
+        return form_with_errors(request, account, form, context)
+    log.info("case_started_web", case_id=case_id, process=spec.process.value)
+    return redirect_to(f"/cases/{case_id}")
+
+
+class InvalidForm(Exception):
+    """A posted form with problems only the form can have (e.g. 31 February)."""
+
+    def __init__(self, error: ValidationError | None) -> None:
+        self.error = error
+
+
+def form_values(form: FormData) -> dict[str, list[str]]:
+    raw: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            raw.setdefault(key, []).append(value)
+    return raw
+
+
+def rebuilt_form(
+    schema: dict[str, Any],
+    raw: dict[str, list[str]],
+    form: FormData,
+    skip: frozenset[str],
+    choices: ChoiceSource,
+) -> Form | None:
+    """An "add another" or "remove" press: the same form with one item more or less."""
+    add, remove = form.get("_add"), form.get("_remove")
+    if not isinstance(add, str) and not isinstance(remove, str):
+        return None
+    return build_form(
+        schema,
+        raw=raw,
+        skip=skip,
+        choices_for=choices,
+        add_item=add if isinstance(add, str) else None,
+        remove_item=remove if isinstance(remove, str) else None,
+    )
+
+
+def form_with_errors(
+    request: Request, account: Account | None, form: Form, context: dict[str, Any]
+) -> HTMLResponse:
+    return page(
+        request,
+        context.get("template", "form.html.j2"),
+        400,
+        account=account,
+        fields=form.fields,
+        errors=form.errors,
+        **{k: v for k, v in context.items() if k != "template"},
+    )
+
+
+async def _case_or_refusal(
+    request: Request, account: Account, case_id: str
+) -> tuple[ProcessSpec, Any] | Response:
+    """The case's status if the account may read it; else the page to show instead."""
+    console = console_of(request)
+    spec = process_of_case(case_id)
+    if spec is None:
+        return message(request, "Page not found", status_code=404, account=account)
+    try:
+        status = await console.flow(account.email).case_status(case_id)
+    except ClientError:
+        return message(
+            request,
+            "No such case",
+            "Check the case in the list of cases.",
+            status_code=404,
+            account=account,
+            link=("/cases", "Go to your cases"),
+        )
+    if not account.can_read(status.area):
+        return forbidden(request, account)
+    return spec, status
+
+
+@signed_in
+async def case_page(request: Request, account: Account) -> Response:
+    """One case: stage, deadlines met or missed, tasks, decisions, notices and the timeline."""
+    console = console_of(request)
+    case_id = request.path_params["case_id"]
+    found = await _case_or_refusal(request, account, case_id)
+    if isinstance(found, Response):
+        return found
+    spec, status = found
+    try:
+        timeline = await build_timeline(console.client, case_id, console.sessions)
+    except CaseNotFound:
+        return message(request, "No such case", status_code=404, account=account)
+    await record_access(console.sessions, account.email, case_id, "web:case")
+    can_act = account.can_act(status.area)
+    steps = [(u, spec.steps[u]) for u in status.allowed_steps if u in spec.steps]
+    notices = [entry for entry in timeline.entries if entry.kind.value == "notice"]
+    flash = request.session.pop("flash", None)
+    return page(
+        request,
+        "case.html.j2",
+        account=account,
+        title=f"Case {status.application_reference}",
+        nav="/cases",
+        case_id=case_id,
+        reference=status.application_reference,
+        stage=status.stage.value,
+        status=status,
+        timeline=timeline,
+        spec=spec,
+        steps=steps,
+        can_act=can_act,
+        notices=notices,
+        flash=flash if isinstance(flash, dict) else None,
+    )
+
+
+@signed_in
+async def step_page(request: Request, account: Account) -> Response:
+    """A human step as a form generated from its Update's input model, when allowed now."""
+    console = console_of(request)
+    case_id, update = request.path_params["case_id"], request.path_params["update"]
+    found = await _case_or_refusal(request, account, case_id)
+    if isinstance(found, Response):
+        return found
+    spec, status = found
+    step = spec.step(update)
+    if step is None:
+        return message(request, "Page not found", status_code=404, account=account)
+    if not account.can_act(status.area):
+        return forbidden(request, account)
+    if update not in status.allowed_steps:
+        return message(
+            request,
+            "This step is not open now",
+            f"The case is at stage {status.stage.value}. Steps open now: "
+            f"{', '.join(status.allowed_steps) or 'none'}.",
+            status_code=409,
+            account=account,
+            link=(f"/cases/{case_id}", "Back to the case"),
+        )
+    schema = step.model.model_json_schema()
+    choices = directory_choices(console, account)
+    context: dict[str, Any] = {
+        "title": step.title,
+        "caption": f"Case {status.application_reference}",
+        "intro": [step.model.__doc__.strip().splitlines()[0]] if step.model.__doc__ else [],
+        "action": f"/cases/{case_id}/steps/{update}",
+        "submit": "Record this step",
+        "back": f"/cases/{case_id}",
+    }
+    if request.method == "GET":
+        form = build_form(schema, choices_for=choices)
+        return page(request, "form.html.j2", account=account, fields=form.fields, **context)
+    posted_form = request.state.form
+    raw = form_values(posted_form)
+    rebuilt = rebuilt_form(schema, raw, posted_form, frozenset({"by"}), choices)
+    if rebuilt is not None:
+        return page(request, "form.html.j2", account=account, fields=rebuilt.fields, **context)
+    posted = read_form(schema, raw)
+    form = build_form(schema, raw=raw, choices_for=choices)
+    try:
+        if posted.problems:
+            raise InvalidForm(None)
+        payload = step.model.model_validate({**posted.document, "by": account.email})
+    except (ValidationError, InvalidForm) as error:
+        attach_problems(form, posted, error if isinstance(error, ValidationError) else None)
+        return form_with_errors(request, account, form, context)
+    try:
+        await console.flow(account.email).step(case_id, update, payload)
+    except ClientError as error:
+        form.errors.append(("main-content", str(error)))
+        return form_with_errors(request, account, form, context)
+    request.session["flash"] = {"text": f"{step.title}: recorded."}
+    return redirect_to(f"/cases/{case_id}")
+
+
+@signed_in
+async def new_answer_link(request: Request, account: Account) -> Response:
+    """Revoke every answer link of a task and issue a new one, shown once to the coordinator."""
+    console = console_of(request)
+    task_id = request.path_params["task_id"]
+    case_id = task_id.split(".task.", 1)[0]
+    found = await _case_or_refusal(request, account, case_id)
+    if isinstance(found, Response):
+        return found
+    _, status = found
+    if not account.can_act(status.area) or task_id not in {t.task_id for t in status.tasks}:
+        return forbidden(request, account)
+    await revoke_answer_links(console.sessions, task_id, account.email, datetime.now(UTC))
+    token = await _token_after_revocation(console.secret, task_id)
+    log.info("answer_link_reissued", task_id=task_id)
+    request.session["flash"] = {
+        "text": "Earlier answer links for this task no longer work.",
+        "link": answer_url(console.settings.web_url, token),
+    }
+    return redirect_to(f"/cases/{case_id}")
+
+
+async def _token_after_revocation(secret: bytes, task_id: str) -> str:
+    """A link issued in a later second than the revocation (links carry whole seconds)."""
+    now = time.time()
+    await asyncio.sleep(int(now) + 1 - now + 0.01)
+    return issue_answer_token(secret, task_id)
+
+
+@signed_in
+async def reports(request: Request, account: Account) -> Response:
+    """The yearly figures of a process for an area, with a CSV download."""
+    console = console_of(request)
+    params = request.query_params
+    spec = PROCESSES.get(params.get("process", next(iter(PROCESSES))))
+    if spec is None:
+        return message(request, "Page not found", status_code=404, account=account)
+    areas = console.area_choices(account, acting=False)
+    if not areas:
+        return forbidden(request, account)
+    area = params.get("area", areas[0][0])
+    if area not in {a for a, _ in areas}:
+        return forbidden(request, account)
+    today = datetime.now(UTC).date()
+    default_year = today.year if today.month >= 4 else today.year - 1
+    try:
+        year = int(params.get("year", default_year))
+        if not 2014 <= year <= today.year + 1:
+            raise ValueError(year)
+    except ValueError:
+        return message(
+            request,
+            "Choose another year",
+            f"Give a financial year from 2014 (the Act came into force) to {today.year}.",
+            status_code=400,
+            account=account,
+            link=("/reports", "Published figures"),
+        )
+    figures = await spec.figures(console.sessions, area, year)
+    first, last = financial_year(year)
+    query = {"process": spec.process.value, "area": area, "year": str(year)}
+    if request.url.path.endswith(".csv"):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["process", "area", "period_start", "period_end", "figure", "number"])
+        for key, label in spec.figure_labels.items():
+            writer.writerow(
+                [spec.process.value, area, first.isoformat(), last.isoformat(), label, figures[key]]
+            )
+        name = f"{spec.process.value}-{area}-{year}-{str(year + 1)[-2:]}.csv"
+        response = Response(
+            buffer.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+        return secure(response, "")
+    return page(
+        request,
+        "reports.html.j2",
+        account=account,
+        title="Published figures",
+        nav="/reports",
+        spec=spec,
+        areas=areas,
+        area=area,
+        year=year,
+        first=first,
+        last=last,
+        figures=figures,
+        csv_url="/reports.csv?" + urlencode(query),
+    )
