@@ -496,7 +496,7 @@ def banner(state: DevState, settings: Settings, seconds: float) -> str:
         lines += [
             f"  Web console       {state.web_url}",
             f"                    sign in as {settings.user} with the password in "
-            f"{_shown_path(web_password_file(settings))}",
+            f"{_shown_path(Path(state.data_dir) / WEB_PASSWORD_FILE)}",
         ]
     if state.mode == "rehearsal":
         lines += [
@@ -661,9 +661,13 @@ async def run_dev(
     say("Stopped.")
 
 
+WEB_PASSWORD_FILE = "web-password"
+"""Where, in the data folder, `cspflow dev` keeps the password of its own console account."""
+
+
 def web_password_file(settings: Settings) -> Path:
     """Where `cspflow dev` keeps the generated password of its own console account."""
-    return Path(settings.data_dir) / "web-password"
+    return Path(settings.data_dir) / WEB_PASSWORD_FILE
 
 
 async def _start_web(settings: Settings, client: Client, sessions: SessionFactory) -> WebServer:
