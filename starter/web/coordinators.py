@@ -12,10 +12,12 @@ import asyncio
 import csv
 import io
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -25,7 +27,8 @@ from activities.access_log import record_access
 from activities.accounts import (
     revoke_answer_links,
 )
-from activities.queries import financial_year, list_cases
+from activities.db import Task
+from activities.queries import CaseRow, financial_year, list_cases
 from schemas.accounts import Account
 from schemas.community_trigger import Stage
 from starter.answer_links import (
@@ -77,6 +80,10 @@ async def cases(request: Request, account: Account) -> Response:
         overdue_on=today if chosen["overdue"] else None,
     )
     rows = [row for row in rows if row.area in readable]
+    sort = params.get("sort", "deadline")
+    if sort not in SORTS:
+        sort = "deadline"
+    rows = SORTS[sort](rows)
     filters = [
         ("process", "Process", [(name, spec.title) for name, spec in PROCESSES.items()]),
         ("area", "Area", areas),
@@ -92,7 +99,36 @@ async def cases(request: Request, account: Account) -> Response:
         filters=filters,
         selected=chosen,
         today=today,
+        sort=sort,
+        sort_links=_sort_links(params, sort),
     )
+
+
+def _by_deadline(rows: list[CaseRow], *, latest_first: bool = False) -> list[CaseRow]:
+    """Cases with a deadline by its date (soonest or latest first), then those with none."""
+    dated = sorted((r for r in rows if r.next_deadline), key=lambda r: (r.next_deadline, r.case_id))
+    if latest_first:
+        dated.reverse()
+    return dated + [r for r in rows if not r.next_deadline]
+
+
+SORTS: dict[str, Callable[[list[CaseRow]], list[CaseRow]]] = {
+    "deadline": _by_deadline,
+    "-deadline": lambda rows: _by_deadline(rows, latest_first=True),
+    "received": lambda rows: sorted(rows, key=lambda r: (r.received_on, r.case_id)),
+    "-received": lambda rows: sorted(rows, key=lambda r: (r.received_on, r.case_id), reverse=True),
+}
+"""How the case list can be ordered; the default, soonest deadline first, is what needs doing."""
+
+
+def _sort_links(params: Any, sort: str) -> dict[str, str]:
+    """For each sortable column, the list's address ordered by it (reversed if it already is)."""
+    links = {}
+    for column in ("deadline", "received"):
+        order = f"-{column}" if sort == column else column
+        query = {k: v for k, v in params.items() if k != "sort"} | {"sort": order}
+        links[column] = "/cases?" + urlencode(query)
+    return links
 
 
 @signed_in
@@ -267,6 +303,11 @@ async def case_page(request: Request, account: Account) -> Response:
     can_act = account.can_act(status.area)
     steps = [(u, spec.steps[u]) for u in status.allowed_steps if u in spec.steps]
     notices = [entry for entry in timeline.entries if entry.kind.value == "notice"]
+    async with console.sessions() as session:
+        rows = await session.execute(
+            sa.select(Task.task_id, Task.requested_on).where(Task.case_id == case_id)
+        )
+        requested = {task_id: requested_on for task_id, requested_on in rows}
     flash = request.session.pop("flash", None)
     return page(
         request,
@@ -283,6 +324,7 @@ async def case_page(request: Request, account: Account) -> Response:
         steps=steps,
         can_act=can_act,
         notices=notices,
+        requested=requested,
         flash=flash if isinstance(flash, dict) else None,
     )
 

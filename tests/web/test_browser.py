@@ -121,8 +121,10 @@ async def chromium() -> AsyncIterator[Browser]:
         await browser.close()
 
 
-async def new_context(chromium: Browser, checked: Checked) -> tuple[BrowserContext, Page]:
-    context = await chromium.new_context()
+async def new_context(
+    chromium: Browser, checked: Checked, *, javascript: bool = True
+) -> tuple[BrowserContext, Page]:
+    context = await chromium.new_context(java_script_enabled=javascript)
     page = await context.new_page()
 
     def on_console(message: Any) -> None:
@@ -186,13 +188,28 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
         await audit(partner, checked, "answer-link-refused")
         await partner_context.close()
 
+        # Another agency's browser runs no JavaScript: answering must not need it.
+        police_token = await answer_link_in_mail(inbox, "test-police")
+        plain_context, plain = await new_context(chromium, checked, javascript=False)
+        await plain.goto(f"{base}/answer/{police_token}")
+        await plain.check('[name="holds_information"][value="false"]')
+        await plain.fill("#f-summary", "No record of the address.")
+        await plain.click("form button.govuk-button:has-text('Send answer') >> nth=-1")
+        await plain.locator("h1:has-text('Answer received')").wait_for()
+        await plain_context.close()
+
         await eventually(
             lambda: cspflow.case_status(case_id),
-            lambda s: any(t.agency == "north-council" and t.state == "answered" for t in s.tasks),
+            lambda s: (
+                {t.agency for t in s.tasks if t.state == "answered"}
+                == {"north-council", "test-police"}
+            ),
             what="the answered task on the case",
         )
-        await page.goto(f"{base}/cases/{case_id}")
-        assert "answered" in await page.locator("table").nth(1).inner_text()
+        response = await page.goto(f"{base}/cases/{case_id}")
+        assert response is not None and response.status == 200, await page.content()
+        tasks = await page.locator("h2:has-text('Partner tasks') + table").inner_text()
+        assert tasks.count("answered") == 2, tasks
         await audit(page, checked, "case-advanced")
         await page.goto(f"{base}/cases/{case_id}/steps/decide_threshold")
         await audit(page, checked, "step-form")

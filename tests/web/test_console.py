@@ -6,8 +6,9 @@ an orphan case.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -15,10 +16,11 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from activities.access_log import list_access
+from activities.db import Case as CaseTable
 from schemas.community_trigger import Application, CloseCase
 from starter import answer_links
 from starter.client import ClientError, Cspflow
-from starter.web.app import Console
+from starter.web.app import Console, create_app
 from starter.web.forms import as_posted, build_form
 from tests.conftest import Inbox
 from tests.web.conftest import ADMIN, AUDITOR, NORTH, SOUTH, csrf_of
@@ -328,4 +330,61 @@ def test_links_carry_no_personal_data() -> None:
     assert payload == {"task": "ct-north-R-1.task.information.x"}
 
 
-__all__ = ["httpx"]
+async def test_answer_pages_are_rate_limited(console: Console) -> None:
+    """An address that tries too many links in a minute is told to wait; nothing is recorded."""
+    settings = console.settings.model_copy(update={"web_rate_limit": 3})
+    limited = create_app(dataclasses.replace(console, settings=settings))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=limited), base_url="http://testserver"
+    ) as http:
+        codes = [(await http.get(f"/answer/guess-{n}")).status_code for n in range(4)]
+    assert codes == [403, 403, 403, 429]
+
+
+async def test_a_trusted_sign_on_header_names_the_account(console: Console) -> None:
+    """Behind a council's single sign-on the header signs in; no header, no access."""
+    settings = console.settings.model_copy(update={"web_trusted_header": "X-Remote-User"})
+    proxied = create_app(dataclasses.replace(console, settings=settings))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=proxied), base_url="http://testserver"
+    ) as http:
+        assert (await http.get("/cases")).status_code == 303
+        page = await http.get("/cases", headers={"X-Remote-User": NORTH.upper()})
+        assert page.status_code == 200 and "coord.north" in page.text
+        unknown = await http.get("/cases", headers={"X-Remote-User": "stranger@example.org"})
+        assert unknown.status_code == 303
+        assert "Sign in through your council" in (await http.get("/sign-in")).text
+
+
+async def test_cases_sort_by_deadline_or_received_either_way(
+    browser: Any, console: Console
+) -> None:
+    """Soonest deadline first by default; a column header orders by it, and again reverses it."""
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    async with console.sessions() as session, session.begin():
+        for reference, received, deadline in (
+            ("S-1", date(2025, 12, 1), date(2026, 2, 1)),
+            ("S-2", date(2025, 11, 1), date(2026, 1, 10)),
+            ("S-3", date(2025, 12, 20), None),
+        ):
+            session.add(
+                CaseTable(
+                    case_id=f"ct-north-{reference}", process="community-trigger", area="north",
+                    reference=reference, received_on=received, policy="test-ct v1",
+                    opened_at=now, opened_by=NORTH, stage="threshold", next_deadline=deadline,
+                    updated_at=now,
+                )
+            )  # fmt: skip
+    coordinator = browser()
+    await coordinator.sign_in(NORTH)
+
+    async def order(query: str) -> list[str]:
+        page = (await coordinator.http.get(f"/cases{query}")).text
+        return re.findall(r">(S-\d)</a>", page)
+
+    assert await order("") == ["S-2", "S-1", "S-3"]
+    assert await order("?sort=-deadline") == ["S-1", "S-2", "S-3"]
+    assert await order("?sort=received") == ["S-2", "S-1", "S-3"]
+    assert await order("?sort=-received") == ["S-3", "S-1", "S-2"]
+    page = (await coordinator.http.get("/cases?sort=deadline")).text
+    assert 'href="/cases?sort=-deadline"' in page  # the header reverses the current order
