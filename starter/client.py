@@ -7,6 +7,7 @@ A case id says what it is: `ct-{area}-{application reference}`; a task id is
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +33,7 @@ from schemas.community_trigger import (
     RecordVictimConsultation,
     RequestAppeal,
     ScheduleMeeting,
+    TaskSummary,
     ThresholdDecision,
 )
 from schemas.partner_task import (
@@ -169,16 +171,18 @@ class Cspflow:
             status: CaseStatus = await handle.query(CommunityTriggerWorkflow.status)
         except RPCError as error:
             raise ClientError(self._rpc_message(case_id, error)) from None
-        tasks = []
-        for task in status.tasks:
-            if task.state in ("open", "overdue"):
-                try:
-                    live = await self.task_status(task.task_id)
-                    task = task.model_copy(update={"state": live.state.value, "due": live.due})
-                except ClientError:
-                    pass  # The task's workflow is still starting: the case's summary stands.
-            tasks.append(task)
+        tasks = await asyncio.gather(*(self._live(task) for task in status.tasks))
         return status.model_copy(update={"tasks": tuple(tasks)})
+
+    async def _live(self, task: TaskSummary) -> TaskSummary:
+        """An open task as it is now (its own Query), asked in parallel with the others."""
+        if task.state not in ("open", "overdue"):
+            return task
+        try:
+            live = await self.task_status(task.task_id)
+        except ClientError:
+            return task  # The task's workflow is still starting: the case's summary stands.
+        return task.model_copy(update={"state": live.state.value, "due": live.due})
 
     async def task_status(self, task_id: str) -> PartnerTaskStatus:
         """What a partner task asks, by when, and what has happened to it."""
