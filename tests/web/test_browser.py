@@ -25,14 +25,13 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from temporalio.testing import WorkflowEnvironment
 
 from activities.configuration import load_directory
-from schemas.community_trigger import CloseCase
 from starter.client import ClientError, Cspflow
 from starter.settings import PROJECT_ROOT, Settings
 from starter.web.app import Console
 from starter.web.server import WebServer, start_web
 from tests.conftest import Inbox, free_port
 from tests.web.conftest import NORTH, PASSWORD, SOUTH
-from tests.web.test_console import answer_link_in_mail, application_pairs
+from tests.web.test_console import answer_link_in_mail, application_pairs, close
 from tests.workflows.directory import application
 from tests.workflows.helpers import eventually
 
@@ -226,7 +225,7 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
     finally:
         await context.close()
         with contextlib.suppress(ClientError):  # not started: the first failure tells why
-            await cspflow.step(case_id, "close_case", CloseCase(by=NORTH, reason="test finished"))
+            await close(cspflow, case_id)
     assert checked.violations == [], "\n".join(checked.violations)
     assert checked.csp == [], "\n".join(checked.csp)
     assert len(checked.pages) == 12

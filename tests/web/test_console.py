@@ -17,7 +17,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from activities.access_log import list_access
 from activities.db import Case as CaseTable
-from schemas.community_trigger import Application, CloseCase
+from schemas.community_trigger import Application, CaseOutcome, CloseCase
 from starter import answer_links
 from starter.client import ClientError, Cspflow
 from starter.web.app import Console, create_app
@@ -25,7 +25,7 @@ from starter.web.forms import as_posted, build_form
 from tests.conftest import Inbox
 from tests.web.conftest import ADMIN, AUDITOR, NORTH, SOUTH, csrf_of
 from tests.workflows.directory import application
-from tests.workflows.helpers import eventually
+from tests.workflows.helpers import case_result, eventually
 
 APPLICATION = Application.model_json_schema()
 ANSWER_LINK = re.compile(r"https?://[^\s\"<>]+/answer/([A-Za-z0-9._-]+)")
@@ -48,7 +48,9 @@ async def start_through_form(browser: Any, today: date, reference: str) -> tuple
 
 
 async def close(cspflow: Cspflow, case_id: str) -> None:
+    """Close the case and wait for it to finish, leaving nothing running on the server."""
     await cspflow.step(case_id, "close_case", CloseCase(by=NORTH, reason="test finished"))
+    await case_result(cspflow.client, case_id, CaseOutcome)
 
 
 async def answer_link_in_mail(inbox: Inbox, agency: str) -> str:
