@@ -150,7 +150,7 @@ def build_worker(
         # server accepting it and its row being marked sent would be sent again on retry.
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=workflow_runner(),
-        **options,
+        **({"max_cached_workflows": settings.max_cached_workflows} | options),
     )
 
 
