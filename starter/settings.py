@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         description="Bundle a closed case this many days before its retention period ends.",
     )
 
+    max_cached_workflows: PositiveInt = Field(
+        default=1000,
+        description="Workflows a worker keeps in memory between tasks; bounds its memory with "
+        "many open cases (a case evicted is replayed from history when next needed).",
+    )
     web_host: str = Field(default="127.0.0.1", description="Address the web console listens on.")
     web_port: int = Field(default=8400, description="Port of the web console (`cspflow web`).")
     web_base_url: str | None = Field(
