@@ -20,23 +20,27 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.strict_yaml import strict_load
 from schemas.directory import (
     ENTRY_KEYS,
     Directory,
     IndependentChair,
-    _with_duplicates_named,
     entry_label,
     reference_problems,
 )
 from schemas.errors import ConfigurationError
 from schemas.setup import CommunityTriggerSetup
 from schemas.shared import Process
-from schemas.validation import field_path
+from schemas.validation import field_path, shown, utf8_text
 
 _NEXT_STEP = (
     "Correct the directory file and try again; each field is described in schemas/directory.py "
     "and schemas/policy.py."
 )
+
+
+DIRECTORY_LIMIT_BYTES = 2 * 1024 * 1024
+"""The largest directory file read: a CSP's is tens of kilobytes; more is the wrong file."""
 
 
 class DirectoryError(ConfigurationError):
@@ -64,7 +68,8 @@ def load_directory(path: Path) -> Directory:
     validation does the same). A YAML syntax error names the line.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(DIRECTORY_LIMIT_BYTES + 1)
     except FileNotFoundError:
         raise DirectoryError(
             path,
@@ -79,13 +84,40 @@ def load_directory(path: Path) -> Directory:
             next_step="Check the file's permissions, or set CSPFLOW_DIRECTORY_FILE to the "
             "directory file's path.",
         ) from None
+    if len(raw) > DIRECTORY_LIMIT_BYTES:
+        raise DirectoryError(
+            path,
+            [
+                f"the file is larger than {DIRECTORY_LIMIT_BYTES // (1024 * 1024)} MiB, far more "
+                "than a directory needs"
+            ],
+            next_step="Check that CSPFLOW_DIRECTORY_FILE names the directory file.",
+        )
     try:
-        data = yaml.safe_load(text)
+        text = utf8_text(raw)
+    except ValueError as error:
+        raise DirectoryError(path, [f"the file {error}"]) from None
+    try:
+        data = strict_load(text)
     except yaml.YAMLError as error:
         raise DirectoryError(
             path,
-            [_describe_yaml_error(error)],
+            [_describe_yaml_error(error, text)],
             next_step="Correct the YAML (indentation, colons, quotes) and try again.",
+        ) from None
+    except RecursionError:
+        raise DirectoryError(
+            path,
+            ["the file nests lists or mappings too deeply to read (a directory needs six levels)"],
+            next_step="Correct the YAML (indentation, brackets) and try again.",
+        ) from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as error:
+        # PyYAML fails on some malformed input with a bare Python error; whatever it was, the
+        # file is what the CSP can correct, so say so rather than fail the activity with a bug.
+        raise DirectoryError(
+            path,
+            [f"the file cannot be read as YAML ({type(error).__name__}: {shown(str(error))})"],
+            next_step="Correct the YAML (indentation, colons, quotes, tags) and try again.",
         ) from None
     if not isinstance(data, Mapping):
         found = "is empty" if data is None else f"holds a {type(data).__name__}"
@@ -102,8 +134,17 @@ def load_directory(path: Path) -> Directory:
         raise DirectoryError(path, _directory_problems(error, data)) from None
 
 
-def _describe_yaml_error(error: yaml.YAMLError) -> str:
+def _describe_yaml_error(error: yaml.YAMLError, text: str) -> str:
     """Say where the YAML is broken: line and column are 1-based, as an editor shows them."""
+    if isinstance(error, yaml.reader.ReaderError):
+        # A character YAML forbids (NUL, other control characters): PyYAML gives its offset only.
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        char = error.character if isinstance(error.character, str) else chr(error.character)
+        return (
+            f"line {line}, column {column}: the file holds the control character "
+            f"U+{ord(char):04X}, which YAML does not allow; remove it"
+        )
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     problem = getattr(error, "problem", None) or str(error)
     context = getattr(error, "context", None)
@@ -122,19 +163,19 @@ def _directory_problems(error: ValidationError, data: Mapping[str, Any]) -> list
         if not loc:
             # Directory's own cross-reference check ran: it joins its findings with '; '.
             whole_file_checked = True
-            problems.extend(
-                _with_duplicates_named(part, data) for part in message.split("; ") if part
-            )
+            problems.extend(part for part in message.split("; ") if part)
             continue
         if fault["type"] == "string_pattern_mismatch" and str(loc[-1]).endswith("email"):
             # schemas.shared.EmailAddress is a pattern; say what it means, not the regex.
-            message = f"{fault['input']!r} is not an email address (for example name@example.org)"
+            message = (
+                f"{shown(fault['input'])} is not an email address (for example name@example.org)"
+            )
         elif (
             fault["type"] not in {"missing", "extra_forbidden"}
             and _is_scalar(fault["input"])
             and not re.search(rf"\b{re.escape(str(fault['input']))}\b", message)
         ):
-            message = f"{message} (the file has {fault['input']!r})"
+            message = f"{message} (the file has {shown(fault['input'])})"
         if fault["type"] == "extra_forbidden":
             message = f"{message}: remove it or correct its spelling"
         section = loc[0]

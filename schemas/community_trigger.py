@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from schemas.shared import (
+    PRINTABLE,
     Acting,
+    CaseDate,
     Deadline,
     DecisionRecord,
     EmailAddress,
+    FreeText,
     Model,
     Reference,
     Slug,
@@ -26,6 +29,12 @@ from schemas.shared import (
 # --------------------------------------------------------------------------------------------
 # The application
 # --------------------------------------------------------------------------------------------
+
+# Bounds on lists a person fills in: far above any real application, low enough that a hostile
+# file cannot make a case's input (and every status and record derived from it) megabytes long.
+MAX_VICTIMS = 50
+MAX_COMPLAINTS = 200
+MAX_RECOMMENDATIONS = 50
 
 
 class ApplicationChannel(StrEnum):
@@ -51,20 +60,25 @@ class VictimKind(StrEnum):
 class Applicant(Model):
     """Who applied: the victim, or any other person (s.104(1)(a)) with the victim's consent."""
 
-    name: str = Field(min_length=1, max_length=200, description="Applicant's full name.")
+    name: FreeText = Field(min_length=1, max_length=200, description="Applicant's full name.")
     email: EmailAddress | None = Field(
         default=None,
         description="Email for letters; if absent, letters go to the point of contact to post.",
     )
-    phone: str | None = Field(default=None, max_length=40, description="Telephone number.")
-    postal_address: str | None = Field(default=None, max_length=500, description="For letters.")
-    is_victim: bool = Field(description="True when the applicant is the victim.")
-    relationship_to_victim: str | None = Field(
-        default=None,
-        max_length=100,
-        description="For a third party: e.g. 'daughter', 'councillor', 'housing officer'.",
+    phone: Annotated[str, StringConstraints(max_length=40), PRINTABLE] | None = Field(
+        default=None, description="Telephone number."
     )
-    victim_consent_given_on: date | None = Field(
+    postal_address: Annotated[str, StringConstraints(max_length=500), PRINTABLE] | None = Field(
+        default=None, description="For letters."
+    )
+    is_victim: bool = Field(description="True when the applicant is the victim.")
+    relationship_to_victim: Annotated[str, StringConstraints(max_length=100), PRINTABLE] | None = (
+        Field(
+            default=None,
+            description="For a third party: e.g. 'daughter', 'councillor', 'housing officer'.",
+        )
+    )
+    victim_consent_given_on: CaseDate | None = Field(
         default=None,
         description="For a third party: the day the victim consented. Leave empty if consent "
         "is still to be obtained; the case then waits for it.",
@@ -88,7 +102,7 @@ class Victim(Model):
     """A person, business or group harmed by the behaviour."""
 
     kind: VictimKind = Field(description="An individual, a business or a community group.")
-    name: str = Field(
+    name: FreeText = Field(
         min_length=1, max_length=200, description="The victim's name, or the business or group's."
     )
     vulnerable: bool = Field(default=False, description="Recorded as vulnerable after assessment.")
@@ -97,9 +111,9 @@ class Victim(Model):
 class Complaint(Model):
     """A complaint already made about the behaviour: the unit the statutory threshold counts."""
 
-    behaviour_on: date = Field(description="Date of the alleged anti-social behaviour.")
-    reported_on: date = Field(description="Date the complaint was made to the agency.")
-    complainant: str = Field(
+    behaviour_on: CaseDate = Field(description="Date of the alleged anti-social behaviour.")
+    reported_on: CaseDate = Field(description="Date the complaint was made to the agency.")
+    complainant: FreeText = Field(
         min_length=1,
         max_length=200,
         description="Who complained (a name or a stable label such as 'resident at no. 4').",
@@ -132,14 +146,18 @@ class Application(Model):
         description="The area's own reference for this application, e.g. 'AV-2025-014'. One "
         "reference starts one case."
     )
-    received_on: date = Field(description="Date the point of contact received the application.")
+    received_on: CaseDate = Field(description="Date the point of contact received the application.")
     channel: ApplicationChannel = Field(description="How the application was received.")
     applicant: Applicant = Field(description="Who applied (the victim, or someone with consent).")
-    victims: tuple[Victim, ...] = Field(min_length=1, description="At least one victim.")
-    complaints: tuple[Complaint, ...] = Field(
-        default=(), description="Complaints already made; may be empty (threshold then not met)."
+    victims: tuple[Victim, ...] = Field(
+        min_length=1, max_length=MAX_VICTIMS, description="At least one victim (at most 50)."
     )
-    description: str = Field(
+    complaints: tuple[Complaint, ...] = Field(
+        default=(),
+        max_length=MAX_COMPLAINTS,
+        description="Complaints already made (at most 200); may be empty (threshold then not met).",
+    )
+    description: FreeText = Field(
         min_length=1, max_length=10_000, description="The behaviour in the applicant's words."
     )
 
@@ -189,8 +207,8 @@ class LocalRuleFinding(Model):
 class VulnerabilityOverride(Model):
     """A senior officer's decision that a review is needed to protect a vulnerable victim."""
 
-    officer: str = Field(min_length=1, max_length=200, description="Name of the officer.")
-    role: str = Field(min_length=1, max_length=100, description="e.g. 'police-inspector'.")
+    officer: FreeText = Field(min_length=1, max_length=200, description="Name of the officer.")
+    role: FreeText = Field(min_length=1, max_length=100, description="e.g. 'police-inspector'.")
 
 
 class ThresholdAssessment(Model):
@@ -223,8 +241,10 @@ class ThresholdDecision(Model):
 class RecordConsent(Acting):
     """The victim consented to a third-party application."""
 
-    consent_given_on: date = Field(description="The day the victim consented.")
-    evidence: str = Field(min_length=1, max_length=500, description="How consent was recorded.")
+    consent_given_on: CaseDate = Field(description="The day the victim consented.")
+    evidence: FreeText = Field(
+        min_length=1, max_length=500, description="How consent was recorded."
+    )
 
 
 class AssessThreshold(Acting):
@@ -240,8 +260,8 @@ class DecideThreshold(Acting):
     met: bool | None = Field(
         default=None, description="For an override: the decision being made instead."
     )
-    reason: str | None = Field(
-        default=None, max_length=2000, description="Required for an override: why."
+    reason: Annotated[str, StringConstraints(max_length=2000), PRINTABLE] | None = Field(
+        default=None, description="Required for an override: why."
     )
 
     @model_validator(mode="after")
@@ -257,15 +277,15 @@ class OverrideChair(Acting):
     """Allocate a named chair instead of the one proposed."""
 
     chair_id: Slug
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class ScheduleMeeting(Acting):
     """Set the review meeting's date; the applicant is invited unless the chair gives reasons."""
 
-    meeting_on: date
+    meeting_on: CaseDate
     invite_applicant: bool = True
-    reason_not_invited: str | None = Field(default=None, max_length=2000)
+    reason_not_invited: Annotated[str, StringConstraints(max_length=2000), PRINTABLE] | None = None
 
     @model_validator(mode="after")
     def _reason_if_not_invited(self) -> Self:
@@ -278,22 +298,22 @@ class Recommendation(Model):
     """One recommendation of the panel, addressed to a body (s.104(8)-(9))."""
 
     to_body: Slug = Field(description="Agency id that must have regard to it.")
-    action: str = Field(min_length=1, max_length=2000)
-    due: date
+    action: FreeText = Field(min_length=1, max_length=2000)
+    due: CaseDate
 
 
 class RecordReview(Acting):
     """The panel's findings and recommendations (draft until the victim is consulted)."""
 
-    findings: str = Field(min_length=1, max_length=20_000)
-    recommendations: tuple[Recommendation, ...] = ()
+    findings: FreeText = Field(min_length=1, max_length=20_000)
+    recommendations: tuple[Recommendation, ...] = Field(default=(), max_length=MAX_RECOMMENDATIONS)
 
 
 class RecordVictimConsultation(Acting):
     """The victim was consulted on the action plan before it was final (guidance 2025)."""
 
-    consulted_on: date
-    summary: str = Field(min_length=1, max_length=5000, description="What the victim said.")
+    consulted_on: CaseDate
+    summary: FreeText = Field(min_length=1, max_length=5000, description="What the victim said.")
 
 
 class AppealGround(StrEnum):
@@ -307,21 +327,21 @@ class AppealGround(StrEnum):
 class RequestAppeal(Acting):
     """The applicant asks for the handling to be looked at again."""
 
-    received_on: date
-    grounds: tuple[AppealGround, ...] = Field(min_length=1)
+    received_on: CaseDate
+    grounds: tuple[AppealGround, ...] = Field(min_length=1, max_length=len(AppealGround))
 
 
 class RecordAppealDecision(Acting):
     """The escalation body's decision."""
 
     upheld: bool = Field(description="True when the escalation body agrees with the applicant.")
-    reasons: str = Field(min_length=1, max_length=5000)
+    reasons: FreeText = Field(min_length=1, max_length=5000)
 
 
 class CloseCase(Acting):
     """Close the case early (e.g. application withdrawn), telling the applicant why."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 # --------------------------------------------------------------------------------------------

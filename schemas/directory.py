@@ -8,16 +8,15 @@ officer of police, the integrated care board(s), and co-opted social housing pro
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import date
 from enum import StrEnum
 from typing import Any, Self
 
 from pydantic import Field, model_validator
 
 from schemas.policy import CommunityTriggerPolicy
-from schemas.shared import EmailAddress, Model, Process, Slug
+from schemas.shared import CaseDate, EmailAddress, FreeText, Model, Process, Slug
+from schemas.validation import shown
 
 
 class AgencyKind(StrEnum):
@@ -37,7 +36,7 @@ class Agency(Model):
     """A partner body: where its requests go and who hears when it is late."""
 
     id: Slug = Field(description="Stable identifier, e.g. 'derbyshire-police'.")
-    name: str = Field(description="Public name of the body.")
+    name: FreeText = Field(description="Public name of the body.")
     kind: AgencyKind
     email: EmailAddress = Field(description="Shared inbox that receives requests and reminders.")
     escalation_email: EmailAddress = Field(
@@ -48,17 +47,19 @@ class Agency(Model):
 class PointOfContact(Model):
     """The published point of contact for applications (s.104(3))."""
 
-    name: str = Field(description="Team or office name, e.g. 'Community Safety Team'.")
+    name: FreeText = Field(description="Team or office name, e.g. 'Community Safety Team'.")
     email: EmailAddress
-    phone: str = Field(description="Telephone number for applications by phone.")
-    address: str = Field(description="Postal address for paper applications.")
+    phone: FreeText = Field(description="Telephone number for applications by phone.")
+    address: FreeText = Field(description="Postal address for paper applications.")
 
 
 class Coordinator(Model):
     """A person who runs cases for one or more areas."""
 
-    id: str = Field(min_length=1, max_length=120, description="Sign-in identity (CSPFLOW_USER).")
-    name: str
+    id: FreeText = Field(
+        min_length=1, max_length=120, description="Sign-in identity (CSPFLOW_USER)."
+    )
+    name: FreeText
     email: EmailAddress
     areas: tuple[Slug, ...] = Field(min_length=1)
 
@@ -66,13 +67,15 @@ class Coordinator(Model):
 class UnavailablePeriod(Model):
     """Dates on which a chair cannot take a new case."""
 
-    start: date
-    end: date
+    start: CaseDate
+    end: CaseDate
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if self.end < self.start:
-            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+            raise ValueError(
+                f"end ({self.end}) is before start ({self.start}): swap them or correct the dates"
+            )
         return self
 
 
@@ -80,15 +83,15 @@ class IndependentChair(Model):
     """A person who may chair reviews, with what makes them ineligible for a case."""
 
     id: Slug
-    name: str
+    name: FreeText
     email: EmailAddress
-    organisation: str = Field(
+    organisation: FreeText = Field(
         description="The agency id the chair works for, or an external organisation's name."
     )
     home_area: Slug = Field(description="The district the chair belongs to.")
     processes: tuple[Process, ...] = Field(min_length=1, description="Processes trained for.")
     max_active_cases: int = Field(ge=1, le=50)
-    conflicts: tuple[str, ...] = Field(
+    conflicts: tuple[FreeText, ...] = Field(
         default=(),
         description="Declared conflicts: agency ids, area ids or case references.",
     )
@@ -99,7 +102,7 @@ class Area(Model):
     """A local government area whose relevant bodies run reviews together."""
 
     id: Slug = Field(description="e.g. 'amber-valley'.")
-    name: str
+    name: FreeText
     point_of_contact: PointOfContact
     relevant_bodies: tuple[Slug, ...] = Field(
         min_length=1, description="Agency ids of the area's relevant bodies (s.105)."
@@ -113,7 +116,7 @@ class Area(Model):
 class Directory(Model):
     """The whole CSP directory file."""
 
-    name: str = Field(description="e.g. 'Derbyshire Community Safety Partnerships'.")
+    name: FreeText = Field(description="e.g. 'Derbyshire Community Safety Partnerships'.")
     areas: tuple[Area, ...] = Field(min_length=1)
     agencies: tuple[Agency, ...] = Field(min_length=1)
     coordinators: tuple[Coordinator, ...] = Field(min_length=1)
@@ -133,14 +136,14 @@ class Directory(Model):
             if area.id == area_id:
                 return area
         known = ", ".join(a.id for a in self.areas)
-        raise KeyError(f"no area {area_id!r} in the directory; known areas: {known}")
+        raise KeyError(f"no area {shown(area_id)} in the directory; known areas: {known}")
 
     def agency(self, agency_id: str) -> Agency:
         """Return the agency, or raise KeyError."""
         for agency in self.agencies:
             if agency.id == agency_id:
                 return agency
-        raise KeyError(f"no agency {agency_id!r} in the directory")
+        raise KeyError(f"no agency {shown(agency_id)} in the directory")
 
     def community_trigger_policy(self, area_id: str) -> CommunityTriggerPolicy:
         """Return the policy in force for an area: the highest version of its named policy."""
@@ -162,17 +165,38 @@ ENTRY_KEYS: dict[str, tuple[str, ...]] = {
     "community_trigger_policies": ("name", "version"),
 }
 
+# A label or reference quoted from the raw file is cut to this many characters: the file may be
+# hostile (a YAML alias bomb expands a short file into a huge value) and a message must stay short.
+_LABEL_LIMIT = 40
+
+
+def _entries(data: Mapping[str, Any], section: str) -> list[Any]:
+    """The entries of a top-level list; nothing when the file has something else there (the
+    field errors already say so, and a check here must not fail on `areas: 5`)."""
+    entries = data.get(section)
+    return entries if isinstance(entries, list) else []
+
+
+def _text(value: object) -> str:
+    """A scalar from the raw file as text, cut to a readable length."""
+    text = value if isinstance(value, str) else repr(value)
+    return (
+        text if len(text) <= _LABEL_LIMIT else f"{text[:_LABEL_LIMIT]}... ({len(text)} characters)"
+    )
+
 
 def entry_label(data: Mapping[str, Any], section: str, index: int) -> str:
     """Name a list entry as 'areas[2] (chesterfield)', or 'areas[2]' when it has no id."""
     label = f"{section}[{index}]"
-    entries = data.get(section)
-    if not isinstance(entries, list) or index >= len(entries):
+    entries = _entries(data, section)
+    if index >= len(entries) or not isinstance(entries[index], Mapping):
         return label
     entry = entries[index]
-    if not isinstance(entry, Mapping):
-        return label
-    parts = [str(entry[key]) for key in ENTRY_KEYS[section] if entry.get(key) is not None]
+    parts = [
+        _text(entry[key])
+        for key in ENTRY_KEYS[section]
+        if entry.get(key) is not None and not isinstance(entry[key], Mapping | list)
+    ]
     if not parts:
         return label
     if section == "community_trigger_policies" and len(parts) == 2:
@@ -180,21 +204,23 @@ def entry_label(data: Mapping[str, Any], section: str, index: int) -> str:
     return f"{label} ({' '.join(parts)})"
 
 
-def _ids(data: Mapping[str, Any], section: str, key: str = "id") -> list[tuple[int, str]]:
-    entries = data.get(section)
-    if not isinstance(entries, list):
-        return []
-    return [
-        (i, str(entry[key]))
-        for i, entry in enumerate(entries)
-        if isinstance(entry, Mapping) and entry.get(key) is not None
-    ]
+def _ids(data: Mapping[str, Any], section: str, *keys: str) -> list[tuple[int, str]]:
+    """The (index, identity) of each entry: its id, or for a policy its name and version."""
+    keys = keys or ("id",)
+    found = []
+    for i, entry in enumerate(_entries(data, section)):
+        if not isinstance(entry, Mapping) or any(entry.get(key) is None for key in keys):
+            continue
+        if any(isinstance(entry[key], Mapping | list) for key in keys):
+            continue
+        found.append((i, " v".join(str(entry[key]) for key in keys)))
+    return found
 
 
 def _listed(entry: Mapping[str, Any], key: str) -> list[str]:
     value = entry.get(key)
     if isinstance(value, list | tuple):
-        return [str(item) for item in value]
+        return [str(item) for item in value if not isinstance(item, Mapping | list)]
     return []
 
 
@@ -203,7 +229,8 @@ def reference_problems(data: Mapping[str, Any]) -> list[str]:
 
     Works on the raw file as well as on a validated Directory, so the loader can report these
     together with field errors (pydantic runs the model's own check only once every field is
-    valid) and both say the same thing in the same words.
+    valid) and both say the same thing in the same words. The raw file may have anything where
+    a list is expected, so every lookup here tolerates the wrong type.
     """
     agencies = {ident for _, ident in _ids(data, "agencies")}
     areas = {ident for _, ident in _ids(data, "areas")}
@@ -219,39 +246,53 @@ def reference_problems(data: Mapping[str, Any]) -> list[str]:
         ),
         ("coordinators", (("areas", areas, "unknown area"),)),
     ):
-        for i, entry in enumerate(data.get(section) or []):
+        for i, entry in enumerate(_entries(data, section)):
             if not isinstance(entry, Mapping):
                 continue
             label = entry_label(data, section, i)
             for field, known, what in refs:
                 for ref in _listed(entry, field):
                     if ref not in known:
-                        problems.append(f"{label}.{field}: {what} {ref!r}")
+                        problems.append(f"{label}.{field}: {what} {shown(ref)}")
             if section == "areas":
                 policy = entry.get("community_trigger_policy")
                 if policy is not None and str(policy) not in policies:
-                    problems.append(f"{label}.community_trigger_policy: no policy named {policy!r}")
-    for i, entry in enumerate(data.get("chairs") or []):
+                    problems.append(
+                        f"{label}.community_trigger_policy: no policy named {shown(policy)}"
+                    )
+    for i, entry in enumerate(_entries(data, "chairs")):
         home = entry.get("home_area") if isinstance(entry, Mapping) else None
         if home is not None and str(home) not in areas:
-            problems.append(f"{entry_label(data, 'chairs', i)}.home_area: unknown area {home!r}")
-    for section in ("areas", "agencies", "chairs"):
-        seen: set[str] = set()
-        for _, ident in _ids(data, section):
-            if ident in seen:
-                problems.append(_with_duplicates_named(f"{section}: {ident!r} appears twice", data))
-            seen.add(ident)
+            problems.append(
+                f"{entry_label(data, 'chairs', i)}.home_area: unknown area {shown(home)}"
+            )
+    for section, keys in (
+        ("areas", ("id",)),
+        ("agencies", ("id",)),
+        ("coordinators", ("id",)),
+        ("chairs", ("id",)),
+        ("community_trigger_policies", ("name", "version")),
+    ):
+        problems.extend(_duplicates(data, section, keys))
     return problems
 
 
-_DUPLICATE = re.compile(r"^(?P<section>\w+): '(?P<ident>[^']*)' appears twice$")
+def _duplicates(data: Mapping[str, Any], section: str, keys: tuple[str, ...]) -> list[str]:
+    """One problem per identity used by more than one entry, naming every entry that uses it.
 
-
-def _with_duplicates_named(problem: str, data: Mapping[str, Any]) -> str:
-    """Add the entries that share an id: "areas: 'x' appears twice (areas[2], areas[3])"."""
-    match = _DUPLICATE.match(problem)
-    if not match:
-        return problem
-    section, ident = match["section"], match["ident"]
-    where = [f"{section}[{i}]" for i, found in _ids(data, section) if found == ident]
-    return f"{problem} ({', '.join(where)}): give each its own id" if where else problem
+    A second policy with the same name and version would make "the policy a case followed"
+    ambiguous, and a second coordinator with one id would make "who decided" ambiguous.
+    """
+    where: dict[str, list[int]] = {}
+    for i, ident in _ids(data, section, *keys):
+        where.setdefault(ident, []).append(i)
+    what = "name and version" if len(keys) == 2 else "id"
+    problems = []
+    for ident, indexes in where.items():
+        if len(indexes) > 1:
+            times = "twice" if len(indexes) == 2 else f"{len(indexes)} times"
+            entries = ", ".join(f"{section}[{i}]" for i in indexes)
+            problems.append(
+                f"{section}: {shown(ident)} appears {times} ({entries}): give each its own {what}"
+            )
+    return problems

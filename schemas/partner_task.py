@@ -7,13 +7,24 @@ the agency's own references and what is asked, never the applicant's personal de
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints, field_validator
 
-from schemas.shared import Acting, EmailAddress, Model, Slug
+from schemas.shared import PRINTABLE, Acting, CaseDate, EmailAddress, FreeText, Model, Slug
+
+RESPONSE_LIMIT_BYTES = 256 * 1024
+"""The largest answer a partner may submit, as UTF-8 JSON (256 KiB). The largest valid answer
+(a 20,000-character summary and 200 references, every character four bytes) is about 135 KB, so
+no valid answer is ever refused for its size; the limit keeps an invalid one, and the Update, the
+task's history and the case's copy of the result, far below Temporal's limits (2 MB per payload,
+4 MB per gRPC message), which a multi-megabyte answer would exceed after it was accepted."""
+
+RESPONSE_DEPTH_LIMIT = 32
+"""How deeply an answer's objects and lists may nest; the response models need two levels."""
 
 
 class TaskKind(StrEnum):
@@ -27,13 +38,18 @@ class InformationResponse(Model):
     """A relevant body's case information for a review (s.104(3); Sch 4 para 7)."""
 
     holds_information: bool = Field(description="Whether the body has any record of the matter.")
-    summary: str = Field(
+    summary: FreeText = Field(
         min_length=1,
         max_length=20_000,
         description="Contacts, actions taken and their outcome, in the body's words.",
     )
-    incident_references: tuple[str, ...] = Field(
-        default=(), description="The body's own incident or log numbers."
+    incident_references: tuple[
+        Annotated[str, StringConstraints(min_length=1, max_length=64), PRINTABLE], ...
+    ] = Field(
+        default=(),
+        max_length=200,
+        description="The body's own incident or log numbers (at most 200, each at most 64 "
+        "characters).",
     )
 
 
@@ -41,7 +57,7 @@ class RecommendationResponse(Model):
     """A body's answer to a recommendation addressed to it (it must have regard to it)."""
 
     status: Literal["done", "not-accepted"]
-    note: str = Field(min_length=1, max_length=5000, description="What was done, or why not.")
+    note: FreeText = Field(min_length=1, max_length=5000, description="What was done, or why not.")
 
 
 RESPONSE_MODELS: dict[TaskKind, type[Model]] = {
@@ -86,20 +102,61 @@ class PartnerTaskInput(Model):
 class ExtendTask(Acting):
     """Move a task's due date later, with the reason (coordinator)."""
 
-    new_due: date
-    reason: str = Field(min_length=1, max_length=2000)
+    new_due: CaseDate
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class CancelTask(Acting):
     """Close a task without an answer, with the reason (coordinator)."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class SubmitResponse(Acting):
     """An agency's answer; `response` is checked against the task kind's response model."""
 
-    response: dict[str, Any]
+    response: dict[str, Any] = Field(
+        description="The answer, as the task kind's response model describes it (at most 256 "
+        "KiB as JSON)."
+    )
+
+    @field_validator("response")
+    @classmethod
+    def _bounded(cls, response: dict[str, Any]) -> dict[str, Any]:
+        """Refuse an answer too large or too deeply nested to record, before it is accepted."""
+        depth = _depth(response)
+        if depth > RESPONSE_DEPTH_LIMIT:
+            raise ValueError(
+                f"the response nests objects or lists {depth} levels deep (at most "
+                f"{RESPONSE_DEPTH_LIMIT}): send the fields of `cspflow task show` only"
+            )
+        try:
+            size = len(json.dumps(response, ensure_ascii=False, allow_nan=False).encode())
+        except (TypeError, ValueError, UnicodeEncodeError) as error:
+            raise ValueError(
+                f"the response cannot be recorded as JSON ({error}): send text, numbers, true, "
+                "false, lists and objects only, in UTF-8"
+            ) from None
+        if size > RESPONSE_LIMIT_BYTES:
+            raise ValueError(
+                f"the response is {size:,} bytes as JSON; an answer may be at most "
+                f"{RESPONSE_LIMIT_BYTES:,} bytes (256 KiB): shorten the summary, or send long "
+                "documents to the coordinator by your usual secure route and refer to them"
+            )
+        return response
+
+
+def _depth(value: object) -> int:
+    """How deeply lists and objects nest in `value` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            if level <= RESPONSE_DEPTH_LIMIT:
+                stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 class TaskState(StrEnum):

@@ -12,7 +12,7 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from schemas.shared import EmailAddress, Model, Slug
+from schemas.shared import EmailAddress, FreeText, Model, Slug
 
 
 class HateSingleIncidentRule(Model):
@@ -43,7 +43,7 @@ class VulnerabilityOverrideRule(Model):
     (§1.4; Lincolnshire)."""
 
     enabled: bool = False
-    authorised_roles: tuple[str, ...] = Field(
+    authorised_roles: tuple[FreeText, ...] = Field(
         default=("community-safety-manager", "police-inspector"),
         description="Roles whose holders may give a vulnerability override.",
     )
@@ -197,7 +197,7 @@ class Reminders(Model):
 class EscalationBody(Model):
     """Where a dissatisfied applicant's request goes (Sch 4 para 3), e.g. the PCC's office."""
 
-    name: str = Field(
+    name: FreeText = Field(
         description="Public name, e.g. 'Office of the Derbyshire Police and Crime Commissioner'."
     )
     email: EmailAddress = Field(description="Address that receives escalations.")
@@ -208,7 +208,7 @@ class CommunityTriggerPolicy(Model):
 
     name: Slug = Field(description="Policy name, e.g. 'derbyshire-ct'.")
     version: int = Field(ge=1, description="Increase on every change; cases record the version.")
-    follows: str = Field(
+    follows: FreeText = Field(
         default="ASBCPA 2014 s.104 and Sch 4; Home Office statutory guidance July 2025",
         description="Which statute and guidance version this procedure follows.",
     )

@@ -13,6 +13,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from schemas.validation import shown
+
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,63}$")
 
@@ -20,7 +22,7 @@ _REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,63}$")
 def _slug(value: str) -> str:
     if not _SLUG.match(value):
         raise ValueError(
-            f"{value!r} is not a valid identifier: use lower-case letters, digits and hyphens "
+            f"{shown(value)} is not a valid identifier: use lower-case letters, digits and hyphens "
             "(for example 'amber-valley'), starting with a letter or digit, at most 63 characters"
         )
     return value
@@ -29,7 +31,7 @@ def _slug(value: str) -> str:
 def _reference(value: str) -> str:
     if not _REFERENCE.match(value):
         raise ValueError(
-            f"{value!r} is not a valid reference: use letters, digits and / _ . - only, "
+            f"{shown(value)} is not a valid reference: use letters, digits and / _ . - only, "
             "at most 64 characters, and no personal details"
         )
     return value
@@ -41,9 +43,61 @@ Slug = Annotated[str, AfterValidator(_slug)]
 Reference = Annotated[str, AfterValidator(_reference)]
 """A case or agency reference number: safe in ids and email subjects; never a name."""
 
+# C0 control characters other than tab, line feed and carriage return, DEL, and the UTF-16
+# surrogates a JSON "\\ud800" escape can smuggle into a str: PostgreSQL refuses NUL in text (so a
+# record activity would retry for ever), the others corrupt terminals and mail, and a lone
+# surrogate cannot be encoded as UTF-8 at all (the payload converter would fail).
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _free_text(value: str) -> str:
+    found = _UNPRINTABLE.search(value)
+    if found:
+        char = found.group()
+        what = "a lone surrogate" if "\ud800" <= char <= "\udfff" else "a control character"
+        raise ValueError(
+            f"{shown(value)} contains {what} (U+{ord(char):04X}) at character {found.start() + 1}: "
+            "remove it; text may hold letters, digits, punctuation, tabs and line breaks only"
+        )
+    return value
+
+
+PRINTABLE = AfterValidator(_free_text)
+"""The check FreeText runs, for a bounded optional text or list item (see FreeText)."""
+
+FreeText = Annotated[str, PRINTABLE]
+"""Text a person typed (names, reasons, findings): any Unicode except control characters.
+
+Every free-text field of every input model uses it, so a NUL or an escape sequence is refused at
+the edge, naming the field, instead of reaching the records database or a letter. An optional
+field or a list item puts its length bounds before the check,
+`Annotated[str, StringConstraints(max_length=40), PRINTABLE] | None`, so a value too long is told
+"String should have at most 40 characters" (pydantic's generic length check otherwise).
+"""
+
+EARLIEST_DATE = date(1990, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+"""The dates cspflow counts deadlines between: the bank-holiday tables (activities/calendar.py)
+cover 1990-2100, and a date near year 9999 would overflow the working-day arithmetic inside a
+workflow, failing its task for ever instead of refusing the input."""
+
+
+def _case_date(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(
+            f"{value.isoformat()} is outside the dates cspflow works with ({EARLIEST_DATE} to "
+            f"{LATEST_DATE}): check the year and give the real date"
+        )
+    return value
+
+
+CaseDate = Annotated[date, AfterValidator(_case_date)]
+"""A date given as input (received, reported, due, meeting): between 1990 and 2100."""
+
 EmailAddress = Annotated[
     str,
     Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254, examples=["name@example.org"]),
+    AfterValidator(_free_text),
 ]
 
 
@@ -95,7 +149,7 @@ class DecisionRecord(Model):
 class Acting(Model):
     """Who takes a human step. Filled in by the CLI from its configured identity."""
 
-    by: str = Field(
+    by: FreeText = Field(
         min_length=1,
         max_length=120,
         description="The identity of the person taking this step (the CLI's CSPFLOW_USER), "

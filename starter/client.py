@@ -109,8 +109,23 @@ def parse_input(model: type[BaseModel], data: Any, *, source: str) -> Any:
 
 
 def _refusal(error: WorkflowUpdateFailedError) -> ClientError:
+    """Say why a step was refused, in the validator's words.
+
+    An input sent as a raw dict (not a model) is decoded by the workflow, and a decoding failure
+    arrives as "Failed decoding arguments" with pydantic's message as its cause: that cause is
+    what says which field is wrong, so it is the one shown.
+    """
+    from schemas.validation import describe_problems, problems_from_text
+
     cause = error.cause
     message = getattr(cause, "message", None) or str(cause or error)
+    inner = getattr(getattr(cause, "cause", None), "message", None)
+    if message == "Failed decoding arguments" and inner:
+        problems = problems_from_text(inner)
+        then = "correct the input and take the step again"
+        message = "the step's input is not valid: " + (
+            describe_problems(problems, then) if problems else f"{inner}; {then}"
+        )
     return ClientError(f"refused: {message}")
 
 

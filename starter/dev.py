@@ -148,31 +148,61 @@ _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
 
 
 def parse_duration(text: str) -> timedelta:
-    """Read '10d', '2w', '36h' or '90m' (weeks, days, hours, minutes) as a timedelta."""
+    """Read '10d', '2w', '36h' or '90m' (weeks, days, hours, minutes) as a timedelta.
+
+    A rehearsal covers a case's life, a few years at most: a huge number would overflow
+    timedelta (OverflowError) or move the clock past the calendar cspflow counts in, so more
+    than 3660 days (about ten years) is refused.
+    """
+    from schemas.validation import shown
+
+    longest = timedelta(days=3660)
     match = _DURATION.match(text)
     if not match or int(match.group(1)) == 0:
         raise DevError(
-            f"{text!r} is not a duration: write a positive whole number and a unit, "
+            f"{shown(text)} is not a duration: write a positive whole number and a unit, "
             "for example 10d (days), 2w (weeks), 36h (hours) or 90m (minutes)"
         )
-    return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+    number, unit = match.group(1), _UNITS[match.group(2).lower()]
+    if len(number) > 7 or timedelta(**{unit: int(number)}) > longest:
+        raise DevError(
+            f"{shown(text)} is longer than a rehearsal can move in one go (at most "
+            f"{longest.days} days, about ten years): give a shorter duration"
+        )
+    return timedelta(**{unit: int(number)})
 
 
 def parse_target(text: str) -> datetime:
-    """Read `--to` as a UTC moment: a date means noon UTC that day, after its 08:00 notices."""
+    """Read `--to` as a UTC moment: a date means noon UTC that day, after its 08:00 notices.
+
+    The year must be one cspflow counts deadlines in (schemas.shared.CaseDate); near year 9999
+    the conversion to UTC would overflow.
+    """
+    from schemas.shared import EARLIEST_DATE, LATEST_DATE
+    from schemas.validation import shown
+
+    def in_range(year: int) -> int:
+        if not EARLIEST_DATE.year <= year <= LATEST_DATE.year:
+            raise DevError(
+                f"{shown(text)} is outside the years the rehearsal clock can reach "
+                f"({EARLIEST_DATE.year} to {LATEST_DATE.year}): give a date in a case's lifetime"
+            )
+        return year
+
     try:
         day = date.fromisoformat(text)
     except ValueError:
         pass
     else:
-        return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+        return datetime(in_range(day.year), day.month, day.day, 12, tzinfo=UTC)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise DevError(
-            f"{text!r} is not a date: write it as YYYY-MM-DD (for example 2026-03-01) or an ISO "
-            "date and time (2026-03-01T09:00)"
+            f"{shown(text)} is not a date: write it as YYYY-MM-DD (for example 2026-03-01) or an "
+            "ISO date and time (2026-03-01T09:00)"
         ) from None
+    in_range(moment.year)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

@@ -137,14 +137,18 @@ class PartnerTaskWorkflow:
 
     @workflow.update
     def submit(self, answer: SubmitResponse) -> PartnerTaskResult:
-        """Take the agency's answer; it closes the task."""
+        """Take the agency's answer; it closes the task.
+
+        The result does not echo the answer back: the caller has it, and an Update's result must
+        stay small whatever was sent (the task's own result still carries it to the case).
+        """
         model = RESPONSE_MODELS[self._task.kind]
         self._response = model.model_validate(answer.response).model_dump(mode="json")
         self._answered_by = answer.by
         self._answered_at = workflow.now()
         self._state = TaskState.ANSWERED
         self._events.append(TaskEvent(at=workflow.now(), what="answered", by=answer.by))
-        return self._result()
+        return self._result().model_copy(update={"response": None})
 
     @submit.validator
     def _validate_submit(self, answer: SubmitResponse) -> None:

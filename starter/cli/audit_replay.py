@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from schemas.errors import InputError
+from schemas.validation import shown
 from starter.cli.common import (
     EXIT_REFUSED,
     _connect,
@@ -248,5 +249,5 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise InputError(
-            f"--closed-since {text!r} is not a date: write it as YYYY-MM-DD, e.g. 2025-04-01"
+            f"--closed-since {shown(text)} is not a date: write it as YYYY-MM-DD, e.g. 2025-04-01"
         ) from None

@@ -137,11 +137,11 @@ def audit_deadlines(
     """
     from starter.audit.deadlines import deadline_summary
     from starter.cli.cases import _today
-    from starter.cli.reports import _current_financial_year
+    from starter.cli.reports import _financial_year_option
 
+    year = _financial_year_option(year)
     settings, state = _settings()
     area = _known_area(_directory(settings), area)
-    year = year if year is not None else _current_financial_year()
     today = _today(settings, state)
 
     async def go() -> Any:

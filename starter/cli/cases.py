@@ -14,9 +14,12 @@ from starter.settings import Settings
 
 if TYPE_CHECKING:
     from starter.dev import DevState
+from schemas.validation import shown
 from starter.cli.common import (
     _acting,
     _connect,
+    _directory,
+    _known_area,
     _out,
     _parse,
     _print_json,
@@ -142,6 +145,9 @@ def cases(
     from activities.queries import list_cases
 
     settings, state = _settings()
+    process, stage = _known_filters(process, stage)
+    if area is not None:
+        area = _known_area(_directory(settings), area)
     today = _today(settings, state) if overdue else None
     rows = _run(
         _records(
@@ -181,6 +187,23 @@ def cases(
         _out().print("No cases match.")
 
 
+def _known_filters(process: str | None, stage: str | None) -> tuple[str | None, str | None]:
+    """Refuse a filter that can match nothing: a typo would otherwise list no cases, exit 0,
+    and read as "there are none"."""
+    from schemas.community_trigger import Stage
+    from schemas.shared import Process
+
+    for option, value, known in (
+        ("--process", process, [p.value for p in Process]),
+        ("--stage", stage, [s.value for s in Stage]),
+    ):
+        if value is not None and value not in known:
+            raise InputError(
+                f"{option} {shown(value)} is not one cspflow knows; use one of: {', '.join(known)}"
+            )
+    return process, stage
+
+
 def _steps() -> dict[str, tuple[str, type[BaseModel]]]:
     from starter.client import COMMUNITY_TRIGGER_STEPS
 
@@ -196,7 +219,7 @@ def _verbs(allowed: tuple[str, ...]) -> str:
 def _take_step(case_id: str, verb: str, data: Any, source: str) -> None:
     steps = _steps()
     if verb not in steps:
-        raise InputError(f"no step {verb!r}; the steps are: {', '.join(steps)}")
+        raise InputError(f"no step {shown(verb)}; the steps are: {', '.join(steps)}")
     update, model = steps[verb]
     settings, _ = _settings()
     payload = _parse(model, _acting(data, settings.user, source), source)

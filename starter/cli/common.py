@@ -23,6 +23,7 @@ from rich.table import Table
 
 from schemas.directory import Directory
 from schemas.errors import CspflowError, InputError
+from schemas.validation import shown, utf8_text
 from starter.settings import Settings
 
 if TYPE_CHECKING:
@@ -74,12 +75,14 @@ app.add_typer(audit_app, name="audit")
 # --------------------------------------------------------------------------------------------
 
 
+# Values a user supplied (a field path, a reason, an id) are printed as given: no rich markup
+# ("[bold]"), no emoji codes (":smile:") and no highlighting may change what they say.
 def _out() -> Console:
-    return Console(markup=False, highlight=False, soft_wrap=True)
+    return Console(markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 
 def _err() -> Console:
-    return Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+    return Console(stderr=True, markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 
 def _print_json(data: Any) -> None:
@@ -166,20 +169,68 @@ def _with_flow(action: Callable[[Cspflow], Awaitable[T]]) -> T:
     return _run(go())
 
 
+INPUT_LIMIT_BYTES = 1024 * 1024
+"""The largest input file a command reads. An application is a few kilobytes (its longest field,
+the description, is 10,000 characters); a bigger file is a mistake or an attack, and refusing it
+before parsing keeps the command quick and its messages short."""
+
+
 def _read_json(path: Path) -> Any:
-    """Read a JSON input file ('-' is stdin); a missing or broken file is bad input."""
-    source = "standard input" if str(path) == "-" else str(path)
+    """Read a JSON input file ('-' is stdin); a missing, broken or hostile file is bad input.
+
+    Every way a file can fail to become data (too big, not UTF-8, nested too deeply, a number too
+    long for Python to convert, NaN) is a message naming the file and what to do, never a
+    traceback: the person running the command can fix each of them.
+    """
+    stdin = str(path) == "-"
+    source = "standard input" if stdin else str(path)
     try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        if stdin:
+            stream = getattr(sys.stdin, "buffer", None)
+            raw = stream.read(INPUT_LIMIT_BYTES + 1) if stream else sys.stdin.read().encode()
+        else:
+            with path.open("rb") as file:
+                raw = file.read(INPUT_LIMIT_BYTES + 1)
     except OSError as error:
         raise InputError(f"cannot read {source}: {error.strerror or error}") from None
+    except UnicodeError:
+        raise InputError(
+            f"{source} is not UTF-8 text: save it as UTF-8 and run the command again"
+        ) from None
+    if len(raw) > INPUT_LIMIT_BYTES:
+        raise InputError(
+            f"{source} is larger than {INPUT_LIMIT_BYTES // 1024} KiB, far more than any input "
+            "file needs: check that it is the right file"
+        )
     try:
-        return json.loads(text)
+        text = utf8_text(raw)
+    except ValueError as error:
+        raise InputError(f"{source} {error}, and run the command again") from None
+    try:
+        return json.loads(text, parse_constant=_not_a_json_number)
     except json.JSONDecodeError as error:
         raise InputError(
             f"{source} is not valid JSON: {error.msg} at line {error.lineno}, column "
             f"{error.colno}; correct the file and run the command again"
         ) from None
+    except RecursionError:
+        raise InputError(
+            f"{source} nests objects or lists too deeply to read: an input file needs a few "
+            "levels only; correct the file and run the command again"
+        ) from None
+    except ValueError as error:
+        if "integer string conversion" in str(error):  # Python's int_max_str_digits guard
+            error = ValueError(
+                f"a number has more than {sys.get_int_max_str_digits()} digits, far more than "
+                "any field needs"
+            )
+        raise InputError(
+            f"{source} is not usable JSON: {error}; correct the file and run the command again"
+        ) from None
+
+
+def _not_a_json_number(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number (write a number, or null)")
 
 
 def _parse(model: type[BaseModel], data: Any, source: str) -> Any:
@@ -203,7 +254,9 @@ def _known_area(directory: Directory, area: str) -> str:
         return directory.area(area).id
     except KeyError:
         known = ", ".join(a.id for a in directory.areas)
-        raise InputError(f"no area {area!r} in the CSP directory; known areas: {known}") from None
+        raise InputError(
+            f"no area {shown(area)} in the CSP directory; known areas: {known}"
+        ) from None
 
 
 async def _records(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
@@ -249,7 +302,7 @@ def _acting(data: Any, user: str, source: str) -> dict[str, Any]:
     given = data.get("by")
     if given is not None and given != user:
         raise InputError(
-            f"{source} says by={given!r} but you are acting as {user!r} (CSPFLOW_USER): every "
+            f"{source} says by={shown(given)} but you are acting as {user!r} (CSPFLOW_USER): every "
             "step is recorded as the person who takes it; remove 'by' from the file"
         )
     return {**data, "by": user}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from schemas.community_trigger import (
@@ -25,6 +25,7 @@ from schemas.community_trigger import (
 )
 from schemas.directory import Directory
 from schemas.errors import InputError
+from schemas.validation import describe_validation_error, shown
 
 if TYPE_CHECKING:
     from starter.client import Cspflow
@@ -167,7 +168,9 @@ def _process(name: str) -> ProcessCommands:
     try:
         return PROCESSES[name]
     except KeyError:
-        raise InputError(f"no process {name!r}; known processes: {', '.join(PROCESSES)}") from None
+        raise InputError(
+            f"no process {shown(name)}; known processes: {', '.join(PROCESSES)}"
+        ) from None
 
 
 PROCESS_HELP = f"The process: {', '.join(PROCESSES)}."
@@ -181,7 +184,15 @@ def example(
     reference: str = typer.Option(EXAMPLE_REFERENCE, help="The application reference to use."),
 ) -> None:
     """Print a valid example input file (fictional people, received today)."""
-    _print_json(_process(process).example(reference).model_dump(mode="json", exclude_none=True))
+    entry = _process(process)
+    try:
+        example = entry.example(reference)
+    except ValidationError as error:
+        raise InputError(
+            "--reference is not valid: "
+            + describe_validation_error(error, then="give another --reference")
+        ) from None
+    _print_json(example.model_dump(mode="json", exclude_none=True))
 
 
 @app.command()

@@ -13,6 +13,8 @@ import typer
 from rich.table import Table
 
 from schemas.errors import InputError
+from schemas.shared import EARLIEST_DATE, LATEST_DATE
+from schemas.validation import shown
 
 if TYPE_CHECKING:
     pass
@@ -56,9 +58,28 @@ FIGURE_LABELS = {
 }
 
 
+# Financial years whose applications can be recorded: received_on is bounded to 1990-2100
+# (schemas.shared.CaseDate), and 1990-91 is the first year with 1990 dates in it.
+FIRST_REPORT_YEAR = EARLIEST_DATE.year - 1
+LAST_REPORT_YEAR = LATEST_DATE.year
+
+
 def _current_financial_year() -> int:
     today = date.today()
     return today.year if today.month >= 4 else today.year - 1
+
+
+def _financial_year_option(year: int | None) -> int:
+    """The --year given (or the current financial year), refused when no case can be in it."""
+    if year is None:
+        return _current_financial_year()
+    if not FIRST_REPORT_YEAR <= year <= LAST_REPORT_YEAR:
+        raise InputError(
+            f"--year {year} is not a financial year cspflow can hold cases for: give the year "
+            f"the financial year starts in, from {FIRST_REPORT_YEAR} to {LAST_REPORT_YEAR} "
+            "(for example 2025 for April 2025 to March 2026)"
+        )
+    return year
 
 
 @app.command()
@@ -80,10 +101,10 @@ def report(
     from activities.queries import community_trigger_figures, financial_year
 
     if process != "community-trigger":
-        raise InputError(f"figures are published for community-trigger only, not {process!r}")
+        raise InputError(f"figures are published for community-trigger only, not {shown(process)}")
+    year = _financial_year_option(year)
     settings, _ = _settings()
     area = _known_area(_directory(settings), area)
-    year = year if year is not None else _current_financial_year()
     first, last = financial_year(year)
     figures = _run(
         _records(settings, lambda sessions: community_trigger_figures(sessions, area, year))

@@ -81,12 +81,15 @@ def submit(
     file: Path = typer.Option(..., "--file", "-f", help="The response (JSON; - for stdin)."),
 ) -> None:
     """Answer a partner task with a response file (see `cspflow task show TASK_ID`)."""
-    from schemas.partner_task import RESPONSE_MODELS
+    from schemas.partner_task import RESPONSE_MODELS, SubmitResponse
 
     settings, _ = _settings()
     data = _read_json(file)
     if isinstance(data, dict) and set(data) <= {"by", "response"} and "response" in data:
         data = _acting(data, settings.user, str(file))["response"]
+    # The whole step is checked here too (size, nesting), so nothing reaches Temporal that the
+    # task would refuse, and the refusal names the file.
+    _parse(SubmitResponse, {"by": settings.user, "response": data}, str(file))
 
     async def go(flow: Cspflow) -> Any:
         task = await flow.task_status(task_id)
