@@ -94,11 +94,24 @@ def _case_date(value: date) -> date:
 CaseDate = Annotated[date, AfterValidator(_case_date)]
 """A date given as input (received, reported, due, meeting): between 1990 and 2100."""
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(
+            f"{shown(value)} is not an email address: give one in the form name@example.org"
+        )
+    return value
+
+
 EmailAddress = Annotated[
     str,
-    Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254, examples=["name@example.org"]),
+    Field(max_length=254, examples=["name@example.org"], json_schema_extra={"format": "email"}),
     AfterValidator(_free_text),
+    AfterValidator(_email),
 ]
+"""An email address: something@somewhere.tld, said plainly when it is not one."""
 
 
 class Model(BaseModel):

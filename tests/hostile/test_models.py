@@ -49,14 +49,14 @@ TEXT_FIELDS = [(m, f) for m, f in fields_where(is_text) if f != "response"]
 DATE_FIELDS = fields_where(is_date)
 
 # What a refused text value is told, by the kind of field: free text, an identifier (Slug), a
-# reference, or an email address whose pattern pydantic cannot even run on a lone surrogate.
+# reference, or an email address.
 TEXT_REFUSALS = (
     "contains a control character",
     "contains a lone surrogate",
     "is not a valid identifier",
     "is not a valid reference",
     "unable to parse raw data as a unicode string",
-    "should match pattern",
+    "is not an email address",
 )
 
 

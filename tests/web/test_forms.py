@@ -99,7 +99,7 @@ def test_model_errors_land_on_their_questions_with_the_cli_words() -> None:
     except ValidationError as error:
         attach_problems(form, posted, error)
     targets = dict(form.errors)
-    assert targets["f-applicant-email"].startswith("applicant.email: String should match")
+    assert targets["f-applicant-email"].startswith("applicant.email: 'not-an-address' is not an email")
     assert targets["f-description"] == "description: Field required"
     assert _by_name(form.fields)["applicant.email"].error == targets["f-applicant-email"]
 
