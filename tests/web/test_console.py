@@ -80,7 +80,7 @@ async def test_start_a_case_through_the_form_first_with_a_mistake(
     assert refused.status_code == 400
     assert "There is a problem" in refused.text
     assert 'href="#f-applicant-email"' in refused.text
-    assert "applicant.email: 'not-an-address' is not an email address" in refused.text
+    assert "applicant.email: &#39;not-an-address&#39; is not an email address" in refused.text
     assert 'value="not-an-address"' in refused.text  # what was typed is kept
     with pytest.raises(ClientError):
         await cspflow.case_status("ct-north-W-1")
