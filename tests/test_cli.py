@@ -350,6 +350,34 @@ def test_cases_on_an_empty_records_database() -> None:
     assert json.loads(result.stdout) == []
 
 
+def test_the_cases_table_shows_the_most_pressing_and_says_how_many_more(isolated: Path) -> None:
+    """`--limit` cuts the table, not the JSON, and the table says what it left out."""
+    import sqlalchemy as sa
+
+    from activities.db import Case, migrate_blocking
+
+    url = f"sqlite:///{isolated / 'data' / 'records.db'}"
+    (isolated / "data").mkdir(exist_ok=True)
+    migrate_blocking(f"sqlite+aiosqlite:///{isolated / 'data' / 'records.db'}")
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    with sa.create_engine(url).begin() as connection:
+        for n in range(3):
+            connection.execute(
+                sa.insert(Case).values(
+                    case_id=f"ct-erewash-L-{n}", process="community-trigger", area="erewash",
+                    reference=f"L-{n}", received_on=date(2025, 12, 1), policy="p v1",
+                    opened_at=now, opened_by="c@example.org", stage="threshold",
+                    next_deadline=date(2026, 1, 10 + n), updated_at=now,
+                )
+            )  # fmt: skip
+    result = invoke("cases", "--limit", "2")
+    assert result.exit_code == 0, result.output
+    assert "ct-erewash-L-0" in result.stdout and "ct-erewash-L-2" not in result.stdout
+    assert "Showing the first 2 of 3 cases" in result.stdout
+    assert len(json.loads(invoke("cases", "--json", "--limit", "2").stdout)) == 3
+    assert "Showing" not in invoke("cases").stdout
+
+
 def test_mail_with_nothing_caught() -> None:
     """`cspflow mail` before any mail says so; `mail show` of an unknown id is bad input."""
     result = invoke("mail")

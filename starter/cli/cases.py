@@ -132,6 +132,10 @@ def _today(settings: Settings, state: DevState | None) -> date:
     return datetime.now(UTC).date()
 
 
+TABLE_LIMIT = 100
+"""Cases the `cases` table shows unless told otherwise."""
+
+
 @app.command()
 @handled
 def cases(
@@ -139,9 +143,16 @@ def cases(
     area: str | None = typer.Option(None, help="Only this area, e.g. amber-valley."),
     stage: str | None = typer.Option(None, help="Only this stage, e.g. threshold."),
     overdue: bool = typer.Option(False, "--overdue", help="Only open cases past a deadline."),
-    as_json: bool = typer.Option(False, "--json", help="Print the cases as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print every matching case as JSON."),
+    limit: int = typer.Option(
+        TABLE_LIMIT, min=0, help="Show at most this many cases in the table (0: all)."
+    ),
 ) -> None:
-    """List cases from the records database, soonest deadline first."""
+    """List cases from the records database, soonest deadline first.
+
+    The table shows the first --limit cases (the most pressing) and says how many more match:
+    a screen of thousands of rows helps nobody and takes seconds to draw.
+    """
     from activities.queries import list_cases
 
     settings, state = _settings()
@@ -171,7 +182,8 @@ def cases(
         "threshold met",
         "closed",
     )
-    for row in rows:
+    shown_rows = rows[:limit] if limit else rows
+    for row in shown_rows:
         table.add_row(
             row.case_id,
             row.process,
@@ -185,6 +197,11 @@ def cases(
     _out().print(table)
     if not rows:
         _out().print("No cases match.")
+    elif len(shown_rows) < len(rows):
+        _out().print(
+            f"Showing the first {len(shown_rows)} of {len(rows)} cases; --limit 0 shows them "
+            "all, --json prints every one."
+        )
 
 
 def _known_filters(process: str | None, stage: str | None) -> tuple[str | None, str | None]:
