@@ -53,6 +53,15 @@ async def close(cspflow: Cspflow, case_id: str) -> None:
     await case_result(cspflow.client, case_id, CaseOutcome)
 
 
+async def threshold_open(cspflow: Cspflow, case_id: str) -> None:
+    """Wait until the case has proposed its threshold decision for the coordinator."""
+    await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: "decide_threshold" in s.allowed_steps,
+        what="the threshold step",
+    )
+
+
 async def answer_link_in_mail(inbox: Inbox, agency: str) -> str:
     def links() -> list[str]:
         found = []
@@ -108,11 +117,7 @@ async def test_a_step_form_records_the_decision_with_who_took_it(
     """Confirming the threshold through its form moves the case on, recorded as the coordinator."""
     coordinator, case_id = await start_through_form(browser, today, "W-2")
     try:
-        status = await eventually(
-            lambda: cspflow.case_status(case_id),
-            lambda s: "decide_threshold" in s.allowed_steps,
-            what="the threshold step",
-        )
+        await threshold_open(cspflow, case_id)
         page = await coordinator.http.get(f"/cases/{case_id}")
         assert f"/cases/{case_id}/steps/decide_threshold" in page.text
         path = f"/cases/{case_id}/steps/decide_threshold"
@@ -228,11 +233,7 @@ async def test_roles_and_areas_are_checked_on_every_page(
     """Another area's coordinator is refused by URL; an auditor reads but cannot change."""
     _, case_id = await start_through_form(browser, today, "W-5")
     try:
-        await eventually(
-            lambda: cspflow.case_status(case_id),
-            lambda s: "decide_threshold" in s.allowed_steps,
-            what="the threshold step",
-        )
+        await threshold_open(cspflow, case_id)
         south = browser()
         await south.sign_in(SOUTH)
         assert (await south.http.get(f"/cases/{case_id}")).status_code == 403
@@ -273,11 +274,7 @@ async def test_a_form_without_its_token_records_nothing(
     """Cross-site request forgery: a post without the session's token is refused."""
     coordinator, case_id = await start_through_form(browser, today, "W-6")
     try:
-        await eventually(
-            lambda: cspflow.case_status(case_id),
-            lambda s: "decide_threshold" in s.allowed_steps,
-            what="the threshold step",
-        )
+        await threshold_open(cspflow, case_id)
         step = f"/cases/{case_id}/steps/decide_threshold"
         forged = await coordinator.http.post(step, data={"decision": "confirm"})
         assert forged.status_code == 403 and "This form has expired" in forged.text

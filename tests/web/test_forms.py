@@ -99,7 +99,8 @@ def test_model_errors_land_on_their_questions_with_the_cli_words() -> None:
     except ValidationError as error:
         attach_problems(form, posted, error)
     targets = dict(form.errors)
-    assert targets["f-applicant-email"].startswith("applicant.email: 'not-an-address' is not an email")
+    email_problem = "applicant.email: 'not-an-address' is not an email address"
+    assert targets["f-applicant-email"].startswith(email_problem)
     assert targets["f-description"] == "description: Field required"
     assert _by_name(form.fields)["applicant.email"].error == targets["f-applicant-email"]
 
