@@ -14,6 +14,7 @@ a report that joins them tolerates a late row better than a refused write retrie
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -216,6 +217,27 @@ class Notice(Base):
 _SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
 
 
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode once; wait while another process holds it locked.
+
+    Switching to WAL needs an exclusive lock, and SQLite does not always call the busy handler
+    for it: two workers starting on a new database at once saw "database is locked" here. So
+    the mode is read first (WAL persists in the file) and the switch is retried, bounded.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     """Make SQLite safe for a worker and a CLI writing at once.
 
@@ -231,7 +253,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
