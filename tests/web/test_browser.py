@@ -229,3 +229,29 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
     assert checked.violations == [], "\n".join(checked.violations)
     assert checked.csp == [], "\n".join(checked.csp)
     assert len(checked.pages) == 12
+
+
+async def test_the_checks_catch_a_planted_violation(served: WebServer, chromium: Browser) -> None:
+    """axe-core reports an image with no text alternative, and the CSP blocks an inline script:
+    the page checks above can fail."""
+    checked = Checked()
+    context, page = await new_context(chromium, checked)
+    try:
+        await page.goto(f"{served.url}/sign-in")
+        await page.evaluate(
+            """() => {
+                const img = document.createElement('img');
+                img.src = '/govuk/assets/images/favicon.svg';
+                document.querySelector('main').appendChild(img);
+                const script = document.createElement('script');
+                script.textContent = 'window.planted = true';
+                document.body.appendChild(script);
+            }"""
+        )
+        await audit(page, checked, "planted")
+        assert any("image-alt critical" in v for v in checked.violations), checked.violations
+        assert await page.evaluate("() => window.planted === undefined")
+        await page.wait_for_timeout(200)
+        assert any("inline" in message for message in checked.csp), checked.csp
+    finally:
+        await context.close()
