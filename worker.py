@@ -15,18 +15,22 @@ import structlog
 
 from activities.db import make_engine, make_session_factory, migrate
 from starter.logs import configure_logging
-from starter.runtime import build_worker, connect, ensure_archive_schedule
+from starter.runtime import build_worker, connect, ensure_archive_schedule, wait_for
 from starter.settings import Settings
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    """Migrate the records database, connect, and work until `stop` is set."""
+    """Migrate the records database, connect, and work until `stop` is set.
+
+    The records database and Temporal may still be starting: each is waited for with backoff
+    (starter.runtime.wait_for), logging `worker_waiting` with what it waits for.
+    """
     log = structlog.get_logger("worker")
-    await migrate(settings.records_url)
+    await wait_for("records database", lambda: migrate(settings.records_url))
     engine = make_engine(settings.records_url)
     # Host and process in the identity, so a history shows which worker ran each task.
     identity = f"cspflow-worker@{socket.gethostname()}:{os.getpid()}/{settings.task_queue}"
-    client = await connect(settings, identity=identity)
+    client = await wait_for("temporal", lambda: connect(settings, identity=identity))
     # Closed cases are bundled daily, before the namespace retention period removes them.
     await ensure_archive_schedule(client, settings)
     worker = build_worker(client, settings, make_session_factory(engine))

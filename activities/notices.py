@@ -12,6 +12,11 @@ task requests and chasers. The rules follow GOV.UK Notify (house style §5):
   that finds `sent` sends nothing; the Message-ID derives from the idempotency key, so even a
   retry after a crash between send and mark repeats the same Message-ID, which mail clients
   treat as one message;
+- once the mail server has accepted the message, the activity records that in its heartbeat
+  details and retries the `sent` mark with backoff while heartbeating, so a records database
+  that is briefly down does not make Temporal retry the whole activity and send again; and if
+  the mark still fails, the next attempt finds the heartbeat evidence and only marks
+  (`NoticeActivities.send_notice` says what remains at-least-once);
 - a permanently refused address is a non-retryable `BadRecipient` that the workflow escalates to
   the coordinator; every other SMTP failure raises and Temporal retries with backoff.
 
@@ -23,14 +28,16 @@ per part: `subject`, `txt` and `html`. The HTML part is autoescaped; the others 
 
 from __future__ import annotations
 
+import asyncio
 import email.policy
 import functools
 import hashlib
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -69,6 +76,18 @@ PARTS = ("subject", "txt", "html")
 
 SMTP_TIMEOUT_SECONDS = 30.0
 """Below the activity's start-to-close timeout, so a hung server fails the attempt, not the task."""
+
+MARK_SENT_WITHIN = timedelta(seconds=25)
+"""How long a send keeps retrying the `sent` mark after the mail server accepted the message.
+
+With an SMTP send of at most SMTP_TIMEOUT_SECONDS it stays inside the effects' 60 s
+start-to-close timeout; an outage longer than this is covered by the heartbeat evidence."""
+
+MARK_SENT_BACKOFF = (0.25, 4.0)
+"""The first wait between attempts at the mark, doubling up to the second."""
+
+ACCEPTED = "smtp_accepted"
+"""The heartbeat detail key recording the Message-ID the mail server accepted."""
 
 _LONDON = ZoneInfo("Europe/London")
 _TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$")
@@ -394,6 +413,17 @@ def build_message(
     return message
 
 
+def _accepted_earlier(mid: str) -> bool:
+    """True when an earlier attempt of this activity recorded that the mail server accepted
+    this Message-ID (its heartbeat details, handed on by Temporal to the retry)."""
+    if not activity.in_activity():
+        return False
+    return any(
+        isinstance(detail, Mapping) and detail.get(ACCEPTED) == mid
+        for detail in activity.info().heartbeat_details
+    )
+
+
 def _roles(request: NoticeRequest) -> dict[str, str]:
     """Map each address to its role ('to[0]', 'cc[1]'), the name used in errors and logs."""
     roles: dict[str, str] = {}
@@ -449,10 +479,12 @@ class NoticeActivities:
         session_factory: SessionFactory,
         smtp: SmtpConfig,
         *,
+        mark_sent_within: timedelta = MARK_SENT_WITHIN,
         answer_links: Callable[[str], str] | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._smtp = smtp
+        self._mark_sent_within = mark_sent_within
         self._answer_links = answer_links
 
     @activity.defn(name="send_notice")
@@ -461,6 +493,24 @@ class NoticeActivities:
 
         Raises non-retryable ApplicationErrors `UnknownTemplate`, `MissingPersonalisation` and
         `BadRecipient`; any other failure raises for Temporal to retry with backoff.
+
+        Between the mail server accepting the message and the row becoming `sent` lies the one
+        window where a retry could send twice, so it is kept small and covered twice over:
+
+        1. Right after the accept, the activity heartbeats `{"smtp_accepted": message_id}`. The
+           worker flushes heartbeats within 2 s (activities/heartbeat.py) and Temporal hands
+           the last attempt's details to the next attempt.
+        2. The `sent` mark is retried with backoff for `mark_sent_within` (25 s) while the
+           activity keeps heartbeating, so a records database that is down for a moment (a
+           PostgreSQL restart, a failover) costs a wait, not a second send.
+        3. If the mark still fails, the activity fails and Temporal retries it. The row is
+           still `pending`, but the retry finds its own Message-ID in the heartbeat details,
+           sends nothing and only marks the row.
+
+        What stays at-least-once (SMTP has no idempotent submit): a worker killed after the
+        accept and before the evidence heartbeat reached Temporal, or a Temporal server that
+        lost the heartbeat, leaves no evidence, and the retry sends again. It sends the same
+        Message-ID, which mail clients show as one message.
         """
         with _logging_ids(request):
             rendered = self._render(_with_answer_url(request, ANSWER_URL_MASK))
@@ -494,8 +544,13 @@ class NoticeActivities:
                 # Same key, different words: a template file was edited without a new version.
                 log.warning("notice_content_changed", message_id=mid)
 
-            await self._deliver(request, build_message(request, delivered, self._smtp, mid))
-            await mark_notice_sent(self._session_factory, request.idempotency_key, request.sent_at)
+            if _accepted_earlier(mid):
+                log.info("notice_accepted_earlier", message_id=mid)
+            else:
+                await self._deliver(request, build_message(request, delivered, self._smtp, mid))
+                if activity.in_activity():
+                    activity.heartbeat({ACCEPTED: mid})
+            await self._mark_sent(request)
             log.info("notice_sent", message_id=mid, recipients=len(recipients))
             return NoticeResult(
                 idempotency_key=request.idempotency_key,
@@ -504,6 +559,34 @@ class NoticeActivities:
                 content_sha256=rendered.content_sha256,
                 already_sent=False,
             )
+
+    async def _mark_sent(self, request: NoticeRequest) -> None:
+        """Mark the row `sent`, retrying with backoff for `mark_sent_within`; then raise.
+
+        Every attempt is bounded: at most one per backoff interval within the time limit.
+        """
+        deadline = time.monotonic() + self._mark_sent_within.total_seconds()
+        wait = MARK_SENT_BACKOFF[0]
+        for attempt in range(1, 1000):
+            try:
+                await mark_notice_sent(
+                    self._session_factory, request.idempotency_key, request.sent_at
+                )
+                if attempt > 1:
+                    log.info("notice_marked_sent_after_retry", attempts=attempt)
+                return
+            except Exception as error:
+                if time.monotonic() + wait > deadline:
+                    log.warning(
+                        "notice_mark_sent_failed", attempts=attempt, error=type(error).__name__
+                    )
+                    raise
+                log.warning(
+                    "notice_mark_sent_retrying", attempt=attempt, error=type(error).__name__
+                )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, MARK_SENT_BACKOFF[1])
+        raise RuntimeError(f"notice {request.idempotency_key} was not marked sent")
 
     def _answer_url(self, request: NoticeRequest) -> str:
         """A fresh signed answer link for the task the notice is about (issue 6)."""

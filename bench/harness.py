@@ -157,16 +157,22 @@ class DevServer:
     process: asyncio.subprocess.Process
     address: str
     log: Path
+    ports: tuple[int, int, int] = (0, 0, 0)
+    """Frontend, HTTP and metrics ports, so a restart can listen where clients expect it."""
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
 
-@asynccontextmanager
-async def dev_server(folder: Path, name: str = "temporal") -> AsyncIterator[DevServer]:
-    """Start a dev server persisting to `folder/<name>.db`; stop it (SIGTERM, then kill) on exit."""
-    port = free_port()
+async def launch_dev_server(
+    folder: Path, name: str = "temporal", ports: tuple[int, int, int] | None = None
+) -> DevServer:
+    """Start a dev server persisting to `folder/<name>.db` and wait (60 s at most) until it answers.
+
+    Given the `ports` of an earlier run on the same file, it is that server restarted.
+    """
+    port, http_port, metrics_port = ports or (free_port(), free_port(), free_port())
     log = folder / f"{name}.log"
     command = [
         str(TEMPORAL_CLI),
@@ -179,18 +185,18 @@ async def dev_server(folder: Path, name: str = "temporal") -> AsyncIterator[DevS
         "--port",
         str(port),
         "--http-port",
-        str(free_port()),
+        str(http_port),
         "--metrics-port",
-        str(free_port()),
+        str(metrics_port),
         *SERVER_ARGS,
     ]
     for key in search_attributes.ALL:
         command += ["--search-attribute", f"{key.name}={key._metadata_type}"]
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
             *command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
         )
-    server = DevServer(process, f"127.0.0.1:{port}", log)
+    server = DevServer(process, f"127.0.0.1:{port}", log, (port, http_port, metrics_port))
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -199,14 +205,24 @@ async def dev_server(folder: Path, name: str = "temporal") -> AsyncIterator[DevS
             try:
                 client = await Client.connect(server.address)
                 await client.workflow_service.get_system_info(GetSystemInfoRequest())
-                break
+                return server
             except Exception:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.2)
+    except BaseException:
+        await stop_process(process)
+        raise
+
+
+@asynccontextmanager
+async def dev_server(folder: Path, name: str = "temporal") -> AsyncIterator[DevServer]:
+    """Start a dev server persisting to `folder/<name>.db`; stop it (SIGTERM, then kill) on exit."""
+    server = await launch_dev_server(folder, name)
+    try:
         yield server
     finally:
-        await stop_process(process)
+        await stop_process(server.process)
 
 
 async def stop_process(process: asyncio.subprocess.Process, grace: float = 15) -> None:
@@ -220,6 +236,50 @@ async def stop_process(process: asyncio.subprocess.Process, grace: float = 15) -
             await asyncio.wait_for(process.wait(), 10)
 
 
+async def launch_worker(
+    command: Sequence[str], env: Mapping[str, str], log: Path, *, own_group: bool = False
+) -> asyncio.subprocess.Process:
+    """Start one worker process logging to `log` (appended); `own_group` puts it in its own
+    process group, so it and anything it started can be killed together."""
+    with log.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            *command,
+            cwd=PROJECT_ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+            start_new_session=own_group,
+        )
+
+
+async def wait_logged(
+    started: Sequence[tuple[asyncio.subprocess.Process, Path, int]],
+    line: str = '"worker_started"',
+    seconds: float = 60,
+) -> None:
+    """Wait until each process logged `line` after byte `offset` of its log, for `seconds` at most.
+
+    Raises when a process exits first or the time is up, with the end of its log.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        waiting = False
+        for process, path, offset in started:
+            with path.open("rb") as log:
+                log.seek(offset)
+                if line.encode() in log.read():
+                    continue
+            waiting = True
+            if process.returncode is not None:
+                raise RuntimeError(f"{path.name} exited:\n{path.read_text()[-3000:]}")
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"workers did not log {line} within {seconds:.0f} s")
+        await asyncio.sleep(0.2)
+
+
 @asynccontextmanager
 async def worker_processes(
     command: Sequence[str], count: int, env: Mapping[str, str], folder: Path, name: str
@@ -230,26 +290,9 @@ async def worker_processes(
     try:
         for n in range(count):
             path = folder / f"{name}-{n}.log"
-            with path.open("wb") as out:
-                processes.append(
-                    await asyncio.create_subprocess_exec(
-                        *command,
-                        cwd=PROJECT_ROOT,
-                        env=dict(env),
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
-                        stderr=out,
-                    )
-                )
+            processes.append(await launch_worker(command, env, path))
             logs.append(path)
-        deadline = time.monotonic() + 60
-        while not all('"worker_started"' in p.read_text(errors="replace") for p in logs):
-            for process, path in zip(processes, logs, strict=True):
-                if process.returncode is not None:
-                    raise RuntimeError(f"{path.name} exited:\n{path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"workers did not start within 60 s; see {folder}")
-            await asyncio.sleep(0.2)
+        await wait_logged([(p, path, 0) for p, path in zip(processes, logs, strict=True)])
         yield processes
     finally:
         for process in processes:
@@ -257,25 +300,36 @@ async def worker_processes(
 
 
 def cspflow_worker_env(
-    server: DevServer,
+    server: DevServer | str,
     *,
     task_queue: str,
     data_dir: Path,
     smtp_port: int,
     directory_file: Path,
     payload_keys_json: str,
+    database_url: str | None = None,
 ) -> dict[str, str]:
-    """The environment of `python worker.py` for a benchmark: its own everything, JSON logs."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("CSPFLOW_")} | {
-        "CSPFLOW_TEMPORAL_ADDRESS": server.address,
-        "CSPFLOW_TASK_QUEUE": task_queue,
-        "CSPFLOW_DATA_DIR": str(data_dir),
-        "CSPFLOW_SMTP_PORT": str(smtp_port),
-        "CSPFLOW_DIRECTORY_FILE": str(directory_file),
-        "CSPFLOW_LOG_FORMAT": "json",
-        "CSPFLOW_PAYLOAD_KEYS": payload_keys_json,
-        "PYTHONUNBUFFERED": "1",
-    }
+    """The environment of `python worker.py` for a benchmark: its own everything, JSON logs.
+
+    The records database is SQLite in `data_dir` unless `database_url` names another;
+    `server` is the dev server or the address where one will listen.
+    """
+    address = server if isinstance(server, str) else server.address
+    extra = {"CSPFLOW_DATABASE_URL": database_url} if database_url else {}
+    return (
+        {k: v for k, v in os.environ.items() if not k.startswith("CSPFLOW_")}
+        | extra
+        | {
+            "CSPFLOW_TEMPORAL_ADDRESS": address,
+            "CSPFLOW_TASK_QUEUE": task_queue,
+            "CSPFLOW_DATA_DIR": str(data_dir),
+            "CSPFLOW_SMTP_PORT": str(smtp_port),
+            "CSPFLOW_DIRECTORY_FILE": str(directory_file),
+            "CSPFLOW_LOG_FORMAT": "json",
+            "CSPFLOW_PAYLOAD_KEYS": payload_keys_json,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
 
 
 def plain_env() -> dict[str, str]:
@@ -324,6 +378,7 @@ class Arrival:
     key: str
     case: str
     subject: str
+    message_id: str = ""
 
 
 @dataclass
@@ -344,6 +399,7 @@ class TimedInbox:
             str(headers.get("X-Cspflow-Key", "")).strip(),
             str(headers.get("X-Cspflow-Case", "")).strip(),
             str(headers.get("Subject", "")).strip(),
+            str(headers.get("Message-ID", "")).strip(),
         )
         with self._lock:
             self.arrivals.append(arrival)
@@ -363,9 +419,12 @@ class TimedInbox:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[TimedInbox, int]]:
-    """A real SMTP server on loopback, in its own thread, so arrival times do not wait on ours."""
-    inbox = TimedInbox()
+def smtp_server(handler: TimedInbox | None = None) -> Iterator[tuple[TimedInbox, int]]:
+    """A real SMTP server on loopback, in its own thread, so arrival times do not wait on ours.
+
+    `handler` is the inbox (a TimedInbox that may do more with each message); default a new one.
+    """
+    inbox = handler if handler is not None else TimedInbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

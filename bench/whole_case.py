@@ -82,12 +82,20 @@ async def deliver(
     tally: Tally,
     rng: random.Random,
     ready: Callable[[], Awaitable[bool]] | None = None,
+    limit: float = STEP_LIMIT_SECONDS,
+    done: Callable[[], Awaitable[bool]] | None = None,
 ) -> Any:
-    """Take one step after a seeded delay: when `ready()` says so, send it; retry on refusal."""
+    """Take one step after a seeded delay: when `ready()` says so, send it; retry on refusal.
+
+    `done()`, when given, is asked before each try: a step whose answer was lost (a server
+    restart) but which took effect is not sent again; None is returned.
+    """
     await asyncio.sleep(rng.uniform(*DELAY_SECONDS))
-    deadline = time.monotonic() + STEP_LIMIT_SECONDS
+    deadline = time.monotonic() + limit
     interval = POLL_SECONDS[0]
     while True:
+        if done is not None and await done():
+            return None
         if ready is None or await ready():
             try:
                 result = await send()
@@ -96,12 +104,39 @@ async def deliver(
             except refused:
                 tally.retries += 1
         if time.monotonic() > deadline:
-            raise TimeoutError(f"a step was not accepted within {STEP_LIMIT_SECONDS:.0f} s")
+            raise TimeoutError(f"a step was not accepted within {limit:.0f} s")
         await asyncio.sleep(interval)
         interval = min(interval * 1.5, POLL_SECONDS[1])
 
 
 # ---- the two sides ------------------------------------------------------------------------------
+
+
+def review_steps(by: str, today: date) -> list[tuple[str, Any]]:
+    """The coordinator's Updates of a case that goes to review: threshold confirmed, meeting
+    today, a review with one recommendation to the council, the victim consulted."""
+    return [
+        ("decide_threshold", DecideThreshold(by=by, decision="confirm")),
+        ("schedule_meeting", ScheduleMeeting(by=by, meeting_on=today)),
+        (
+            "record_review",
+            RecordReview(
+                by=by,
+                findings="Agencies did not share information.",
+                recommendations=(
+                    Recommendation(
+                        to_body="north-council",
+                        action="Share logs weekly",
+                        due=today + timedelta(days=30),
+                    ),
+                ),
+            ),
+        ),
+        (
+            "record_victim_consultation",
+            RecordVictimConsultation(by=by, consulted_on=today, summary="Agrees the plan."),
+        ),
+    ]
 
 
 async def cspflow_case(
@@ -145,28 +180,7 @@ async def cspflow_case(
         )
         for agency in AGENCIES
     ]
-    decisions: list[tuple[str, Any]] = [
-        ("decide_threshold", DecideThreshold(by=BY, decision="confirm")),
-        ("schedule_meeting", ScheduleMeeting(by=BY, meeting_on=today)),
-        (
-            "record_review",
-            RecordReview(
-                by=BY,
-                findings="Agencies did not share information.",
-                recommendations=(
-                    Recommendation(
-                        to_body="north-council",
-                        action="Share logs weekly",
-                        due=today + timedelta(days=30),
-                    ),
-                ),
-            ),
-        ),
-        (
-            "record_victim_consultation",
-            RecordVictimConsultation(by=BY, consulted_on=today, summary="Agrees the plan."),
-        ),
-    ]
+    decisions = review_steps(BY, today)
     for update, payload in decisions:
         await deliver(step(case_id, update, payload), refused, tally, rng, allowed(update))
     partners.append(

@@ -6,11 +6,13 @@ is the worker production runs (cosmicpython's bootstrap).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -35,6 +37,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.calendar import bank_holidays
 from activities.configuration import ConfigurationActivities
 from activities.db import SessionFactory
+from activities.heartbeat import HEARTBEAT_FLUSH, KeepAlive
 from activities.notices import NoticeActivities, SmtpConfig
 from activities.records import RecordActivities
 from starter.codec import KeyRing, data_converter
@@ -54,6 +57,53 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 # Schemas and pure rules are deterministic; passing them through the sandbox instead of
 # re-importing them per workflow run cut worker CPU per workflow from 12.1 ms to 4.2 ms here.
 PASSTHROUGH = ("schemas", "workflows.rules", "pydantic", "pydantic_core", "annotated_types")
+
+
+STARTUP_WAIT = timedelta(minutes=5)
+"""How long a starting worker waits for the records database and Temporal before giving up."""
+
+STARTUP_BACKOFF = (0.5, 10.0)
+"""The first wait between tries at start, in seconds, doubling up to the second."""
+
+T = TypeVar("T")
+
+
+async def wait_for(
+    what: str,
+    start: Callable[[], Awaitable[T]],
+    *,
+    within: timedelta = STARTUP_WAIT,
+    backoff: tuple[float, float] = STARTUP_BACKOFF,
+) -> T:
+    """Run `start` until it succeeds, waiting with backoff between tries, for at most `within`.
+
+    A worker started while PostgreSQL or Temporal is down (a host booting, a restart of the
+    other service, docker-compose starting all at once) waits for it instead of crashing, and
+    logs what it waits for. A setting that cannot work (ValueError, TypeError) fails at once;
+    any other error is retried until `within` has passed, then raised.
+    """
+    log = structlog.get_logger("worker")
+    deadline = time.monotonic() + within.total_seconds()
+    wait = backoff[0]
+    for attempt in range(1, 10_000):
+        try:
+            return await start()
+        except (ValueError, TypeError):
+            raise
+        except Exception as error:
+            if time.monotonic() + wait > deadline:
+                log.error("worker_gave_up_waiting", waiting_for=what, attempts=attempt)
+                raise
+            log.warning(
+                "worker_waiting",
+                waiting_for=what,
+                attempt=attempt,
+                error=type(error).__name__,
+                retry_in_seconds=round(wait, 2),
+            )
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, backoff[1])
+    raise RuntimeError(f"{what} did not become available")
 
 
 def answer_links(settings: Settings) -> Callable[[str], str]:
@@ -140,6 +190,11 @@ def build_worker(
     **options: Any,
 ) -> Worker:
     """The cspflow worker: every workflow and activity on one task queue."""
+    defaults: dict[str, Any] = {
+        "max_cached_workflows": settings.max_cached_workflows,
+        "interceptors": [KeepAlive()],
+        "max_heartbeat_throttle_interval": HEARTBEAT_FLUSH,
+    }
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -150,7 +205,8 @@ def build_worker(
         # server accepting it and its row being marked sent would be sent again on retry.
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflow_runner=workflow_runner(),
-        **({"max_cached_workflows": settings.max_cached_workflows} | options),
+        # Heartbeats reach the server within HEARTBEAT_FLUSH, inside every heartbeat timeout.
+        **(defaults | options),
     )
 
 

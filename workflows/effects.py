@@ -31,6 +31,11 @@ EFFECT_RETRY = RetryPolicy(
     ],
 )
 EFFECT_TIMEOUT = timedelta(seconds=60)
+EFFECT_HEARTBEAT = timedelta(seconds=10)
+"""Every effect heartbeats while it runs (the worker's KeepAlive interceptor, at least every
+2 s), so when a worker dies the server retries its work after this long, not after
+EFFECT_TIMEOUT. Changing it changes only the options of activities scheduled from now on, which
+replay does not compare."""
 
 
 def key(step: str, n: int | str = 0) -> str:
@@ -45,6 +50,7 @@ async def run_effect(name: str, arg: Any, result_type: type | None = None) -> An
         arg,
         result_type=result_type,
         start_to_close_timeout=EFFECT_TIMEOUT,
+        heartbeat_timeout=EFFECT_HEARTBEAT,
         retry_policy=EFFECT_RETRY,
     )
 

@@ -11,7 +11,7 @@ import email
 import email.policy
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -310,15 +310,20 @@ async def test_a_send_while_smtp_is_down_raises_and_the_retry_sends_one_mail(
 
 
 async def test_a_crash_after_the_send_resends_with_the_same_message_id(
-    notice_activities: NoticeActivities,
+    smtp_server: tuple[Inbox, int],
     inbox: Inbox,
     session_factory: SessionFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """If marking `sent` fails after SMTP accepted the mail, the retry repeats the Message-ID.
+    """If marking `sent` fails for good after SMTP accepted the mail and the retry has no
+    evidence of the accept (the heartbeat was lost), the retry repeats the Message-ID.
 
     SMTP cannot be made exactly-once; one Message-ID is what lets mail clients show one message.
+    (A retry that has the evidence sends nothing: test_notice_mark_sent.py.)
     """
+    notice_activities = NoticeActivities(
+        session_factory, smtp_config(smtp_server[1]), mark_sent_within=timedelta(0)
+    )
     real_mark = notices.mark_notice_sent
     calls = 0
 
