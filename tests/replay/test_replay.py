@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from starter.audit.replay import load_histories, replay_histories
+from starter.codec import KeyRing
 from tests.conftest import KEYRING
 
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -36,3 +39,25 @@ async def test_every_stored_history_replays_without_nondeterminism() -> None:
     diverged = [f"{r.workflow_id}: {r.divergence}" for r in reports if not r.ok]
     assert not diverged, "\n".join(diverged)
     assert len(reports) == len(STORED)
+
+
+KNOWN_SDK_ORDERING = HISTORIES / "known-sdk-ordering"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="temporalio 1.35 ordering bug: a worker that replays a case after another was killed "
+    "can take a pending Update in the same workflow task as an activity or child result and "
+    "record its acceptance after that task's commands, while a later replay runs the Update "
+    "first (histories from `python -m bench.chaos`; see tests/histories/known-sdk-ordering). "
+    "Strict: when an SDK upgrade replays them cleanly this test fails, and the workaround notes "
+    "in bench/README.md ('Chaos run') can go.",
+)
+async def test_histories_of_the_known_sdk_update_ordering_bug_replay() -> None:
+    """Three chaos-run cases whose own histories do not replay (a known SDK bug, not a change)."""
+    histories = load_histories(KNOWN_SDK_ORDERING)
+    assert len(histories) == 3
+    keys = KeyRing.from_file(KNOWN_SDK_ORDERING / "payload-keys.json")
+    reports = await replay_histories(histories, keys)
+    diverged = [f"{r.workflow_id}: {r.divergence}" for r in reports if not r.ok]
+    assert not diverged, "\n".join(diverged)
