@@ -180,3 +180,17 @@ def test_a_disabled_account_cannot_sign_in_until_enabled() -> None:
     assert sign_in(EMAIL, PASSWORD) is None
     assert invoke("user", "enable", EMAIL).exit_code == 0
     assert sign_in(EMAIL, PASSWORD) is not None
+
+
+def test_a_directory_coordinator_needs_only_the_address() -> None:
+    """Name and areas come from the directory's coordinators entry; unlisted people need both."""
+    listed = "Coordinator@Bolsover.example.org"
+    result = invoke("user", "add", listed, "--password-stdin", input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert "Added coordinator@bolsover.example.org (coordinator for bolsover)" in result.output
+    shown = json.loads(invoke("user", "list", "--json").stdout)
+    assert shown[0]["name"] == "Priya Holloway" and shown[0]["areas"] == ["bolsover"]
+    unlisted = invoke("user", "add", EMAIL, "--password-stdin", input=PASSWORD + "\n")
+    assert unlisted.exit_code == 2
+    assert "is not a coordinator in the CSP directory" in unlisted.output
+    assert "give --name and --role" in unlisted.output

@@ -75,8 +75,15 @@ def _account(data: dict[str, Any]) -> Account:
 @handled
 def user_add(
     email: str = typer.Argument(..., help="Sign-in address, e.g. jo.bloggs@council.gov.uk."),
-    name: str = typer.Option(..., "--name", help="Display name, e.g. 'Jo Bloggs'."),
-    role: Role = typer.Option(..., "--role", help="coordinator, auditor or administrator."),
+    name: str | None = typer.Option(
+        None, "--name", help="Display name, e.g. 'Jo Bloggs' (default: the directory's)."
+    ),
+    role: Role | None = typer.Option(
+        None,
+        "--role",
+        help="coordinator, auditor or administrator (default: coordinator for a person the "
+        "directory lists as one).",
+    ),
     areas: list[str] = typer.Option(
         [],
         "--area",
@@ -85,13 +92,36 @@ def user_add(
     ),
     password_stdin: bool = typer.Option(False, "--password-stdin", help=_PASSWORD_STDIN_HELP),
 ) -> None:
-    """Create an account for the web console, with its password."""
+    """Create an account for the web console, with its password.
+
+    A coordinator the CSP directory lists needs only the address: the name and the areas come
+    from the directory entry (options given still win), so accounts and the directory agree.
+    """
     from activities.accounts import add_user, check_account_areas, check_password
 
-    account = _account({"email": email, "name": name, "role": role, "areas": tuple(areas)})
     settings, _ = _settings()
+    directory = _directory(settings)
+    listed = next(
+        (
+            c
+            for c in directory.coordinators
+            if email.strip().lower() in (c.email.lower(), c.id.lower())
+        ),
+        None,
+    )
+    if listed is not None and role in (None, Role.COORDINATOR):
+        role = Role.COORDINATOR
+        name = name or listed.name
+        areas = areas or list(listed.areas)
+    if name is None or role is None:
+        raise InputError(
+            f"{email} is not a coordinator in the CSP directory ({settings.directory_file}): "
+            "give --name and --role (and --area for a coordinator), or add them to the "
+            "directory's coordinators first"
+        )
+    account = _account({"email": email, "name": name, "role": role, "areas": tuple(areas)})
     if account.areas:
-        check_account_areas(account, _directory(settings))
+        check_account_areas(account, directory)
     password = _password(password_stdin)
     check_password(password)
     _run(_records(settings, lambda sessions: add_user(sessions, account, password)))
