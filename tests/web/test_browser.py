@@ -21,17 +21,19 @@ from datetime import date
 from typing import Any
 
 import pytest
+from itsdangerous import URLSafeTimedSerializer
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from temporalio.testing import WorkflowEnvironment
 
 from activities.configuration import load_directory
+from starter import answer_links
 from starter.client import ClientError, Cspflow
 from starter.settings import PROJECT_ROOT, Settings
 from starter.web.app import Console
 from starter.web.server import WebServer, start_web
 from tests.conftest import Inbox, free_port
-from tests.web.conftest import NORTH, PASSWORD, SOUTH
-from tests.web.test_console import answer_link_in_mail, application_pairs, close
+from tests.web.conftest import AUDITOR, NORTH, PASSWORD, SOUTH
+from tests.web.test_console import LongAgoSigner, answer_link_in_mail, application_pairs, close
 from tests.workflows.directory import application
 from tests.workflows.helpers import eventually
 
@@ -143,7 +145,12 @@ async def sign_in(page: Page, base: str, email: str) -> None:
 
 @pytest.mark.usefixtures("worker")
 async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
-    served: WebServer, chromium: Browser, cspflow: Cspflow, inbox: Inbox, today: date
+    served: WebServer,
+    chromium: Browser,
+    cspflow: Cspflow,
+    console: Console,
+    inbox: Inbox,
+    today: date,
 ) -> None:
     """The whole journey in Chromium, every page accessible and within its security policy."""
     base, checked = served.url, Checked()
@@ -222,13 +229,29 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
         assert response is not None and response.status == 403
         await audit(south, checked, "refused")
         await south_context.close()
+
+        auditor_context, auditor = await new_context(chromium, checked)
+        await sign_in(auditor, base, AUDITOR)
+        await auditor.wait_for_url(f"{base}/cases")
+        await auditor.goto(f"{base}/cases/{case_id}")
+        assert await auditor.locator("a[href*='/steps/']").count() == 0
+        assert await auditor.locator("form[action*='new-link']").count() == 0
+        response = await auditor.goto(f"{base}/cases/{case_id}/steps/decide_threshold")
+        assert response is not None and response.status == 403
+        expired = URLSafeTimedSerializer(
+            console.secret, salt=answer_links._SALT, signer=LongAgoSigner
+        ).dumps({"task": f"{case_id}.task.information.test-icb"})
+        await auditor.goto(f"{base}/answer/{expired}")
+        assert "This link has expired" in await auditor.locator("h1").inner_text()
+        await audit(auditor, checked, "answer-link-expired")
+        await auditor_context.close()
     finally:
         await context.close()
         with contextlib.suppress(ClientError):  # not started: the first failure tells why
             await close(cspflow, case_id)
     assert checked.violations == [], "\n".join(checked.violations)
     assert checked.csp == [], "\n".join(checked.csp)
-    assert len(checked.pages) == 12
+    assert len(checked.pages) == 13
 
 
 async def test_the_checks_catch_a_planted_violation(served: WebServer, chromium: Browser) -> None:

@@ -183,7 +183,9 @@ async def test_a_partner_answers_through_the_link_in_its_mail(
         await close(cspflow, case_id)
 
 
-class _LongAgo(TimestampSigner):
+class LongAgoSigner(TimestampSigner):
+    """Signs as if 200 days ago: an answer link past any configured limit."""
+
     def get_timestamp(self) -> int:
         return super().get_timestamp() - 200 * 86400
 
@@ -202,7 +204,7 @@ async def test_tampered_expired_and_revoked_links_are_refused_and_record_nothing
         page = await partner.http.get(f"/answer/{tampered}")
         assert page.status_code == 403 and "This link does not work" in page.text
         old = URLSafeTimedSerializer(
-            console.secret, salt=answer_links._SALT, signer=_LongAgo
+            console.secret, salt=answer_links._SALT, signer=LongAgoSigner
         ).dumps({"task": task_id})
         page = await partner.http.get(f"/answer/{old}")
         assert page.status_code == 403 and "This link has expired" in page.text
