@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -38,7 +37,7 @@ from starter.answer_links import (
 from starter.audit.timeline import CaseNotFound, build_timeline
 from starter.client import ClientError
 from starter.web.auth import forbidden, signed_in
-from starter.web.forms import ChoiceSource, Form, attach_problems, build_form, read_form
+from starter.web.forms import ChoiceSource, Form, build_form, check_posted
 from starter.web.processes import PROCESSES, ProcessSpec, process_of_case
 from starter.web.rendering import (
     Console,
@@ -191,14 +190,10 @@ async def start_case(request: Request, account: Account) -> Response:
     rebuilt = rebuilt_form(schema, raw, posted_form, frozenset(), choices)
     if rebuilt is not None:
         return page(request, "form.html.j2", account=account, fields=rebuilt.fields, **context)
-    posted = read_form(schema, raw, skip=frozenset())
-    form = build_form(schema, raw=raw, skip=frozenset(), choices_for=choices)
-    try:
-        if posted.problems:
-            raise InvalidForm(None)
-        application = spec.input_model.model_validate(posted.document)
-    except (ValidationError, InvalidForm) as error:
-        attach_problems(form, posted, error if isinstance(error, ValidationError) else None)
+    form, application = check_posted(
+        schema, raw, spec.input_model.model_validate, skip=frozenset(), choices_for=choices
+    )
+    if application is None:
         return form_with_errors(request, account, form, context)
     area = getattr(application, "area", None)
     if area is None or not account.can_act(area):
@@ -210,13 +205,6 @@ async def start_case(request: Request, account: Account) -> Response:
         return form_with_errors(request, account, form, context)
     log.info("case_started_web", case_id=case_id, process=spec.process.value)
     return redirect_to(f"/cases/{case_id}")
-
-
-class InvalidForm(Exception):
-    """A posted form with problems only the form can have (e.g. 31 February)."""
-
-    def __init__(self, error: ValidationError | None) -> None:
-        self.error = error
 
 
 def form_values(form: FormData) -> dict[str, list[str]]:
@@ -371,14 +359,13 @@ async def step_page(request: Request, account: Account) -> Response:
     rebuilt = rebuilt_form(schema, raw, posted_form, frozenset({"by"}), choices)
     if rebuilt is not None:
         return page(request, "form.html.j2", account=account, fields=rebuilt.fields, **context)
-    posted = read_form(schema, raw)
-    form = build_form(schema, raw=raw, choices_for=choices)
-    try:
-        if posted.problems:
-            raise InvalidForm(None)
-        payload = step.model.model_validate({**posted.document, "by": account.email})
-    except (ValidationError, InvalidForm) as error:
-        attach_problems(form, posted, error if isinstance(error, ValidationError) else None)
+    form, payload = check_posted(
+        schema,
+        raw,
+        lambda document: step.model.model_validate({**document, "by": account.email}),
+        choices_for=choices,
+    )
+    if payload is None:
         return form_with_errors(request, account, form, context)
     try:
         await console.flow(account.email).step(case_id, update, payload)

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 
@@ -35,6 +35,8 @@ Widget = Literal[
 ]  # fmt: skip
 
 Path = tuple[str | int, ...]
+
+T = TypeVar("T")
 
 LONG_TEXT = 500
 """A text field allowing more characters than this is a textarea."""
@@ -474,10 +476,14 @@ def attach_problems(
     The message is the CLI's ('applicant.email: ...'): the same words in both places.
     """
     problems: list[tuple[Path, str, str | None]] = list(posted.problems if posted else ())
+    reported = {path for path, _, _ in problems}
     if error is not None:
         for problem in error.errors(include_url=False):
+            path = tuple(problem["loc"])
+            if path in reported:
+                continue  # a date the form could not read is 'missing' to the model: said once
             message = problem["msg"].removeprefix("Value error, ")
-            problems.append((tuple(problem["loc"]), message, None))
+            problems.append((path, message, None))
     for path, message, part in problems:
         text = f"{field_path(path)}: {message}"
         target = _find(form, path)
@@ -490,6 +496,33 @@ def attach_problems(
             form.errors.append((target.first_input_id, text))
         else:
             form.errors.append(("main-content", text))
+
+
+def check_posted(
+    schema: Mapping[str, Any],
+    raw: Mapping[str, Sequence[str]],
+    validate: Callable[[dict[str, Any]], T],
+    *,
+    skip: frozenset[str] = frozenset({"by"}),
+    choices_for: ChoiceSource | None = None,
+) -> tuple[Form, T | None]:
+    """Read a posted form and validate its document: the form as typed, and the valid input.
+
+    When anything is wrong the input is None and every problem (the form's own, such as
+    31 February, and the model's) is on its question and in the error summary, so nothing is
+    recorded until the whole form is valid.
+    """
+    posted = read_form(schema, raw, skip=skip)
+    form = build_form(schema, raw=raw, skip=skip, choices_for=choices_for)
+    try:
+        valid = validate(posted.document)
+    except ValidationError as error:
+        attach_problems(form, posted, error)
+        return form, None
+    if posted.problems:
+        attach_problems(form, posted)
+        return form, None
+    return form, valid
 
 
 def format_date(value: Any) -> dict[str, str]:

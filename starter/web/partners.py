@@ -15,7 +15,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -32,8 +32,8 @@ from starter.answer_links import (
 )
 from starter.client import ClientError
 from starter.web.auth import client_key, too_many
-from starter.web.coordinators import InvalidForm, form_values
-from starter.web.forms import Form, attach_problems, build_form, read_form
+from starter.web.coordinators import form_values
+from starter.web.forms import Form, build_form, check_posted
 from starter.web.rendering import OPEN_STATES, TEMPLATES, console_of, log, message, secure
 
 _LINK_PAGES: dict[LinkProblem, tuple[str, str]] = {
@@ -119,14 +119,8 @@ async def answer(request: Request) -> Response:
             status_code=403,
         )
     raw = form_values(posted_form)
-    posted = read_form(schema, raw, skip=frozenset())
-    form = build_form(schema, raw=raw, skip=frozenset())
-    try:
-        if posted.problems:
-            raise InvalidForm(None)
-        response = model.model_validate(posted.document)
-    except (ValidationError, InvalidForm) as error:
-        attach_problems(form, posted, error if isinstance(error, ValidationError) else None)
+    form, response = check_posted(schema, raw, model.model_validate, skip=frozenset())
+    if response is None:
         return _answer_page(request, form, context, csrf, status_code=400)
     try:
         await flow.submit(link.task_id, _plain(response))

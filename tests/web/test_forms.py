@@ -8,7 +8,14 @@ from pydantic import ValidationError
 
 from schemas.community_trigger import Application, DecideThreshold, RequestAppeal
 from schemas.partner_task import InformationResponse
-from starter.web.forms import FormField, as_posted, attach_problems, build_form, read_form
+from starter.web.forms import (
+    FormField,
+    as_posted,
+    attach_problems,
+    build_form,
+    check_posted,
+    read_form,
+)
 from tests.workflows.directory import application
 
 APPLICATION = Application.model_json_schema()
@@ -124,3 +131,22 @@ def test_empty_answers_are_left_out_so_defaults_apply() -> None:
     raw = {"decision": ["confirm"], "met": [""], "reason": [""]}
     posted = read_form(DecideThreshold.model_json_schema(), raw)
     assert posted.document == {"decision": "confirm"}
+
+
+def test_every_problem_is_shown_at_once_and_a_bad_date_only_once() -> None:
+    """31 February and a bad email together: two problems, the date not also 'required'."""
+    document = application(date(2025, 3, 10)).model_dump(mode="json")
+    document["applicant"]["email"] = "not-an-address"
+    pairs = [
+        (k, "31" if k == "received_on.day" else "2" if k == "received_on.month" else v)
+        for k, v in as_posted(build_form(APPLICATION, document))
+    ]
+    form, valid = check_posted(
+        APPLICATION, _multi(pairs), Application.model_validate, skip=frozenset()
+    )
+    assert valid is None
+    assert [target for target, _ in form.errors] == ["f-received-on-day", "f-applicant-email"]
+    document["applicant"]["email"] = "applicant@example.net"
+    good = _multi(as_posted(build_form(APPLICATION, document)))
+    form, valid = check_posted(APPLICATION, good, Application.model_validate, skip=frozenset())
+    assert form.errors == [] and valid == Application.model_validate(document)
