@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.configuration import ConfigurationActivities, DirectoryError, load_directory
+from schemas.directory import Directory
 from schemas.errors import ConfigurationError, CspflowError
 from schemas.setup import CommunityTriggerSetup
 from starter.settings import PROJECT_ROOT, Settings
@@ -245,3 +246,31 @@ async def test_independent_chairs_refuses_an_unknown_process() -> None:
 
     assert caught.value.type == "UnknownProcess"
     assert caught.value.non_retryable
+
+
+async def test_setup_activity_parses_the_file_again_only_when_its_bytes_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is read on every call but parsed once per content (the worker's CPU, issue 5)."""
+    import activities.configuration as configuration
+
+    parsed: list[bytes] = []
+    parse = configuration.parse_directory
+
+    def counting(path: Path, raw: bytes) -> Directory:
+        parsed.append(raw)
+        return parse(path, raw)
+
+    monkeypatch.setattr(configuration, "parse_directory", counting)
+    data = _shipped_data()
+    path = _write(tmp_path, data)
+    activities = ConfigurationActivities(path)
+    env = ActivityEnvironment()
+    await env.run(activities.community_trigger_setup, "erewash")
+    await env.run(activities.independent_chairs, "community-trigger")
+    data["community_trigger_policies"][0]["threshold_complaints"] = 2  # same size, same moment
+    _write(tmp_path, data)
+    after = await env.run(activities.community_trigger_setup, "erewash")
+
+    assert len(parsed) == 2
+    assert after.policy.threshold_complaints == 2

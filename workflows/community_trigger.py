@@ -16,6 +16,9 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    # Not `from workflows import effects`: that form loads a fresh copy of effects.py into
+    # every sandbox (the sandbox's own `workflows` package lacks it); this one passes it through.
+    import workflows.effects as effects
     from schemas.community_trigger import (
         CaseInput,
         CaseOutcome,
@@ -24,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
     from schemas.partner_task import TaskKind
     from schemas.records import ReleaseChair
     from schemas.setup import CommunityTriggerSetup
-    from workflows import effects
     from workflows.community_trigger_case import CaseClosing
     from workflows.community_trigger_review import CommunityTriggerReview
     from workflows.partner_task import PartnerTaskWorkflow

@@ -19,6 +19,9 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    # Not `from workflows import effects`: that form loads a fresh copy of effects.py into
+    # every sandbox (the sandbox's own `workflows` package lacks it); this one passes it through.
+    import workflows.effects as effects
     from schemas.partner_task import (
         RESPONSE_MODELS,
         CancelTask,
@@ -33,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.records import TaskRow
     from schemas.validation import describe_validation_error
-    from workflows import effects
     from workflows.chase import Chaser
     from workflows.rules.chasing import Chase, ChaseKind
     from workflows.rules.deadlines import days_late
