@@ -64,6 +64,10 @@ class Console:
         return [(a.id, a.name) for a in self.directory.areas if allowed(a.id)]
 
 
+MAX_TRACKED = 10_000
+"""Addresses the rate limiter remembers before it forgets the idle ones."""
+
+
 class RateLimiter:
     """At most `limit` requests per `window` seconds per key (a client address)."""
 
@@ -80,10 +84,14 @@ class RateLimiter:
         if len(seen) >= self.limit:
             return False
         seen.append(now)
-        if len(self._seen) > 10_000:  # bounded memory: forget idle addresses
-            for idle in [k for k, v in self._seen.items() if not v]:
-                del self._seen[idle]
+        if len(self._seen) > MAX_TRACKED:
+            self._forget_idle(now)
         return True
+
+    def _forget_idle(self, now: float) -> None:
+        """Bound memory: drop addresses with no request inside the window (their count is 0)."""
+        for idle in [k for k, v in self._seen.items() if now - v[-1] > self.window]:
+            del self._seen[idle]
 
 
 def _environment() -> jinja2.Environment:

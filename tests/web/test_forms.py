@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from pydantic import ValidationError
 
 from schemas.community_trigger import Application, DecideThreshold, RequestAppeal
@@ -150,3 +151,23 @@ def test_every_problem_is_shown_at_once_and_a_bad_date_only_once() -> None:
     good = _multi(as_posted(build_form(APPLICATION, document)))
     form, valid = check_posted(APPLICATION, good, Application.model_validate, skip=frozenset())
     assert form.errors == [] and valid == Application.model_validate(document)
+
+
+def test_the_rate_limiter_counts_per_address_and_forgets_idle_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each address has its own allowance; idle addresses do not pile up in memory."""
+    from starter.web import rendering
+
+    clock = [0.0]
+    monkeypatch.setattr(rendering.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(rendering, "MAX_TRACKED", 3)
+    limiter = rendering.RateLimiter(2, 60.0)
+    assert [limiter.allow("a"), limiter.allow("a"), limiter.allow("a")] == [True, True, False]
+    assert limiter.allow("b")
+    clock[0] = 61.0
+    assert limiter.allow("a")  # the window has passed
+    for n in range(5):
+        limiter.allow(f"new-{n}")
+    assert "b" not in limiter._seen  # idle for a window: forgotten
+    assert set(limiter._seen) == {"a", *(f"new-{n}" for n in range(5))}  # active: kept
