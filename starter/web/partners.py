@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +33,7 @@ from starter.client import ClientError
 from starter.web.auth import client_key, too_many
 from starter.web.coordinators import form_values
 from starter.web.forms import Form, build_form, check_posted
-from starter.web.rendering import OPEN_STATES, TEMPLATES, console_of, log, message, secure
+from starter.web.rendering import OPEN_STATES, console_of, log, message, page
 
 _LINK_PAGES: dict[LinkProblem, tuple[str, str]] = {
     LinkProblem.TAMPERED: (
@@ -149,15 +148,12 @@ def _answer_page(
     csrf: str,
     status_code: int = 200,
 ) -> HTMLResponse:
-    nonce = secrets.token_urlsafe(16)
-    body = TEMPLATES.get_template("answer.html.j2").render(
-        account=None,
+    return page(
+        request,
+        "answer.html.j2",
+        status_code,
         csrf_token=csrf,
-        csp_nonce=nonce,
-        trusted_header=False,
-        nav=None,
         errors=form.errors,
         fields=form.fields,
         **context,
     )
-    return secure(HTMLResponse(body, status_code=status_code), nonce)  # type: ignore[return-value]

@@ -149,9 +149,10 @@ def page(
     context.setdefault("errors", [])
     context.setdefault("nav", None)
     context.setdefault("title", "cspflow")
+    if "csrf_token" not in context:  # a partner's answer page brings its own, and no session
+        context["csrf_token"] = csrf_token_of(request) if "session" in request.scope else ""
     body = TEMPLATES.get_template(template).render(
         account=account,
-        csrf_token=csrf_token_of(request) if "session" in request.scope else "",
         csp_nonce=nonce,
         trusted_header=bool(console_of(request).settings.web_trusted_header),
         **context,
