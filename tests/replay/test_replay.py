@@ -46,12 +46,13 @@ KNOWN_SDK_ORDERING = HISTORIES / "known-sdk-ordering"
 
 @pytest.mark.xfail(
     strict=True,
-    reason="temporalio 1.35 ordering bug: a worker that replays a case after another was killed "
-    "can take a pending Update in the same workflow task as an activity or child result and "
-    "record its acceptance after that task's commands, while a later replay runs the Update "
-    "first (histories from `python -m bench.chaos`; see tests/histories/known-sdk-ordering). "
-    "Strict: when an SDK upgrade replays them cleanly this test fails, and the workaround notes "
-    "in bench/README.md ('Chaos run') can go.",
+    reason="temporalio 1.35 ordering bug: after a worker was killed, a fresh worker answering a "
+    "status Query takes an activity or child result that no workflow task has delivered yet and "
+    "keeps the commands it causes; the coordinator's Update that follows is recorded after them, "
+    "while a later replay runs the Update first (histories from `python -m bench.chaos`; "
+    "reproduced without cspflow in tests/replay/test_sdk_update_ordering.py). Strict: when an "
+    "SDK upgrade replays them cleanly this test fails, and the notes in bench/README.md ('Chaos "
+    "run') and README.md ('A case that cannot move on') can go.",
 )
 async def test_histories_of_the_known_sdk_update_ordering_bug_replay() -> None:
     """Three chaos-run cases whose own histories do not replay (a known SDK bug, not a change)."""
