@@ -34,6 +34,7 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 
+from starter.health import SERVER_SETTING
 from tests.workflows import directory
 from workflows import search_attributes
 
@@ -43,7 +44,15 @@ BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-SERVER_ARGS = ("--sqlite-pragma", "journal_mode=wal", "--log-level", "warn", "--headless")
+SERVER_ARGS = (
+    "--sqlite-pragma",
+    "journal_mode=wal",
+    "--log-level",
+    "warn",
+    "--headless",
+    "--dynamic-config-value",
+    SERVER_SETTING,
+)
 """The dev server's arguments beyond ports and database file, the same for every side measured:
 those of `cspflow dev` (starter/dev.py) without the Web UI."""
 

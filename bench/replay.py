@@ -9,8 +9,10 @@ Only CommunityTrigger histories count as full cases; every history counts in the
 
 For scale, the same is measured for bare Temporal: a `BaselineCase` (bench/baseline.py) with the
 activities, children, timers and Updates of the stored full case but empty bodies is run once on
-a dev server, and its history replayed the same way with the SDK's default sandbox (--no-bare
-skips this).
+a dev server, and its history replayed the same way with the SDK's default sandbox, and again
+with no sandbox at all (`UnsandboxedWorkflowRunner`): the second is the most the SDK's Replayer
+does on this machine for a history of that shape whatever the workflow code, so it bounds what
+any change to cspflow could reach (--no-bare skips this).
 
     .venv/bin/python -m bench.replay [--seconds 10] [--no-bare]
 """
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bench import harness
@@ -142,7 +144,16 @@ async def main_async(args: argparse.Namespace) -> None:
             args.seconds,
             args.max_rounds,
         )
+        unsandboxed = await replay_for(
+            Replayer(
+                workflows=list(BASELINE_WORKFLOWS), workflow_runner=UnsandboxedWorkflowRunner()
+            ),
+            [("BaselineCase", history)],
+            args.seconds,
+            args.max_rounds,
+        )
         n = bare_measured.counts["BaselineCase"]
+        m = unsandboxed.counts["BaselineCase"]
         bare = {
             "events": len(history.events),
             "full_case_events": len(full_case.events),
@@ -150,6 +161,10 @@ async def main_async(args: argparse.Namespace) -> None:
             "per_second": n / bare_measured.wall,
             "per_cpu_second": n / bare_measured.cpu,
             "failures": bare_measured.failures[:10],
+            "unsandboxed_replayed": m,
+            "unsandboxed_per_second": m / unsandboxed.wall,
+            "unsandboxed_per_cpu_second": m / unsandboxed.cpu,
+            "unsandboxed_failures": unsandboxed.failures[:10],
         }
         rows.append(
             [
@@ -159,6 +174,14 @@ async def main_async(args: argparse.Namespace) -> None:
                 bare["per_cpu_second"],
             ]
         )
+        rows.append(
+            [
+                "the same with no sandbox (the SDK's ceiling)",
+                m,
+                bare["unsandboxed_per_second"],
+                bare["unsandboxed_per_cpu_second"],
+            ]
+        )
     print(f"\nReplay for {wall:.1f} s wall, {cpu:.1f} s CPU (one process)\n")
     print(harness.table(rows, ["", "replayed", "per wall s (one core)", "per CPU s"]))
     rate = full / wall
@@ -166,6 +189,12 @@ async def main_async(args: argparse.Namespace) -> None:
         f"\nfull-case histories per second per core: {rate:.1f} "
         f"(goal >= {GOAL:g}: {'met' if rate >= GOAL else 'NOT met'})"
     )
+    if bare:
+        ceiling = bare["unsandboxed_per_second"]
+        print(
+            f"bare Temporal of the same shape with no sandbox: {ceiling:.1f} a second per core, "
+            f"the Replayer's ceiling here ({'above' if ceiling >= GOAL else 'below'} the goal)"
+        )
     if failures:
         print(f"\n{len(failures)} replay failures, first: {failures[0]}")
     harness.write_results(

@@ -45,6 +45,8 @@ from schemas.partner_task import (
 )
 from schemas.shared import Process
 from schemas.validation import describe_validation_error
+from starter import health
+from starter.health import Stall
 from workflows import search_attributes
 from workflows.community_trigger import CommunityTriggerWorkflow
 from workflows.partner_task import PartnerTaskWorkflow
@@ -188,6 +190,19 @@ class Cspflow:
             raise ClientError(self._rpc_message(case_id, error)) from None
         tasks = await asyncio.gather(*(self._live(task) for task in status.tasks))
         return status.model_copy(update={"tasks": tuple(tasks)})
+
+    async def case_stalls(self, case: CaseStatus) -> list[Stall]:
+        """The case's workflow and its open tasks' workflows that cannot move on (health.py).
+
+        A stalled case's Query may still answer from its last good state, so every view of a
+        case asks this beside its status and says so plainly.
+        """
+        open_tasks = [t.task_id for t in case.tasks if t.state in ("open", "overdue")]
+        return await health.case_stalls(self.client, case.case_id, open_tasks)
+
+    async def stalled(self, areas: frozenset[str] | None = None) -> list[Stall]:
+        """Every case or task workflow the server reports as stalled, optionally by area."""
+        return await health.stalled(self.client, areas=areas)
 
     async def _live(self, task: TaskSummary) -> TaskSummary:
         """An open task as it is now (its own Query), asked in parallel with the others."""

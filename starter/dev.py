@@ -396,6 +396,7 @@ def _shown_path(path: Path) -> str:
 
 def server_command(settings: Settings, rehearsal: bool) -> list[str]:
     """The command line of the Temporal server for the mode."""
+    from starter.health import SERVER_SETTING
     from workflows import search_attributes
 
     host, port = _split_address(settings.temporal_address)
@@ -419,6 +420,9 @@ def server_command(settings: Settings, rehearsal: bool) -> list[str]:
         "warn",
         "--ui-codec-endpoint",
         codec_url(settings),
+        # Flag cases whose workflow task keeps failing (starter/health.py, `cspflow stalled`).
+        "--dynamic-config-value",
+        SERVER_SETTING,
     ]
     for key in search_attributes.ALL:
         command += ["--search-attribute", f"{key.name}={key._metadata_type}"]

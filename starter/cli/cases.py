@@ -13,12 +13,18 @@ from schemas.errors import InputError
 from starter.settings import Settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from schemas.community_trigger import CaseStatus
+    from starter.client import Cspflow
     from starter.dev import DevState
+    from starter.health import Stall
 from schemas.validation import shown
 from starter.cli.common import (
     _acting,
     _connect,
     _directory,
+    _err,
     _known_area,
     _out,
     _parse,
@@ -56,12 +62,18 @@ def status(
     """
     from starter.cli.audit_views import log_case_access
 
-    case = _with_flow(lambda flow: flow.case_status(case_id))
+    async def read(flow: Cspflow) -> tuple[CaseStatus, list[Stall]]:
+        case = await flow.case_status(case_id)
+        return case, await flow.case_stalls(case)
+
+    case, stalls = _with_flow(read)
     log_case_access(_settings()[0], case_id, "status")
     if as_json:
         _print_json(case)
+        _show_stalls(_err(), stalls)
         return
     console = _out()
+    _show_stalls(console, stalls)
     console.print(
         f"Case {case.case_id}  ({case.area}, reference {case.application_reference})", style="bold"
     )
@@ -134,6 +146,63 @@ def _today(settings: Settings, state: DevState | None) -> date:
 
 TABLE_LIMIT = 100
 """Cases the `cases` table shows unless told otherwise."""
+
+
+def _show_stalls(console: Console, stalls: list[Stall]) -> None:
+    """Say first, in red, that a case cannot move on: its deadlines are not being chased."""
+    for stall in stalls:
+        console.print(
+            f"WARNING: {stall.kind} {stall.workflow_id} cannot move on: its workflow task is "
+            f"{stall.problem} ({stall.attempts} times in a row). No reminder, notice or step "
+            f"happens until an engineer acts: {stall.advice}.",
+            style="bold red",
+            markup=False,
+        )
+
+
+@app.command()
+@handled
+def stalled(
+    area: str | None = typer.Option(None, help="Only this area, e.g. amber-valley."),
+    as_json: bool = typer.Option(False, "--json", help="Print each stalled workflow as JSON."),
+) -> None:
+    """List cases and partner tasks that cannot move on (workflow task failing or timing out).
+
+    Such a case sends no reminder and meets no deadline until an engineer acts (README, "A case
+    that cannot move on"). Exit code 1 when any is listed, so a scheduled check can alert.
+    """
+    settings, _ = _settings()
+    areas = None if area is None else frozenset({_known_area(_directory(settings), area)})
+    stalls = _with_flow(lambda flow: flow.stalled(areas))
+    if as_json:
+        _print_json([stall.model_dump(mode="json") for stall in stalls])
+    else:
+        table = _table(
+            "Cases that cannot move on",
+            "workflow id",
+            "case",
+            "area",
+            "since",
+            "attempts",
+            "reason",
+        )
+        for stall in stalls:
+            table.add_row(
+                stall.workflow_id,
+                stall.case_id,
+                stall.area or "-",
+                _when(stall.since),
+                str(stall.attempts),
+                stall.reason or stall.problem,
+            )
+        _out().print(table)
+        _out().print(
+            f"{len(stalls)} stalled: see README 'A case that cannot move on'."
+            if stalls
+            else "None: every running case's workflow is making progress."
+        )
+    if stalls:
+        raise typer.Exit(1)
 
 
 @app.command()

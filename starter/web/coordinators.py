@@ -35,7 +35,8 @@ from starter.answer_links import (
     issue_answer_token,
 )
 from starter.audit.timeline import CaseNotFound, build_timeline
-from starter.client import ClientError
+from starter.client import ClientError, Cspflow
+from starter.health import StalledError
 from starter.web.auth import forbidden, signed_in
 from starter.web.forms import ChoiceSource, Form, build_form, check_posted
 from starter.web.processes import PROCESSES, ProcessSpec, process_of_case
@@ -83,6 +84,7 @@ async def cases(request: Request, account: Account) -> Response:
     if sort not in SORTS:
         sort = "deadline"
     rows = SORTS[sort](rows)
+    stalled = await _stalled_cases(console.flow(account.email), frozenset(readable))
     filters = [
         ("process", "Process", [(name, spec.title) for name, spec in PROCESSES.items()]),
         ("area", "Area", areas),
@@ -100,7 +102,21 @@ async def cases(request: Request, account: Account) -> Response:
         today=today,
         sort=sort,
         sort_links=_sort_links(params, sort),
+        stalled=stalled,
     )
+
+
+async def _stalled_cases(flow: Cspflow, areas: frozenset[str]) -> list[str]:
+    """The ids of the readable cases that cannot move on (a case or one of its tasks stalled).
+
+    A server without the stall setting cannot list them: the list page then shows none rather
+    than failing, and each case page still checks its own case (starter/health.py).
+    """
+    try:
+        stalls = await flow.stalled(areas)
+    except StalledError:
+        return []
+    return sorted({stall.case_id for stall in stalls})
 
 
 def _by_deadline(rows: list[CaseRow], *, latest_first: bool = False) -> list[CaseRow]:
@@ -296,6 +312,7 @@ async def case_page(request: Request, account: Account) -> Response:
             sa.select(Task.task_id, Task.requested_on).where(Task.case_id == case_id)
         )
         requested = {task_id: requested_on for task_id, requested_on in rows}
+    stalls = await console.flow(account.email).case_stalls(status)
     flash = request.session.pop("flash", None)
     return page(
         request,
@@ -314,6 +331,7 @@ async def case_page(request: Request, account: Account) -> Response:
         notices=notices,
         requested=requested,
         flash=flash if isinstance(flash, dict) else None,
+        stalls=stalls,
     )
 
 

@@ -1,0 +1,233 @@
+"""Cases that cannot move on: workflows whose workflow task keeps failing or timing out.
+
+A statutory deadline is only as safe as the workflow that chases it. When a case's workflow task
+fails again and again (a nondeterminism error after a release changed a running workflow, a bug
+in workflow code, or the temporalio Update ordering bug the chaos run found: bench/README.md,
+"Chaos run"), Temporal retries it for ever and the case silently stops: no reminder, no overdue
+notice, no escalation. Its Query may still answer from the last good state, so `cspflow status`
+alone would show a healthy-looking case. This module finds such cases so that a person is told.
+
+Two witnesses, both Temporal's own:
+
+- the server's `TemporalReportedProblems` search attribute, which it sets on a workflow after
+  `STALL_ATTEMPTS` consecutive workflow task failures or timeouts and clears once a task
+  succeeds (server dynamic config SERVER_SETTING; `cspflow dev`, the benchmarks and
+  docker-compose set it). One visibility query lists every
+  stalled workflow, however many cases are open;
+- the workflow's pending workflow task (DescribeWorkflowExecution), whose `attempt` counts the
+  same consecutive problems: the check of one case, which needs no server setting.
+
+The reason shown is the newest WorkflowTaskFailed event's failure, decoded with the payload key
+(failure messages are encrypted because an exception's message can name a person). Only the
+first line is kept, and the web console shows the category, never the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import Field
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverseRequest
+from temporalio.client import Client, WorkflowExecutionDescription
+from temporalio.common import SearchAttributeKey
+from temporalio.service import RPCError
+
+from schemas.errors import CspflowError
+from schemas.shared import Model
+from workflows import search_attributes
+
+STALL_ATTEMPTS = 3
+"""Consecutive workflow task failures or timeouts after which a workflow counts as stalled.
+
+A worker killed or redeployed leaves one sticky task to time out and its retry then succeeds:
+one or two problems in a row are normal. Three mean the task will not succeed by itself."""
+
+REPORTED_PROBLEMS = SearchAttributeKey.for_keyword_list("TemporalReportedProblems")
+"""The server's search attribute naming a workflow's current task problem."""
+
+SERVER_SETTING = (
+    f"system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute={STALL_ATTEMPTS}"
+)
+"""The dynamic config value that makes the server set REPORTED_PROBLEMS (off by default)."""
+
+NONDETERMINISM = "[TMPRL1100]"
+"""The prefix of the SDK's nondeterminism error message."""
+
+MESSAGE_LIMIT = 300
+"""Characters of a failure message kept: its first line, for an engineer."""
+
+_LIST_LIMIT = 1000
+"""At most this many stalled workflows are listed in one call (bounded; the rest are counted)."""
+
+
+class StalledError(CspflowError):
+    """Stalled workflows could not be listed; the message says what to do."""
+
+
+class Stall(Model):
+    """One workflow of a case that cannot move on until an engineer acts."""
+
+    workflow_id: str = Field(description="The case id, or the partner task id.")
+    case_id: str = Field(description="The case the workflow belongs to.")
+    kind: Literal["case", "task"] = Field(description="Whether it is the case or a partner task.")
+    workflow_type: str = Field(description="The registered workflow name, e.g. CommunityTrigger.")
+    area: str | None = Field(
+        default=None, description="The case's area, from its search attribute."
+    )
+    attempts: int = Field(description="Consecutive workflow task failures or timeouts so far.")
+    since: datetime | None = Field(
+        default=None, description="When the failing workflow task was first scheduled."
+    )
+    problem: str = Field(
+        description="What Temporal reports: 'failing' (the task fails) or 'timing out'."
+    )
+    nondeterminism: bool = Field(
+        description="True when the code no longer reproduces the case's history (TMPRL1100)."
+    )
+    reason: str | None = Field(
+        default=None,
+        description="The newest failure's message, first line (engineers only; may name a "
+        "person's detail when the workflow code's own exception did).",
+    )
+
+    @property
+    def advice(self) -> str:
+        """What to do, in the words of the README's runbook."""
+        if self.nondeterminism:
+            return (
+                "this release cannot replay the case: run `cspflow audit replay "
+                f"{self.case_id}` and follow README 'A case that cannot move on'"
+            )
+        return (
+            "the workflow task keeps failing: read the worker's log for this workflow id and "
+            "follow README 'A case that cannot move on'"
+        )
+
+
+def case_of(workflow_id: str) -> tuple[str, Literal["case", "task"]]:
+    """The case a workflow id belongs to: a task id is `{case_id}.task.{step}.{agency}`."""
+    case_id, found, _ = workflow_id.partition(".task.")
+    return case_id, "task" if found else "case"
+
+
+def problem_of(reported: list[str]) -> str:
+    """Read the server's `category=...` values: 'failing' or 'timing out'."""
+    categories = {value.partition("=")[2] for value in reported if value.startswith("category=")}
+    return "timing out" if categories and categories <= {"WorkflowTaskTimedOut"} else "failing"
+
+
+def first_line(message: str) -> str:
+    """The first line of a failure message, cut to MESSAGE_LIMIT characters."""
+    line = message.strip().splitlines()[0] if message.strip() else ""
+    return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 1] + "…"
+
+
+async def _last_failure(client: Client, workflow_id: str, run_id: str | None) -> str | None:
+    """The decoded message of the newest WorkflowTaskFailed event, read from the history's end."""
+    request = GetWorkflowExecutionHistoryReverseRequest(
+        namespace=client.namespace, maximum_page_size=50
+    )
+    request.execution.workflow_id = workflow_id
+    if run_id:
+        request.execution.run_id = run_id
+    response = await client.workflow_service.get_workflow_execution_history_reverse(request)
+    for event in response.history.events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            failure: Failure = event.workflow_task_failed_event_attributes.failure
+            if failure.message.startswith(NONDETERMINISM):
+                return first_line(failure.message)
+            error = await client.data_converter.decode_failure(failure)
+            return first_line(f"{type(error).__name__}: {error}")
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            return None  # The newest task succeeded: no failure is current.
+    return None
+
+
+async def _stall_from(
+    client: Client, description: WorkflowExecutionDescription, reported: list[str] | None
+) -> Stall | None:
+    """A Stall from a workflow's description, or None when its workflow task is healthy."""
+    raw = description.raw_description
+    pending = raw.pending_workflow_task
+    attempts = pending.attempt if raw.HasField("pending_workflow_task") else 0
+    if attempts < STALL_ATTEMPTS and not reported:
+        return None
+    case_id, kind = case_of(description.id)
+    area = description.typed_search_attributes.get(search_attributes.AREA)
+    if area is None and kind == "task":
+        try:
+            parent = await client.get_workflow_handle(case_id).describe()
+            area = parent.typed_search_attributes.get(search_attributes.AREA)
+        except RPCError:
+            area = None
+    reason = await _last_failure(client, description.id, description.run_id)
+    since = (
+        pending.original_scheduled_time.ToDatetime(tzinfo=UTC)
+        if pending.HasField("original_scheduled_time")
+        else None
+    )
+    return Stall(
+        workflow_id=description.id,
+        case_id=case_id,
+        kind=kind,
+        workflow_type=description.workflow_type,
+        area=area,
+        attempts=max(attempts, STALL_ATTEMPTS if reported else 0),
+        since=since,
+        problem=problem_of(reported or []),
+        nondeterminism=bool(reason and reason.startswith(NONDETERMINISM)),
+        reason=reason,
+    )
+
+
+async def workflow_stall(client: Client, workflow_id: str) -> Stall | None:
+    """Whether one case's or task's workflow is stalled (no server setting needed).
+
+    None when it is healthy, closed or unknown: callers that need the workflow to exist ask
+    for its status first.
+    """
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError:
+        return None
+    if description.raw_description.workflow_execution_info.HasField("close_time"):
+        return None
+    reported = description.typed_search_attributes.get(REPORTED_PROBLEMS)
+    return await _stall_from(client, description, list(reported or []))
+
+
+async def case_stalls(client: Client, case_id: str, task_ids: list[str]) -> list[Stall]:
+    """The stalled workflows among a case and the given tasks of it, asked in parallel."""
+    found = await asyncio.gather(*(workflow_stall(client, ident) for ident in [case_id, *task_ids]))
+    return [stall for stall in found if stall is not None]
+
+
+async def stalled(client: Client, *, areas: frozenset[str] | None = None) -> list[Stall]:
+    """Every running workflow the server reports as stalled, optionally only in `areas`.
+
+    Needs the server setting SERVER_SETTING (cspflow dev, docker-compose). A server without the
+    search attribute refuses the query: the error says so and how to check one case.
+    """
+    query = f"{REPORTED_PROBLEMS.name} IS NOT NULL AND ExecutionStatus = 'Running'"
+    stalls: list[Stall] = []
+    try:
+        async for execution in client.list_workflows(query, limit=_LIST_LIMIT):
+            reported = list(execution.typed_search_attributes.get(REPORTED_PROBLEMS) or [])
+            description = await client.get_workflow_handle(
+                execution.id, run_id=execution.run_id
+            ).describe()
+            stall = await _stall_from(client, description, reported)
+            if stall is not None and (areas is None or stall.area in areas):
+                stalls.append(stall)
+    except RPCError as error:
+        raise StalledError(
+            f"the Temporal server cannot list stalled workflows ({error.message}): it needs the "
+            f"{REPORTED_PROBLEMS.name} search attribute (the dev server of `cspflow dev` has it) "
+            f"and the dynamic config value {SERVER_SETTING}; `cspflow status CASE` still checks "
+            "one case"
+        ) from None
+    return sorted(stalls, key=lambda s: (s.since is None, s.since, s.workflow_id))

@@ -1,0 +1,238 @@
+"""Cases that cannot move on are found and named (starter/health.py, `cspflow stalled`).
+
+On a real dev server started with the server setting `cspflow dev` uses, three workflows run:
+a case whose code changed under it (a release that reorders commands: a real nondeterminism
+error on the next workflow task), a partner task whose code raises (a bug), and a healthy case.
+The first two must be listed with their case, area and reason; the healthy one never. The
+probes are small workflows of this file registered with cspflow's search attributes and ids,
+because a stall is a property of Temporal's task handling, not of any one procedure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+from typer.testing import CliRunner
+
+from activities.accounts import add_user
+from activities.configuration import load_directory
+from schemas.accounts import Account, Role
+from starter import health
+from starter.cli import app
+from starter.cli.cases import _show_stalls
+from starter.settings import Settings
+from starter.web.app import Console as WebConsole
+from starter.web.app import create_app
+from tests.conftest import ENCRYPTED, TEMPORAL_CLI
+from tests.web.conftest import PASSWORD, Browser
+from workflows import search_attributes
+
+KEY_FILE = Path(__file__).parent / "histories" / "test-payload-keys.json"
+LIMIT_SECONDS = 60.0
+
+
+@activity.defn(name="stall_probe_noop")
+async def noop() -> None:
+    """An activity the changed release schedules where the first release started a timer."""
+
+
+@workflow.defn(name="StallProbe", sandboxed=False)
+class FirstRelease:
+    """Waits on a timer, then for a poke."""
+
+    def __init__(self) -> None:
+        self.poked = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.sleep(timedelta(days=30))
+
+    @workflow.signal
+    def poke(self) -> None:
+        self.poked = True
+
+
+@workflow.defn(name="StallProbe", sandboxed=False)
+class ChangedRelease:
+    """The same workflow after a release that schedules an activity first: not replayable."""
+
+    def __init__(self) -> None:
+        self.poked = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_activity(noop, start_to_close_timeout=timedelta(seconds=5))
+        await workflow.sleep(timedelta(days=30))
+
+    @workflow.signal
+    def poke(self) -> None:
+        self.poked = True
+
+
+@workflow.defn(name="BrokenTaskProbe", sandboxed=False)
+class BrokenTask:
+    """A partner task whose code fails on every workflow task (a bug, not a change)."""
+
+    @workflow.run
+    async def run(self) -> None:
+        raise RuntimeError("probe: the task's code fails here")
+
+
+@pytest.fixture(scope="module")
+async def server() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server with cspflow's search attributes and the stall setting of `cspflow dev`."""
+    environment = await WorkflowEnvironment.start_local(
+        data_converter=ENCRYPTED,
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        search_attributes=search_attributes.ALL,
+        dev_server_extra_args=["--dynamic-config-value", health.SERVER_SETTING],
+    )
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+def case_attributes(area: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(search_attributes.PROCESS, "community-trigger"),
+            SearchAttributePair(search_attributes.AREA, area),
+        ]
+    )
+
+
+async def wait_for_stalls(client: Client, expected: set[str]) -> list[health.Stall]:
+    """Poll the server's list until every expected workflow is in it (bounded)."""
+    deadline = time.monotonic() + LIMIT_SECONDS
+    while True:
+        stalls = await health.stalled(client)
+        if expected <= {s.workflow_id for s in stalls}:
+            return stalls
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reported as stalled within {LIMIT_SECONDS} s: {stalls}")
+        await asyncio.sleep(1)
+
+
+async def test_a_changed_release_and_a_failing_task_are_listed_and_a_healthy_case_is_not(
+    server: WorkflowEnvironment,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    settings: Settings,
+    session_factory: Any,
+) -> None:
+    client = server.client
+    queue = f"stall-{uuid.uuid4().hex[:8]}"
+    changed = f"ct-north-STALL-{uuid.uuid4().hex[:6]}"
+    healthy = f"ct-north-HEALTHY-{uuid.uuid4().hex[:6]}"
+    broken = f"{healthy}.task.information.police"
+
+    async with Worker(client, task_queue=queue, workflows=[FirstRelease], max_cached_workflows=0):
+        for ident in (changed, healthy):
+            handle = await client.start_workflow(
+                FirstRelease.run,
+                id=ident,
+                task_queue=queue,
+                search_attributes=case_attributes("north"),
+            )
+            await handle.describe()  # started
+        # Let the first release complete each case's first workflow task (the timer).
+        deadline = time.monotonic() + LIMIT_SECONDS
+        while True:
+            descriptions = [await client.get_workflow_handle(i).describe() for i in (changed,)]
+            if all(not d.raw_description.HasField("pending_workflow_task") for d in descriptions):
+                break
+            assert time.monotonic() < deadline, "the first release never took the first task"
+            await asyncio.sleep(0.2)
+
+    async with Worker(
+        client,
+        task_queue=queue,
+        workflows=[ChangedRelease, BrokenTask],
+        activities=[noop],
+        max_cached_workflows=0,
+    ):
+        await client.get_workflow_handle(changed).signal(FirstRelease.poke)
+        await client.start_workflow(BrokenTask.run, id=broken, task_queue=queue)
+        stalls = await wait_for_stalls(client, {changed, broken})
+
+        by_id = {s.workflow_id: s for s in stalls}
+        assert healthy not in by_id
+        case = by_id[changed]
+        assert (case.case_id, case.kind, case.area) == (changed, "case", "north")
+        assert case.nondeterminism, case
+        assert case.reason is not None and case.reason.startswith("[TMPRL1100]")
+        assert case.attempts >= health.STALL_ATTEMPTS
+        assert "audit replay" in case.advice
+
+        task = by_id[broken]
+        assert (task.case_id, task.kind, task.area) == (healthy, "task", "north")
+        assert not task.nondeterminism
+        # The message was encrypted in history (it may name a person); it is decoded here.
+        assert task.reason is not None and "the task's code fails here" in task.reason
+
+        assert await health.stalled(client, areas=frozenset({"south"})) == []
+        assert await health.workflow_stall(client, healthy) is None
+        one = await health.workflow_stall(client, changed)
+        assert one is not None and one.nondeterminism
+        # What `cspflow status` and the case page ask: the case and its open tasks.
+        of_case = await health.case_stalls(client, healthy, [broken])
+        assert [s.workflow_id for s in of_case] == [broken]
+        said = Console(record=True, width=400)
+        _show_stalls(said, of_case)
+        assert f"WARNING: task {broken} cannot move on" in said.export_text()
+
+        monkeypatch.setenv("CSPFLOW_TEMPORAL_ADDRESS", client.service_client.config.target_host)
+        monkeypatch.setenv("CSPFLOW_PAYLOAD_KEY_FILE", str(KEY_FILE))
+        monkeypatch.setenv("CSPFLOW_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("COLUMNS", "400")
+        result = await asyncio.to_thread(CliRunner().invoke, app, ["stalled"])
+        assert result.exit_code == 1, result.output
+        assert changed in result.output and broken in result.output
+        assert "2 stalled" in result.output
+
+        # The console's list of cases says so to whoever may read the area, and only to them.
+        console = WebConsole(
+            settings=settings,
+            client=client,
+            sessions=session_factory,
+            directory=load_directory(settings.directory_file),
+            secret=settings.web_secret(),
+        )
+        for email, areas in (
+            ("north@test.example.org", ("north",)),
+            ("south@test.example.org", ("south",)),
+        ):
+            account = Account(email=email, name="Coordinator", role=Role.COORDINATOR, areas=areas)
+            await add_user(session_factory, account, PASSWORD)
+        for email, shown in (("north@test.example.org", True), ("south@test.example.org", False)):
+            web = Browser(create_app(console))
+            try:
+                assert (await web.sign_in(email)).status_code == 303
+                listing = await web.http.get("/cases")
+            finally:
+                await web.http.aclose()
+            assert listing.status_code == 200
+            assert ("2 cases cannot move on" in listing.text) is shown, listing.text
+            assert (f'href="/cases/{changed}"' in listing.text) is shown
+
+        for ident in (changed, healthy):
+            await client.get_workflow_handle(ident).terminate("test over")
+        await client.get_workflow_handle(broken).terminate("test over")
+
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["stalled"])
+    assert result.exit_code == 0, result.output
+    assert "None: every running case's workflow is making progress." in result.output
