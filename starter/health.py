@@ -140,7 +140,10 @@ async def _last_failure(client: Client, workflow_id: str, run_id: str | None) ->
             failure: Failure = event.workflow_task_failed_event_attributes.failure
             if failure.message.startswith(NONDETERMINISM):
                 return first_line(failure.message)
-            error = await client.data_converter.decode_failure(failure)
+            try:
+                error = await client.data_converter.decode_failure(failure)
+            except Exception as unreadable:  # e.g. a key ring without the key it was sealed with
+                return first_line(f"(the failure could not be decoded: {unreadable})")
             return first_line(f"{type(error).__name__}: {error}")
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             return None  # The newest task succeeded: no failure is current.

@@ -42,6 +42,7 @@ from bench import harness
 from bench.chaos.scripts import CaseRun, Expected, expected
 from schemas.community_trigger import CaseOutcome
 from schemas.notices import NoticeRequest
+from starter import health
 
 MAIL_DOMAIN = "cspflow.example.org"
 
@@ -330,11 +331,24 @@ def _check_records(case_id: str, records: Records, end: Expected, verdict: Verdi
 
 
 async def check_quiet(client: Client, records: Records, verdict: Verdict) -> None:
-    """Nothing left in a retry loop: no open workflow, no pending or failed notice row."""
+    """Nothing left in a retry loop: no open workflow, no pending or failed notice row.
+
+    A workflow whose workflow task keeps failing must also be what production sees: listed by
+    `cspflow stalled` (starter/health.py, from the server's TemporalReportedProblems) and by
+    the one-case check `cspflow status` makes. One that is stuck but not listed fails "flagged".
+    """
+    listed = {stall.workflow_id: stall for stall in await health.stalled(client)}
+    verdict.figures["stalled_listed"] = len(listed)
     running = 0
     async for described in client.list_workflows('ExecutionStatus="Running"'):
         running += 1
-        verdict.fail(described.id, "retrying", f"{described.workflow_type} is still running")
+        what = f"{described.workflow_type} is still running"
+        own = await health.workflow_stall(client, described.id)
+        if own is not None:
+            what += f"; its workflow task failed {own.attempts} times: {own.reason or own.problem}"
+            if described.id not in listed:
+                verdict.fail(described.id, "flagged", "stuck but not listed by cspflow stalled")
+        verdict.fail(described.id, "retrying", what)
         if running >= 20:
             break
     for case_id, rows in records.notices.items():

@@ -209,6 +209,7 @@ def report(
         f"  workflow task timeouts {figures['workflow_task_timeouts']}, "
         f"failures {figures['workflow_task_failures']}"
     )
+    print(f"  listed by `cspflow stalled` at the end: {figures['stalled_listed']}")
     checks = (
         "script",
         "state",
@@ -218,6 +219,7 @@ def report(
         "records",
         "deadlines",
         "retrying",
+        "flagged",
         "worker",
     )
     print("\nInvariants")

@@ -176,6 +176,8 @@ def stalled(
     stalls = _with_flow(lambda flow: flow.stalled(areas))
     if as_json:
         _print_json([stall.model_dump(mode="json") for stall in stalls])
+    elif not stalls:
+        _out().print("None: every running case's workflow is making progress.")
     else:
         table = _table(
             "Cases that cannot move on",
@@ -196,11 +198,7 @@ def stalled(
                 stall.reason or stall.problem,
             )
         _out().print(table)
-        _out().print(
-            f"{len(stalls)} stalled: see README 'A case that cannot move on'."
-            if stalls
-            else "None: every running case's workflow is making progress."
-        )
+        _out().print(f"{len(stalls)} stalled: see README 'A case that cannot move on'.")
     if stalls:
         raise typer.Exit(1)
 

@@ -20,6 +20,7 @@ from activities.db import Case as CaseTable
 from schemas.community_trigger import Application, CaseOutcome, CloseCase
 from starter import answer_links
 from starter.client import ClientError, Cspflow
+from starter.health import Stall
 from starter.web.app import Console, create_app
 from starter.web.forms import as_posted, build_form
 from tests.conftest import Inbox
@@ -400,3 +401,42 @@ async def test_cases_sort_by_deadline_or_received_either_way(
     assert await order("?sort=-received") == ["S-3", "S-1", "S-2"]
     page = (await coordinator.http.get("/cases?sort=deadline")).text
     assert 'href="/cases?sort=-deadline"' in page  # the header reverses the current order
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_case_that_cannot_move_on_says_so_without_the_error_text(
+    browser: Any, cspflow: Cspflow, today: date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The case page leads with the stall banner; the failure's text (it may name a person)
+    stays out of the page. Detection itself runs on a real server in tests/test_stalled.py;
+    here only what the page says is checked, so the stall is given."""
+    coordinator, case_id = await start_through_form(browser, today, "W-STALL")
+    try:
+        await threshold_open(cspflow, case_id)
+        task_id = f"{case_id}.task.information.police"
+        stall = Stall(
+            workflow_id=task_id,
+            case_id=case_id,
+            kind="task",
+            workflow_type="PartnerTask",
+            area="north",
+            attempts=7,
+            since=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+            problem="failing",
+            nondeterminism=True,
+            reason="[TMPRL1100] Nondeterminism error: secret detail of Jo Bloggs",
+        )
+
+        async def stalls(self: Cspflow, case: Any) -> list[Stall]:
+            return [stall] if case.case_id == case_id else []
+
+        monkeypatch.setattr(Cspflow, "case_stalls", stalls)
+        page = await coordinator.http.get(f"/cases/{case_id}")
+        assert page.status_code == 200
+        text = re.sub(r"\s+", " ", page.text)
+        assert "This case cannot move on." in text
+        said = f"The partner task {task_id} has failed 7 times in a row since 1 December 2026"
+        assert said in text
+        assert "Jo Bloggs" not in text and "TMPRL1100" not in text
+    finally:
+        await close(cspflow, case_id)
