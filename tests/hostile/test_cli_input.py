@@ -314,6 +314,15 @@ def test_a_cases_filter_that_can_match_nothing_is_refused_with_the_choices(
     assert repr(value) in message and lists in message
 
 
+@pytest.mark.parametrize("value", ["amber-valey", "[bold]x", "north\x00"])
+def test_a_stalled_area_that_is_not_in_the_directory_is_refused_before_connecting(
+    value: str,
+) -> None:
+    """`cspflow stalled --area` checks the area first, naming the choices (no Temporal needed)."""
+    message = refused("stalled", "--area", value)
+    assert repr(value) in message and "amber-valley" in message
+
+
 def test_a_valid_cases_filter_still_lists() -> None:
     """The known values pass."""
     result = runner.invoke(app, ["cases", "--area", "amber-valley", "--stage", "threshold"])
