@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -54,6 +54,21 @@ from workflows.partner_task import PartnerTaskWorkflow
 
 class ClientError(Exception):
     """A step was refused or a case could not be found; the message says what to do."""
+
+
+class CaseStalled(ClientError):
+    """The case's status cannot be read because its workflow cannot move on (health.py).
+
+    Its Query fails for the same reason its workflow task does (a history this release cannot
+    replay), so the stalls are what there is to show, with the history's timeline."""
+
+    def __init__(self, case_id: str, stalls: list[Stall]) -> None:
+        self.case_id = case_id
+        self.stalls = stalls
+        super().__init__(
+            f"case {case_id} cannot move on, so its status cannot be read: "
+            f"{stalls[0].advice}; `cspflow audit timeline {case_id}` shows what it recorded"
+        )
 
 
 class CaseAlreadyStarted(ClientError):
@@ -186,8 +201,13 @@ class Cspflow:
         handle = self.client.get_workflow_handle(case_id)
         try:
             status: CaseStatus = await handle.query(CommunityTriggerWorkflow.status)
-        except RPCError as error:
-            raise ClientError(self._rpc_message(case_id, error)) from None
+        except (RPCError, WorkflowQueryFailedError) as error:
+            # A case whose workflow cannot replay cannot answer either: say that, not "no case".
+            if stalls := await health.case_stalls(self.client, case_id, []):
+                raise CaseStalled(case_id, stalls) from None
+            if isinstance(error, RPCError):
+                raise ClientError(self._rpc_message(case_id, error)) from None
+            raise
         tasks = await asyncio.gather(*(self._live(task) for task in status.tasks))
         return status.model_copy(update={"tasks": tuple(tasks)})
 

@@ -33,6 +33,7 @@ from schemas.accounts import Account, Role
 from starter import health
 from starter.cli import app
 from starter.cli.cases import _show_stalls
+from starter.client import CaseStalled, Cspflow
 from starter.settings import Settings
 from starter.web.app import Console as WebConsole
 from starter.web.app import create_app
@@ -168,6 +169,10 @@ async def test_a_changed_release_and_a_failing_task_are_listed_and_a_healthy_cas
         await client.get_workflow_handle(changed).signal(FirstRelease.poke)
         await client.start_workflow(BrokenTask.run, id=broken, task_queue=queue)
         stalls = await wait_for_stalls(client, {changed, broken})
+        monkeypatch.setenv("CSPFLOW_TEMPORAL_ADDRESS", client.service_client.config.target_host)
+        monkeypatch.setenv("CSPFLOW_PAYLOAD_KEY_FILE", str(KEY_FILE))
+        monkeypatch.setenv("CSPFLOW_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("COLUMNS", "400")
 
         by_id = {s.workflow_id: s for s in stalls}
         assert healthy not in by_id
@@ -195,10 +200,6 @@ async def test_a_changed_release_and_a_failing_task_are_listed_and_a_healthy_cas
         _show_stalls(said, of_case)
         assert f"WARNING: task {broken} cannot move on" in said.export_text()
 
-        monkeypatch.setenv("CSPFLOW_TEMPORAL_ADDRESS", client.service_client.config.target_host)
-        monkeypatch.setenv("CSPFLOW_PAYLOAD_KEY_FILE", str(KEY_FILE))
-        monkeypatch.setenv("CSPFLOW_DATA_DIR", str(tmp_path / "data"))
-        monkeypatch.setenv("COLUMNS", "400")
         result = await asyncio.to_thread(CliRunner().invoke, app, ["stalled"])
         assert result.exit_code == 1, result.output
         assert changed in result.output and broken in result.output
@@ -223,11 +224,26 @@ async def test_a_changed_release_and_a_failing_task_are_listed_and_a_healthy_cas
             try:
                 assert (await web.sign_in(email)).status_code == 303
                 listing = await web.http.get("/cases")
+                # Its Query fails as its workflow task does: the page says why, not "no case".
+                case_page = await web.http.get(f"/cases/{changed}")
             finally:
                 await web.http.aclose()
             assert listing.status_code == 200
             assert ("2 cases cannot move on" in listing.text) is shown, listing.text
             assert (f'href="/cases/{changed}"' in listing.text) is shown
+            assert case_page.status_code == (200 if shown else 403), case_page.text
+            assert ("This case cannot move on." in case_page.text) is shown
+            assert "TMPRL1100" not in case_page.text
+
+        # The status of a case that cannot move on cannot be read: the client and the CLI say so.
+        flow = Cspflow(client=client, task_queue=queue, user="north@test.example.org")
+        with pytest.raises(CaseStalled) as refused:
+            await flow.case_status(changed)
+        assert [s.workflow_id for s in refused.value.stalls] == [changed]
+        status = await asyncio.to_thread(CliRunner().invoke, app, ["status", changed])
+        assert status.exit_code == 1, status.output
+        assert f"WARNING: case {changed} cannot move on" in status.stderr
+        assert f"cspflow audit timeline {changed}" in status.stderr
 
         for ident in (changed, healthy):
             await client.get_workflow_handle(ident).terminate("test over")

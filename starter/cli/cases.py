@@ -61,13 +61,25 @@ def status(
     ThresholdDecision), chair, meeting_on and allowed_steps.
     """
     from starter.cli.audit_views import log_case_access
+    from starter.client import CaseStalled
 
-    async def read(flow: Cspflow) -> tuple[CaseStatus, list[Stall]]:
-        case = await flow.case_status(case_id)
+    async def read(flow: Cspflow) -> tuple[CaseStatus | None, list[Stall]]:
+        try:
+            case = await flow.case_status(case_id)
+        except CaseStalled as stalled:
+            return None, stalled.stalls
         return case, await flow.case_stalls(case)
 
     case, stalls = _with_flow(read)
     log_case_access(_settings()[0], case_id, "status")
+    if case is None:
+        _show_stalls(_err(), stalls)
+        _err().print(
+            f"Its status cannot be read while it cannot move on; `cspflow audit timeline "
+            f"{case_id}` shows everything it recorded.",
+            markup=False,
+        )
+        raise typer.Exit(1)
     if as_json:
         _print_json(case)
         _show_stalls(_err(), stalls)
@@ -181,8 +193,7 @@ def stalled(
     else:
         table = _table(
             "Cases that cannot move on",
-            "workflow id",
-            "case",
+            "workflow id (a task's starts with its case's)",
             "area",
             "since",
             "attempts",
@@ -191,7 +202,6 @@ def stalled(
         for stall in stalls:
             table.add_row(
                 stall.workflow_id,
-                stall.case_id,
                 stall.area or "-",
                 _when(stall.since),
                 str(stall.attempts),

@@ -35,8 +35,8 @@ from starter.answer_links import (
     issue_answer_token,
 )
 from starter.audit.timeline import CaseNotFound, build_timeline
-from starter.client import ClientError, Cspflow
-from starter.health import StalledError
+from starter.client import CaseStalled, ClientError, Cspflow
+from starter.health import Stall, StalledError
 from starter.web.auth import forbidden, signed_in
 from starter.web.forms import ChoiceSource, Form, build_form, check_posted
 from starter.web.processes import PROCESSES, ProcessSpec, process_of_case
@@ -269,13 +269,18 @@ def form_with_errors(
 async def _case_or_refusal(
     request: Request, account: Account, case_id: str
 ) -> tuple[ProcessSpec, Any] | Response:
-    """The case's status if the account may read it; else the page to show instead."""
+    """The case's status if the account may read it; else the page to show instead.
+
+    A case that cannot move on has no status to read (its Query fails as its workflow task
+    does): `CaseStalled` is raised on for the case page, which shows what it can."""
     console = console_of(request)
     spec = process_of_case(case_id)
     if spec is None:
         return message(request, "Page not found", status_code=404, account=account)
     try:
         status = await console.flow(account.email).case_status(case_id)
+    except CaseStalled:
+        raise
     except ClientError:
         return message(
             request,
@@ -290,12 +295,54 @@ async def _case_or_refusal(
     return spec, status
 
 
+async def _stalled_case_page(
+    request: Request, account: Account, case_id: str, stalls: list[Stall]
+) -> Response:
+    """A case that cannot move on: the banner and its timeline, read from history, no steps.
+
+    Its area comes from its search attribute; a case whose area is unknown is shown only to
+    those who read every area (auditors, administrators)."""
+    console = console_of(request)
+    area = next((stall.area for stall in stalls if stall.area), None)
+    if area is not None and not account.can_read(area):
+        return forbidden(request, account)
+    try:
+        timeline = await build_timeline(console.client, case_id, console.sessions)
+    except CaseNotFound:
+        return message(request, "No such case", status_code=404, account=account)
+    if not account.can_read(area or timeline.area or ""):
+        return forbidden(request, account)
+    await record_access(console.sessions, account.email, case_id, "web:case")
+    return page(
+        request,
+        "case.html.j2",
+        account=account,
+        title=f"Case {case_id}",
+        nav="/cases",
+        case_id=case_id,
+        reference=case_id,
+        stage=timeline.stage or "unknown",
+        status=None,
+        timeline=timeline,
+        spec=process_of_case(case_id),
+        steps=[],
+        can_act=False,
+        notices=[e for e in timeline.entries if e.kind.value == "notice"],
+        requested={},
+        flash=None,
+        stalls=stalls,
+    )
+
+
 @signed_in
 async def case_page(request: Request, account: Account) -> Response:
     """One case: stage, deadlines met or missed, tasks, decisions, notices and the timeline."""
     console = console_of(request)
     case_id = request.path_params["case_id"]
-    found = await _case_or_refusal(request, account, case_id)
+    try:
+        found = await _case_or_refusal(request, account, case_id)
+    except CaseStalled as stalled:
+        return await _stalled_case_page(request, account, case_id, stalled.stalls)
     if isinstance(found, Response):
         return found
     spec, status = found
