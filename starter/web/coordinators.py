@@ -347,7 +347,11 @@ async def case_page(request: Request, account: Account) -> Response:
         return found
     spec, status = found
     try:
-        timeline = await build_timeline(console.client, case_id, console.sessions)
+        # The stall check (a describe per workflow) runs beside the history's timeline.
+        timeline, stalls = await asyncio.gather(
+            build_timeline(console.client, case_id, console.sessions),
+            console.flow(account.email).case_stalls(status),
+        )
     except CaseNotFound:
         return message(request, "No such case", status_code=404, account=account)
     await record_access(console.sessions, account.email, case_id, "web:case")
@@ -359,7 +363,6 @@ async def case_page(request: Request, account: Account) -> Response:
             sa.select(Task.task_id, Task.requested_on).where(Task.case_id == case_id)
         )
         requested = {task_id: requested_on for task_id, requested_on in rows}
-    stalls = await console.flow(account.email).case_stalls(status)
     flash = request.session.pop("flash", None)
     return page(
         request,
