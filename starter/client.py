@@ -240,8 +240,12 @@ class Cspflow:
         try:
             status: PartnerTaskStatus = await handle.query(PartnerTaskWorkflow.status)
             return status
-        except RPCError as error:
-            raise ClientError(self._rpc_message(task_id, error)) from None
+        except (RPCError, WorkflowQueryFailedError) as error:
+            if stall := await health.workflow_stall(self.client, task_id):
+                raise CaseStalled(stall.case_id, [stall]) from None
+            if isinstance(error, RPCError):
+                raise ClientError(self._rpc_message(task_id, error)) from None
+            raise
 
     async def submit(self, task_id: str, response: dict[str, Any]) -> PartnerTaskResult:
         """An agency answers its task."""

@@ -4,16 +4,17 @@ A statutory deadline is only as safe as the workflow that chases it. When a case
 fails again and again (a nondeterminism error after a release changed a running workflow, a bug
 in workflow code, or the temporalio Update ordering bug the chaos run found: bench/README.md,
 "Chaos run"), Temporal retries it for ever and the case silently stops: no reminder, no overdue
-notice, no escalation. Its Query may still answer from the last good state, so `cspflow status`
-alone would show a healthy-looking case. This module finds such cases so that a person is told.
+notice, no escalation. Its Query either answers from the last good state, so that `cspflow
+status` alone would show a healthy-looking case, or fails as its workflow task does, so that a
+page that reads it would say "no such case". This module finds such cases so a person is told.
 
 Two witnesses, both Temporal's own:
 
 - the server's `TemporalReportedProblems` search attribute, which it sets on a workflow after
   `STALL_ATTEMPTS` consecutive workflow task failures or timeouts and clears once a task
   succeeds (server dynamic config SERVER_SETTING; `cspflow dev`, the benchmarks and
-  docker-compose set it). One visibility query lists every
-  stalled workflow, however many cases are open;
+  docker-compose set it). One visibility query lists every stalled workflow, however many
+  cases are open;
 - the workflow's pending workflow task (DescribeWorkflowExecution), whose `attempt` counts the
   same consecutive problems: the check of one case, which needs no server setting.
 

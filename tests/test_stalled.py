@@ -31,6 +31,7 @@ from activities.accounts import add_user
 from activities.configuration import load_directory
 from schemas.accounts import Account, Role
 from starter import health
+from starter.answer_links import issue_answer_token
 from starter.cli import app
 from starter.cli.cases import _show_stalls
 from starter.client import CaseStalled, Cspflow
@@ -226,6 +227,7 @@ async def test_a_changed_release_and_a_failing_task_are_listed_and_a_healthy_cas
                 listing = await web.http.get("/cases")
                 # Its Query fails as its workflow task does: the page says why, not "no case".
                 case_page = await web.http.get(f"/cases/{changed}")
+                step_page = await web.http.get(f"/cases/{changed}/steps/decide_threshold")
             finally:
                 await web.http.aclose()
             assert listing.status_code == 200
@@ -234,12 +236,26 @@ async def test_a_changed_release_and_a_failing_task_are_listed_and_a_healthy_cas
             assert case_page.status_code == (200 if shown else 403), case_page.text
             assert ("This case cannot move on." in case_page.text) is shown
             assert "TMPRL1100" not in case_page.text
+            assert step_page.status_code == (409 if shown else 403), step_page.text
+
+        # A partner's answer link to a task that cannot move on records nothing and says why.
+        web = Browser(create_app(console))
+        try:
+            token = issue_answer_token(console.secret, broken)
+            answer = await web.http.get(f"/answer/{token}")
+        finally:
+            await web.http.aclose()
+        assert answer.status_code == 503, answer.text
+        assert "This request cannot take answers just now" in answer.text
 
         # The status of a case that cannot move on cannot be read: the client and the CLI say so.
         flow = Cspflow(client=client, task_queue=queue, user="north@test.example.org")
         with pytest.raises(CaseStalled) as refused:
             await flow.case_status(changed)
         assert [s.workflow_id for s in refused.value.stalls] == [changed]
+        with pytest.raises(CaseStalled) as refused:
+            await flow.task_status(broken)
+        assert refused.value.case_id == healthy
         status = await asyncio.to_thread(CliRunner().invoke, app, ["status", changed])
         assert status.exit_code == 1, status.output
         assert f"WARNING: case {changed} cannot move on" in status.stderr

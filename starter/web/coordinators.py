@@ -267,20 +267,32 @@ def form_with_errors(
 
 
 async def _case_or_refusal(
-    request: Request, account: Account, case_id: str
+    request: Request, account: Account, case_id: str, *, stalled_raises: bool = False
 ) -> tuple[ProcessSpec, Any] | Response:
     """The case's status if the account may read it; else the page to show instead.
 
     A case that cannot move on has no status to read (its Query fails as its workflow task
-    does): `CaseStalled` is raised on for the case page, which shows what it can."""
+    does): a step's page says no step can be taken, and the case page (`stalled_raises`) gets
+    `CaseStalled` to show what it can."""
     console = console_of(request)
     spec = process_of_case(case_id)
     if spec is None:
         return message(request, "Page not found", status_code=404, account=account)
     try:
         status = await console.flow(account.email).case_status(case_id)
-    except CaseStalled:
-        raise
+    except CaseStalled as stalled:
+        if stalled_raises:
+            raise
+        if not account.can_read(next((s.area for s in stalled.stalls if s.area), "")):
+            return forbidden(request, account)
+        return message(
+            request,
+            "This case cannot move on",
+            "No step can be taken until an engineer fixes it. The case's page says more.",
+            status_code=409,
+            account=account,
+            link=(f"/cases/{case_id}", "Go to the case"),
+        )
     except ClientError:
         return message(
             request,
@@ -340,7 +352,7 @@ async def case_page(request: Request, account: Account) -> Response:
     console = console_of(request)
     case_id = request.path_params["case_id"]
     try:
-        found = await _case_or_refusal(request, account, case_id)
+        found = await _case_or_refusal(request, account, case_id, stalled_raises=True)
     except CaseStalled as stalled:
         return await _stalled_case_page(request, account, case_id, stalled.stalls)
     if isinstance(found, Response):

@@ -29,7 +29,7 @@ from starter.answer_links import (
     token_task_id,
     verify_answer_token,
 )
-from starter.client import ClientError
+from starter.client import CaseStalled, ClientError
 from starter.web.auth import client_key, too_many
 from starter.web.coordinators import form_values
 from starter.web.forms import Form, build_form, check_posted
@@ -93,6 +93,15 @@ async def answer(request: Request) -> Response:
     flow = console.flow(agency_user)
     try:
         task = await flow.task_status(link.task_id)
+    except CaseStalled:
+        # The task's workflow cannot move on (starter/health.py): say so, take nothing.
+        return message(
+            request,
+            "This request cannot take answers just now",
+            "Nothing was recorded. The case's coordinator can see that the request needs an "
+            "engineer's attention. Please contact the coordinator who sent you the request.",
+            status_code=503,
+        )
     except ClientError:
         return _link_refused(request, LinkProblem.CLOSED)
     if task.state not in OPEN_STATES:
