@@ -45,7 +45,8 @@ from schemas.community_trigger import (
     RecordConsent,
 )
 from schemas.partner_task import SubmitResponse
-from starter.client import CaseAlreadyStarted, ClientError, Cspflow
+from starter import health
+from starter.client import CaseAlreadyStarted, CaseStalled, ClientError, Cspflow
 from tests.workflows.directory import AGENCIES, application
 from workflows.community_trigger import CommunityTriggerWorkflow
 
@@ -168,12 +169,27 @@ class Driver:
         return self.cspflow.client
 
     async def closed(self, workflow_id: str) -> bool:
-        """True when the workflow has finished (a step to it can no longer be needed)."""
+        """True when the workflow has finished (a step to it can no longer be needed).
+
+        Raises CaseStalled when it never will: its workflow task keeps failing with a
+        nondeterminism error (the temporalio Update ordering bug), as `cspflow stalled` would
+        say. Waiting out the step's limit would only delay the checks, which name the case.
+        """
         try:
             described = await self.client.get_workflow_handle(workflow_id).describe()
         except RPCError:
             return False
-        return described.status != WorkflowExecutionStatus.RUNNING
+        if described.status != WorkflowExecutionStatus.RUNNING:
+            return True
+        raw = described.raw_description
+        if (
+            raw.HasField("pending_workflow_task")
+            and raw.pending_workflow_task.attempt >= health.STALL_ATTEMPTS
+        ):
+            stall = await health.workflow_stall(self.client, workflow_id)
+            if stall is not None and stall.nondeterminism:
+                raise CaseStalled(stall.case_id, [stall])
+        return False
 
     async def step(
         self,
@@ -305,40 +321,45 @@ class Driver:
             ident = f"{case_id}.task.{task}"
             partners.append(asyncio.create_task(self.step(run, ident, "submit", payload, rng)))
 
-        answering = tuple(t for t, state in end.tasks.items() if state == "answered")
-        for task in answering:
-            if task.startswith("information."):
-                answer(task, INFORMATION)
-        if run.script == "consent":
-            consent = RecordConsent(
-                by=BY, consent_given_on=self.today, evidence="signed form, scanned to the file"
-            )
-            ready = self.allowed(case_id, "record_consent")
-            await self.step(run, case_id, "record_consent", consent, rng, ready)
-        if end.overdue_chase:
-            await self.wait_for_chase(case_id, end.overdue_chase)
-        if run.script == "review":
-            await self.review(run, rng)
-            answer(RECOMMENDATION_TASK, DONE)
-        elif run.script != "withdrawn":
-            not_met = DecideThreshold(
-                by=BY, decision="override", met=False, reason="The complaints were not in time."
-            )
-            await self.step(
-                run,
-                case_id,
-                "decide_threshold",
-                not_met,
-                rng,
-                self.allowed(case_id, "decide_threshold"),
-            )
-        close = CloseCase(by=BY, reason=f"chaos script {run.script} done")
-        await self.step(
-            run, case_id, "close_case", close, rng, self.allowed(case_id, "close_case", answering)
-        )
-        await asyncio.gather(*partners)
-        await self.wait_closed(case_id)
-        run.finished_at = time.time()
+        try:
+            answering = tuple(t for t, state in end.tasks.items() if state == "answered")
+            for task in answering:
+                if task.startswith("information."):
+                    answer(task, INFORMATION)
+            if run.script == "consent":
+                consent = RecordConsent(
+                    by=BY, consent_given_on=self.today, evidence="signed form, scanned to the file"
+                )
+                ready = self.allowed(case_id, "record_consent")
+                await self.step(run, case_id, "record_consent", consent, rng, ready)
+            if end.overdue_chase:
+                await self.wait_for_chase(case_id, end.overdue_chase)
+            if run.script == "review":
+                await self.review(run, rng)
+                answer(RECOMMENDATION_TASK, DONE)
+            elif run.script != "withdrawn":
+                not_met = DecideThreshold(
+                    by=BY, decision="override", met=False, reason="The complaints were not in time."
+                )
+                await self.step(
+                    run,
+                    case_id,
+                    "decide_threshold",
+                    not_met,
+                    rng,
+                    self.allowed(case_id, "decide_threshold"),
+                )
+            close = CloseCase(by=BY, reason=f"chaos script {run.script} done")
+            ready = self.allowed(case_id, "close_case", answering)
+            await self.step(run, case_id, "close_case", close, rng, ready)
+            await asyncio.gather(*partners)
+            await self.wait_closed(case_id)
+            run.finished_at = time.time()
+        finally:
+            # A case given up on (stalled, or a step past its limit) leaves no partner polling.
+            for pending in partners:
+                pending.cancel()
+            await asyncio.gather(*partners, return_exceptions=True)
 
     async def review(self, run: CaseRun, rng: random.Random) -> None:
         """Threshold met: decision, meeting, review with one recommendation, consultation."""
