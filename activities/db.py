@@ -19,11 +19,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
@@ -34,6 +32,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 """The alembic script folder, found from this file so an installed package migrates too."""
@@ -313,6 +314,8 @@ async def write_transaction(session_factory: SessionFactory) -> AsyncIterator[As
 
 def alembic_config(url: str) -> Config:
     """Build the alembic configuration in code, so migrating needs no alembic.ini on disk."""
+    from alembic.config import Config  # imported when a migration runs (~0.1 s with mako)
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # ConfigParser would read '%' in a password as interpolation.
@@ -321,6 +324,8 @@ def alembic_config(url: str) -> Config:
 
 
 def _upgrade(connection: Connection, config: Config) -> None:
+    from alembic import command
+
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
 
@@ -343,15 +348,34 @@ async def migration_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConne
             yield conn
 
 
+SCHEMA_HEAD = "0003"
+"""The newest migration's revision (migrations/versions/); tests/activities/test_records.py
+checks it against alembic's own head, so a new migration that forgets it fails there."""
+
+
+async def _at_head(engine: AsyncEngine) -> bool:
+    """True when the database's alembic_version already names SCHEMA_HEAD (no lock taken)."""
+    try:
+        async with engine.connect() as conn:
+            found = await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+            return [row[0] for row in found] == [SCHEMA_HEAD]
+    except sa.exc.DBAPIError:
+        return False  # no table yet: a new database
+
+
 async def migrate(url: str) -> None:
     """Bring the records database at `url` to the newest schema (`alembic upgrade head`).
 
     Called by the worker and the CLI on start, so a fresh data_dir or a new release needs no
-    separate step; safe when two processes call it at once (see `migration_transaction`).
+    separate step; safe when two processes call it at once (see `migration_transaction`). A
+    database already at SCHEMA_HEAD is left alone without importing alembic, which keeps a CLI
+    command such as `cspflow cases` about 0.15 s quicker (benchmark 5: under 1 s).
     """
     engine = make_engine(url)
-    config = alembic_config(url)
     try:
+        if await _at_head(engine):
+            return
+        config = alembic_config(url)
         async with migration_transaction(engine) as conn:
             await conn.run_sync(_upgrade, config)
     finally:

@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.db import (
+    SCHEMA_HEAD,
     Base,
     Case,
     ChairAllocation,
@@ -27,6 +28,7 @@ from activities.db import (
     Recommendation,
     SessionFactory,
     Task,
+    alembic_config,
     make_session_factory,
     migrate,
 )
@@ -86,6 +88,31 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine, records_u
 
     async with engine.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+def test_schema_head_names_the_newest_migration(records_url: str) -> None:
+    """migrate() skips alembic when the database is at SCHEMA_HEAD, so it must be the head."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(records_url)).get_current_head()
+    assert head == SCHEMA_HEAD, f"set activities.db.SCHEMA_HEAD to {head!r}"
+
+
+async def test_a_database_at_the_head_is_left_alone_and_an_older_one_upgraded(
+    engine: AsyncEngine, records_url: str
+) -> None:
+    """A second migrate() finds the head and changes nothing; one a revision behind upgrades."""
+    await migrate(records_url)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0002'"))
+        await conn.execute(sa.text("DROP TABLE answer_link_revocations"))
+        await conn.execute(sa.text("DROP TABLE users"))
+    await migrate(records_url)
+    async with engine.connect() as conn:
+        version = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).all()
+        tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+    assert version == [(SCHEMA_HEAD,)]
+    assert "users" in tables
 
 
 async def test_record_case_twice_leaves_one_row(
