@@ -28,6 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.configuration import load_directory
 from starter import answer_links
 from starter.client import ClientError, Cspflow
+from starter.health import Stall
 from starter.settings import PROJECT_ROOT, Settings
 from starter.web.app import Console
 from starter.web.server import WebServer, start_web
@@ -151,6 +152,7 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
     console: Console,
     inbox: Inbox,
     today: date,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The whole journey in Chromium, every page accessible and within its security policy."""
     base, checked = served.url, Checked()
@@ -180,6 +182,36 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
         await page.click("form button.govuk-button:has-text('Start the case') >> nth=-1")
         await page.wait_for_url(f"{base}/cases/{case_id}")
         await audit(page, checked, "case")
+
+        # The "cannot move on" banners (starter/health.py) meet the same checks. Detection runs
+        # on a real server in tests/test_stalled.py; here the stall is given.
+        with monkeypatch.context() as patched:
+            stall = Stall(
+                workflow_id=case_id,
+                case_id=case_id,
+                kind="case",
+                workflow_type="CommunityTrigger",
+                area="north",
+                attempts=5,
+                problem="failing",
+                nondeterminism=True,
+            )
+
+            async def case_stalls(self: Cspflow, case: Any) -> list[Stall]:
+                return [stall]
+
+            async def stalled(self: Cspflow, areas: Any = None) -> list[Stall]:
+                return [stall]
+
+            patched.setattr(Cspflow, "case_stalls", case_stalls)
+            patched.setattr(Cspflow, "stalled", stalled)
+            await page.reload()
+            await page.locator("text=This case cannot move on.").wait_for()
+            await audit(page, checked, "case-stalled")
+            await page.goto(f"{base}/cases")
+            await page.locator("text=1 case cannot move on").wait_for()
+            await audit(page, checked, "cases-stalled")
+        await page.goto(f"{base}/cases/{case_id}")
 
         token = await answer_link_in_mail(inbox, "north-council")
         partner_context, partner = await new_context(chromium, checked)
@@ -251,7 +283,7 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
             await close(cspflow, case_id)
     assert checked.violations == [], "\n".join(checked.violations)
     assert checked.csp == [], "\n".join(checked.csp)
-    assert len(checked.pages) == 13
+    assert len(checked.pages) == 15
 
 
 async def test_the_checks_catch_a_planted_violation(served: WebServer, chromium: Browser) -> None:
