@@ -15,7 +15,7 @@ import structlog
 
 from activities.db import make_engine, make_session_factory, migrate
 from starter.logs import configure_logging
-from starter.runtime import build_worker, connect, ensure_archive_schedule, wait_for
+from starter.runtime import build_worker, connect, ensure_schedules, wait_for
 from starter.settings import Settings
 
 
@@ -32,7 +32,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     identity = f"cspflow-worker@{socket.gethostname()}:{os.getpid()}/{settings.task_queue}"
     client = await wait_for("temporal", lambda: connect(settings, identity=identity))
     # Closed cases are bundled daily, before the namespace retention period removes them.
-    await ensure_archive_schedule(client, settings)
+    await ensure_schedules(client, settings)
     worker = build_worker(client, settings, make_session_factory(engine))
     log.info("worker_started", task_queue=settings.task_queue)
     async with worker:

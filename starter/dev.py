@@ -581,7 +581,7 @@ async def run_dev(
     """
     from activities.db import make_engine, make_session_factory, migrate
     from starter.mailcatcher import MailCatcher
-    from starter.runtime import build_worker, ensure_archive_schedule, ensure_keyring
+    from starter.runtime import build_worker, ensure_keyring, ensure_schedules
 
     started = time.monotonic() if started is None else started
     base = Path(settings.data_dir)
@@ -650,7 +650,7 @@ async def run_dev(
         else:
             await set_retention(client, effective)
             # The test server has no schedules; a rehearsal archives with `cspflow audit archive`.
-            await ensure_archive_schedule(client, effective)
+            await ensure_schedules(client, effective)
         engine = make_engine(effective.records_url)
         sessions = make_session_factory(engine)
         worker = build_worker(client, effective, sessions)

@@ -18,6 +18,9 @@ Two witnesses, both Temporal's own:
 - the workflow's pending workflow task (DescribeWorkflowExecution), whose `attempt` counts the
   same consecutive problems: the check of one case, which needs no server setting.
 
+`StallActivities.stalled_cases` turns the list into one alert per case for the StallWatch
+workflow (workflows/stall_watch.py), which emails the area's coordinators every 15 minutes.
+
 The reason shown is the newest WorkflowTaskFailed event's failure, decoded with the payload key
 (failure messages are encrypted because an exception's message can name a person). Only the
 first line is kept, and the web console shows the category, never the message.
@@ -28,9 +31,12 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
+import structlog
 from pydantic import Field
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
@@ -45,8 +51,14 @@ from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError
 
 from schemas.errors import CspflowError
+from schemas.health import StallAlert
 from schemas.shared import Model
 from workflows import search_attributes
+
+if TYPE_CHECKING:
+    from activities.db import SessionFactory
+
+log = structlog.get_logger(__name__)
 
 STALL_ATTEMPTS = 3
 """Consecutive workflow task failures or timeouts after which a workflow counts as stalled.
@@ -280,3 +292,76 @@ async def stalled(client: Client, *, areas: frozenset[str] | None = None) -> lis
             "one case"
         ) from None
     return sorted(stalls, key=lambda s: (s.since is None, s.since, s.workflow_id))
+
+
+# --------------------------------------------------------------------------------------------
+# The stall watch's activity (workflows/stall_watch.py)
+# --------------------------------------------------------------------------------------------
+
+
+class StallActivities:
+    """What the StallWatch workflow reads: Temporal, the records database and the directory."""
+
+    def __init__(self, client: Client, session_factory: SessionFactory, directory_file: Path):
+        self._client = client
+        self._session_factory = session_factory
+        self._directory_file = directory_file
+
+    @activity.defn(name="stalled_cases")
+    async def stalled_cases(self) -> list[StallAlert]:
+        """One alert per case with a stalled workflow (the case's or a task's), to its area's
+        coordinators, or to the area's point of contact when it has none.
+
+        A server without the stall setting cannot list them: the error is logged and nothing is
+        sent, since `cspflow status` still checks each case. A stall with no known area is
+        left to `cspflow stalled`: there is nobody in the directory to tell.
+        """
+        # Imported here: the CLI and console import this module for the checks above only.
+        import sqlalchemy as sa
+
+        from activities.configuration import load_directory
+        from activities.db import Case as CaseTable
+
+        try:
+            stalls = await stalled(self._client)
+        except StalledError as error:
+            log.warning("stall_watch_cannot_list", error=str(error))
+            return []
+        directory = load_directory(self._directory_file)
+        by_case: dict[str, list[Stall]] = {}
+        for stall in stalls:
+            by_case.setdefault(stall.case_id, []).append(stall)
+        async with self._session_factory() as session:
+            references = dict(
+                (
+                    await session.execute(
+                        sa.select(CaseTable.case_id, CaseTable.reference).where(
+                            CaseTable.case_id.in_(list(by_case))
+                        )
+                    )
+                ).all()
+            )
+        alerts: list[StallAlert] = []
+        for case_id, found in sorted(by_case.items()):
+            area = next((s.area for s in found if s.area), None)
+            if area is None or area not in {a.id for a in directory.areas}:
+                log.warning("stall_without_area", case_id=case_id)
+                continue
+            to = tuple(c.email for c in directory.coordinators_for(area)) or (
+                next(a for a in directory.areas if a.id == area).point_of_contact.email,
+            )
+            starts = [s.since for s in found if s.since is not None]
+            alerts.append(
+                StallAlert(
+                    case_id=case_id,
+                    case_reference=references.get(case_id, case_id),
+                    area=area,
+                    since=min(starts) if starts else None,
+                    workflows=tuple(s.workflow_id for s in found),
+                    attempts=max(s.attempts for s in found),
+                    nondeterminism=any(s.nondeterminism for s in found),
+                    to=to,
+                )
+            )
+        log.info("stall_watch_found", cases=len(alerts))
+        return alerts

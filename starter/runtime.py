@@ -22,6 +22,7 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
@@ -45,11 +46,20 @@ from starter.settings import Settings
 from workflows.archive import ArchiveClosedCases
 from workflows.community_trigger import CommunityTriggerWorkflow
 from workflows.partner_task import PartnerTaskWorkflow
+from workflows.stall_watch import STALL_WATCH_EVERY, StallWatch
 
-WORKFLOWS: Sequence[type] = (CommunityTriggerWorkflow, PartnerTaskWorkflow, ArchiveClosedCases)
+WORKFLOWS: Sequence[type] = (
+    CommunityTriggerWorkflow,
+    PartnerTaskWorkflow,
+    ArchiveClosedCases,
+    StallWatch,
+)
 
 ARCHIVE_SCHEDULE_ID = "cspflow-archive"
 """The Temporal Schedule that runs ArchiveClosedCases daily (`ensure_archive_schedule`)."""
+
+STALL_WATCH_SCHEDULE_ID = "cspflow-stall-watch"
+"""The Temporal Schedule that runs StallWatch every STALL_WATCH_EVERY (`ensure_schedules`)."""
 
 # Under docker-compose's stop_grace_period (30 s), so a stop never kills a send half-way.
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
@@ -158,6 +168,7 @@ def activities_for(
     """Every activity, bound to its dependencies; the archive activity needs the client."""
     # Imported here: the audit modules import this one for WORKFLOWS and the sandbox runner.
     from starter.audit.archive import ArchiveActivities
+    from starter.health import StallActivities
 
     records = RecordActivities(session_factory)
     notices = NoticeActivities(
@@ -165,6 +176,7 @@ def activities_for(
     )
     configuration = ConfigurationActivities(settings.directory_file)
     archive = [] if client is None else [ArchiveActivities(settings, session_factory, client)]
+    stalls = [StallActivities(client, session_factory, settings.directory_file)] if client else []
     return [
         bank_holidays,
         notices.send_notice,
@@ -178,6 +190,7 @@ def activities_for(
         records.reserve_chair,
         records.release_chair,
         *(activities.archive_closed_cases for activities in archive),
+        *(activities.stalled_cases for activities in stalls),
     ]
 
 
@@ -235,15 +248,31 @@ def archive_schedule(settings: Settings) -> Schedule:
     )
 
 
-async def ensure_archive_schedule(client: Client, settings: Settings) -> None:
-    """Create the daily archive schedule, or bring an existing one up to date; safe to repeat.
+def stall_watch_schedule(settings: Settings) -> Schedule:
+    """Run StallWatch every STALL_WATCH_EVERY; one run at a time; missed runs are not caught up."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            StallWatch.run,
+            id=STALL_WATCH_SCHEDULE_ID,
+            task_queue=settings.task_queue,
+            execution_timeout=STALL_WATCH_EVERY,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=STALL_WATCH_EVERY)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        state=ScheduleState(
+            note="Tells an area's coordinators when one of their cases cannot move on."
+        ),
+    )
+
+
+async def _ensure_schedule(client: Client, schedule_id: str, desired: Schedule) -> bool:
+    """Create a schedule, or bring an existing one up to date; safe to repeat.
 
     An existing schedule keeps its state, so one an operator paused stays paused. A server
     without schedules (the time-skipping test server), or a client not allowed to manage them,
-    is logged and the worker runs on: `cspflow audit archive` does the same work by hand.
+    is logged and False returned: the worker runs on.
     """
     log = structlog.get_logger(__name__)
-    desired = archive_schedule(settings)
 
     def update(given: ScheduleUpdateInput) -> ScheduleUpdate:
         current = given.description.schedule
@@ -255,16 +284,31 @@ async def ensure_archive_schedule(client: Client, settings: Settings) -> None:
 
     try:
         try:
-            await client.create_schedule(ARCHIVE_SCHEDULE_ID, desired)
+            await client.create_schedule(schedule_id, desired)
         except ScheduleAlreadyRunningError:
-            await client.get_schedule_handle(ARCHIVE_SCHEDULE_ID).update(update)
+            await client.get_schedule_handle(schedule_id).update(update)
     except RPCError as error:
         if error.status not in (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.PERMISSION_DENIED):
             raise
-        log.warning("archive_schedule_not_created", error=str(error))
-        return
-    log.info("archive_schedule_ready", schedule_id=ARCHIVE_SCHEDULE_ID)
-    await check_retention(client, settings)
+        log.warning("schedule_not_created", schedule_id=schedule_id, error=str(error))
+        return False
+    log.info("schedule_ready", schedule_id=schedule_id)
+    return True
+
+
+async def ensure_archive_schedule(client: Client, settings: Settings) -> None:
+    """Create the daily archive schedule, or bring an existing one up to date; safe to repeat.
+
+    Without schedules on the server, `cspflow audit archive` does the same work by hand.
+    """
+    if await _ensure_schedule(client, ARCHIVE_SCHEDULE_ID, archive_schedule(settings)):
+        await check_retention(client, settings)
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """Every schedule a worker keeps: the daily archive and the stall watch."""
+    await ensure_archive_schedule(client, settings)
+    await _ensure_schedule(client, STALL_WATCH_SCHEDULE_ID, stall_watch_schedule(settings))
 
 
 async def namespace_retention(client: Client) -> timedelta | None:

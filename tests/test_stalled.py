@@ -35,12 +35,15 @@ from starter.answer_links import issue_answer_token
 from starter.cli import app
 from starter.cli.cases import _show_stalls
 from starter.client import CaseStalled, Cspflow
+from starter.runtime import STALL_WATCH_SCHEDULE_ID, build_worker, ensure_schedules
 from starter.settings import Settings
 from starter.web.app import Console as WebConsole
 from starter.web.app import create_app
-from tests.conftest import ENCRYPTED, TEMPORAL_CLI
+from tests.conftest import ENCRYPTED, TEMPORAL_CLI, Inbox
 from tests.web.conftest import PASSWORD, Browser
+from tests.workflows.directory import COORDINATOR
 from workflows import search_attributes
+from workflows.stall_watch import STALL_WATCH_EVERY, StallWatch
 
 KEY_FILE = Path(__file__).parent / "histories" / "test-payload-keys.json"
 LIMIT_SECONDS = 60.0
@@ -268,3 +271,43 @@ async def test_a_changed_release_and_a_failing_task_are_listed_and_a_healthy_cas
     result = await asyncio.to_thread(CliRunner().invoke, app, ["stalled"])
     assert result.exit_code == 0, result.output
     assert "None: every running case's workflow is making progress." in result.output
+
+
+async def test_the_stall_watch_tells_the_areas_coordinators_once_per_stop(
+    server: WorkflowEnvironment, settings: Settings, session_factory: Any, inbox: Inbox
+) -> None:
+    """A case the production worker cannot run (here: of a type it does not know) is reported
+    by the StallWatch workflow to its area's coordinators, once however often the watch runs;
+    and every worker keeps the watch's schedule."""
+    client = server.client
+    case_id = f"ct-north-WATCH-{uuid.uuid4().hex[:6]}"
+    async with build_worker(client, settings, session_factory):
+        await client.start_workflow(
+            "NoSuchProcess",
+            id=case_id,
+            task_queue=settings.task_queue,
+            search_attributes=case_attributes("north"),
+        )
+        await wait_for_stalls(client, {case_id})
+
+        for run in range(2):
+            reported = await client.execute_workflow(
+                StallWatch.run,
+                id=f"stall-watch-test-{uuid.uuid4().hex[:6]}",
+                task_queue=settings.task_queue,
+                execution_timeout=timedelta(minutes=1),
+            )
+            assert reported >= 1, run
+        mails = [m for m in inbox.messages if m["X-Cspflow-Case"] == case_id]
+        assert len(mails) == 1, [str(m["Subject"]) for m in mails]
+        mail = mails[0]
+        assert str(mail["To"]) == COORDINATOR
+        assert str(mail["Subject"]).startswith(f"Community Trigger {case_id}: the case cannot move")
+        body = mail.get_body(preferencelist=("plain",))
+        assert body is not None and "failed" in body.get_content()
+        await client.get_workflow_handle(case_id).terminate("test over")
+
+    await ensure_schedules(client, settings)
+    schedule = await client.get_schedule_handle(STALL_WATCH_SCHEDULE_ID).describe()
+    assert schedule.schedule.spec.intervals[0].every == STALL_WATCH_EVERY
+    await client.get_schedule_handle(STALL_WATCH_SCHEDULE_ID).delete()

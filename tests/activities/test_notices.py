@@ -83,10 +83,15 @@ SAMPLE: dict[str, Any] = {
     "asked": "Send your records of contacts about the behaviour since 1 September 2024.",
     "agency_references": ["DC-2025-0042", "INC-77"],
     "reminder_number": 1,
+    "since": "2025-03-21T09:15:00+00:00",
+    "attempts": 5,
+    "workflows": ["ct-amber-valley-AV-2025-014"],
+    "cause": "its recorded history no longer replays (a nondeterminism error)",
 }
 """One value for every placeholder of every template, none of them an address."""
 
 EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
+    "system/case-stalled": {"case_reference", "case_id", "since", "attempts", "workflows", "cause"},
     "community-trigger/acknowledgement": {
         "case_reference",
         "area_name",
