@@ -209,7 +209,10 @@ def report(
         f"  workflow task timeouts {figures['workflow_task_timeouts']}, "
         f"failures {figures['workflow_task_failures']}"
     )
-    print(f"  listed by `cspflow stalled` at the end: {figures['stalled_listed']}")
+    print(
+        f"  listed by `cspflow stalled` at the end: {figures['stalled_listed']}; "
+        f"StallWatch alerts received: {figures['stall_alerts']}"
+    )
     checks = (
         "script",
         "state",
