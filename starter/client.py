@@ -224,6 +224,10 @@ class Cspflow:
         """Every case or task workflow the server reports as stalled, optionally by area."""
         return await health.stalled(self.client, areas=areas)
 
+    async def stalled_case_ids(self, areas: frozenset[str]) -> list[str]:
+        """The ids of the cases in `areas` that cannot move on (one list query, no reasons)."""
+        return await health.stalled_case_ids(self.client, areas=areas)
+
     async def _live(self, task: TaskSummary) -> TaskSummary:
         """An open task as it is now (its own Query), asked in parallel with the others."""
         if task.state not in ("open", "overdue"):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -256,33 +257,26 @@ async def case_stalls(client: Client, case_id: str, task_ids: list[str]) -> list
     return [stall for stall in found if stall is not None]
 
 
-async def stalled(client: Client, *, areas: frozenset[str] | None = None) -> list[Stall]:
-    """Every running workflow the server reports as stalled, optionally only in `areas`.
+async def _reported(client: Client) -> AsyncIterator[WorkflowExecutionInfo]:
+    """Every running workflow the server reports as stalled, at most _LIST_LIMIT, from the list.
 
     Needs the server setting SERVER_SETTING (cspflow dev, docker-compose). A server without the
-    search attribute refuses the query: the error says so and how to check one case. At most
-    _LIST_LIMIT workflows are looked at.
+    search attribute refuses the query: StalledError says so and how to check one case.
     """
     request = ListWorkflowExecutionsRequest(
         namespace=client.namespace,
         query=f"{REPORTED_PROBLEMS.name} IS NOT NULL AND ExecutionStatus = 'Running'",
         page_size=100,
     )
-    stalls: list[Stall] = []
     seen = 0
     try:
         while seen < _LIST_LIMIT:
             page = await client.workflow_service.list_workflow_executions(request)
             for execution in page.executions[: _LIST_LIMIT - seen]:
                 seen += 1
-                description = await _describe(
-                    client, execution.execution.workflow_id, execution.execution.run_id
-                )
-                stall = None if description is None else await _stall_from(client, description)
-                if stall is not None and (areas is None or stall.area in areas):
-                    stalls.append(stall)
+                yield execution
             if not page.next_page_token:
-                break
+                return
             request.next_page_token = page.next_page_token
     except RPCError as error:
         raise StalledError(
@@ -291,7 +285,36 @@ async def stalled(client: Client, *, areas: frozenset[str] | None = None) -> lis
             f"and the dynamic config value {SERVER_SETTING}; `cspflow status CASE` still checks "
             "one case"
         ) from None
+
+
+async def stalled(client: Client, *, areas: frozenset[str] | None = None) -> list[Stall]:
+    """Every running workflow the server reports as stalled, with its reason, optionally only in
+    `areas`: a describe and a history read each (`cspflow stalled`, the stall watch)."""
+    stalls: list[Stall] = []
+    async for execution in _reported(client):
+        ident = execution.execution
+        description = await _describe(client, ident.workflow_id, ident.run_id)
+        stall = None if description is None else await _stall_from(client, description)
+        if stall is not None and (areas is None or stall.area in areas):
+            stalls.append(stall)
     return sorted(stalls, key=lambda s: (s.since is None, s.since, s.workflow_id))
+
+
+async def stalled_case_ids(client: Client, *, areas: frozenset[str]) -> list[str]:
+    """The cases in `areas` with a stalled workflow, from the server's list alone.
+
+    What the console's list of cases shows on every view, so no reason is read: a case's area
+    is in the list's own search attributes, and only a stalled task's case is described.
+    """
+    found: set[str] = set()
+    async for execution in _reported(client):
+        case_id, kind = case_of(execution.execution.workflow_id)
+        area = _search_attribute(execution, search_attributes.AREA.name)
+        if area is None and kind == "task" and (parent := await _describe(client, case_id)):
+            area = _search_attribute(parent.workflow_execution_info, search_attributes.AREA.name)
+        if area in areas:
+            found.add(case_id)
+    return sorted(found)
 
 
 # --------------------------------------------------------------------------------------------

@@ -113,10 +113,9 @@ async def _stalled_cases(flow: Cspflow, areas: frozenset[str]) -> list[str]:
     than failing, and each case page still checks its own case (starter/health.py).
     """
     try:
-        stalls = await flow.stalled(areas)
+        return await flow.stalled_case_ids(areas)
     except StalledError:
         return []
-    return sorted({stall.case_id for stall in stalls})
 
 
 def _by_deadline(rows: list[CaseRow], *, latest_first: bool = False) -> list[CaseRow]:

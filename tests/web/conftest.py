@@ -19,6 +19,8 @@ from temporalio.testing import WorkflowEnvironment
 from activities.accounts import add_user
 from activities.configuration import load_directory
 from schemas.accounts import Account, Role
+from starter.client import Cspflow
+from starter.health import Stall
 from starter.settings import Settings
 from starter.web.app import Console, create_app
 
@@ -104,3 +106,34 @@ async def browser(app: Starlette) -> AsyncIterator[Any]:
     yield make
     for b in made:
         await b.http.aclose()
+
+
+def given_stall(monkeypatch: pytest.MonkeyPatch, case_id: str, **changes: Any) -> Stall:
+    """Make the console see one workflow of `case_id` as unable to move on, and return it.
+
+    Only what the pages say is under test where this is used: detection itself runs on a real
+    server in tests/test_stalled.py. The stall is the case's own unless `changes` say otherwise.
+    """
+    stall = Stall.model_validate(
+        {
+            "workflow_id": case_id,
+            "case_id": case_id,
+            "kind": "case",
+            "workflow_type": "CommunityTrigger",
+            "area": "north",
+            "attempts": 5,
+            "problem": "failing",
+            "nondeterminism": True,
+            **changes,
+        }
+    )
+
+    async def case_stalls(self: Cspflow, case: Any) -> list[Stall]:
+        return [stall] if case.case_id == case_id else []
+
+    async def stalled_case_ids(self: Cspflow, areas: frozenset[str]) -> list[str]:
+        return [case_id] if stall.area in areas else []
+
+    monkeypatch.setattr(Cspflow, "case_stalls", case_stalls)
+    monkeypatch.setattr(Cspflow, "stalled_case_ids", stalled_case_ids)
+    return stall

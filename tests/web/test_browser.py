@@ -28,12 +28,11 @@ from temporalio.testing import WorkflowEnvironment
 from activities.configuration import load_directory
 from starter import answer_links
 from starter.client import ClientError, Cspflow
-from starter.health import Stall
 from starter.settings import PROJECT_ROOT, Settings
 from starter.web.app import Console
 from starter.web.server import WebServer, start_web
 from tests.conftest import Inbox, free_port
-from tests.web.conftest import AUDITOR, NORTH, PASSWORD, SOUTH
+from tests.web.conftest import AUDITOR, NORTH, PASSWORD, SOUTH, given_stall
 from tests.web.test_console import LongAgoSigner, answer_link_in_mail, application_pairs, close
 from tests.workflows.directory import application
 from tests.workflows.helpers import eventually
@@ -186,25 +185,7 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
         # The "cannot move on" banners (starter/health.py) meet the same checks. Detection runs
         # on a real server in tests/test_stalled.py; here the stall is given.
         with monkeypatch.context() as patched:
-            stall = Stall(
-                workflow_id=case_id,
-                case_id=case_id,
-                kind="case",
-                workflow_type="CommunityTrigger",
-                area="north",
-                attempts=5,
-                problem="failing",
-                nondeterminism=True,
-            )
-
-            async def case_stalls(self: Cspflow, case: Any) -> list[Stall]:
-                return [stall]
-
-            async def stalled(self: Cspflow, areas: Any = None) -> list[Stall]:
-                return [stall]
-
-            patched.setattr(Cspflow, "case_stalls", case_stalls)
-            patched.setattr(Cspflow, "stalled", stalled)
+            given_stall(patched, case_id)
             await page.reload()
             await page.locator("text=This case cannot move on.").wait_for()
             await audit(page, checked, "case-stalled")

@@ -20,11 +20,10 @@ from activities.db import Case as CaseTable
 from schemas.community_trigger import Application, CaseOutcome, CloseCase
 from starter import answer_links
 from starter.client import ClientError, Cspflow
-from starter.health import Stall
 from starter.web.app import Console, create_app
 from starter.web.forms import as_posted, build_form
 from tests.conftest import Inbox
-from tests.web.conftest import ADMIN, AUDITOR, NORTH, SOUTH, csrf_of
+from tests.web.conftest import ADMIN, AUDITOR, NORTH, SOUTH, csrf_of, given_stall
 from tests.workflows.directory import application
 from tests.workflows.helpers import case_result, eventually
 
@@ -414,23 +413,16 @@ async def test_a_case_that_cannot_move_on_says_so_without_the_error_text(
     try:
         await threshold_open(cspflow, case_id)
         task_id = f"{case_id}.task.information.police"
-        stall = Stall(
+        given_stall(
+            monkeypatch,
+            case_id,
             workflow_id=task_id,
-            case_id=case_id,
             kind="task",
             workflow_type="PartnerTask",
-            area="north",
             attempts=7,
             since=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
-            problem="failing",
-            nondeterminism=True,
             reason="[TMPRL1100] Nondeterminism error: secret detail of Jo Bloggs",
         )
-
-        async def stalls(self: Cspflow, case: Any) -> list[Stall]:
-            return [stall] if case.case_id == case_id else []
-
-        monkeypatch.setattr(Cspflow, "case_stalls", stalls)
         page = await coordinator.http.get(f"/cases/{case_id}")
         assert page.status_code == 200
         text = re.sub(r"\s+", " ", page.text)
