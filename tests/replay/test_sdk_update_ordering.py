@@ -306,16 +306,45 @@ async def client() -> AsyncIterator[Client]:
         yield env.client
 
 
+SCENARIO_ATTEMPTS = 4
+"""Live runs tried until one brings the result and the Update to the fresh worker in one
+workflow task (the scenario). On a loaded machine the sticky timeout can pass before the
+result arrives, and the server then sends the result's task to the normal queue on its own:
+no Update rides on it, so that run shows nothing either way and another is made."""
+
+
+def one_task_took_both(history: WorkflowHistory) -> bool:
+    """True when the first workflow task after the activity result also took the Update."""
+    names = [(e.event_id, event_name(e)) for e in history.events]
+    results = [i for i, n in names if n == "ACTIVITY_TASK_COMPLETED"]
+    accepted = [i for i, n in names if n == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"]
+    if len(results) != 1 or len(accepted) != 1:
+        return False
+    completed = [i for i, n in names if n == "WORKFLOW_TASK_COMPLETED"]
+    after_result = min((i for i in completed if i > results[0]), default=None)
+    before_acceptance = max((i for i in completed if i < accepted[0]), default=None)
+    return after_result is not None and after_result == before_acceptance
+
+
+async def scenario(client: Client, *, query_while_killed: bool) -> LiveRun:
+    """A live run in which the scenario happened, within SCENARIO_ATTEMPTS runs."""
+    for _ in range(SCENARIO_ATTEMPTS - 1):
+        run = await live_run(client, query_while_killed=query_while_killed)
+        if one_task_took_both(run.history):
+            return run
+    return await live_run(client, query_while_killed=query_while_killed)
+
+
 @pytest.fixture(scope="module")
 async def queried(client: Client) -> LiveRun:
     """The chaos run's case: the query reaches the fresh worker before the Update."""
-    return await live_run(client, query_while_killed=True)
+    return await scenario(client, query_while_killed=True)
 
 
 @pytest.fixture(scope="module")
 async def unqueried(client: Client) -> LiveRun:
     """The same kill and Update without the query."""
-    return await live_run(client, query_while_killed=False)
+    return await scenario(client, query_while_killed=False)
 
 
 def only(history: WorkflowHistory, name: str) -> HistoryEvent:
