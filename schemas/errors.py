@@ -29,4 +29,19 @@ class ConfigurationError(CspflowError):
 
 
 class InputError(CspflowError):
-    """A file or argument given to a command is wrong; correct it and run the command again."""
+    """A file or argument given to a command is wrong; correct it and run the command again.
+
+    `code` is stable for machine callers (`--json` prints it with `fields`, the paths of the
+    fields at fault); the message is for a person and may be reworded.
+    """
+
+    def __init__(
+        self, message: str, *, code: str = "invalid_input", fields: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.fields = fields
+
+    def as_json(self) -> dict[str, object]:
+        """The error as machine callers get it: {"error": {"code", "fields", "message"}}."""
+        return {"error": {"code": self.code, "fields": list(self.fields), "message": str(self)}}
