@@ -41,7 +41,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 import aiosmtplib
@@ -63,8 +63,9 @@ from activities.records import claim_notice, mark_notice_failed, mark_notice_sen
 from schemas.notices import NoticeRequest, NoticeResult
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from activities.db import SessionFactory
-    from starter.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -354,6 +355,19 @@ def message_id(idempotency_key: str, mail_domain: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+class MailSettings(Protocol):
+    """The mail settings SmtpConfig takes (starter.settings.Settings has them): a protocol, so
+    activities depend on no face (house style §1: faces -> activities, never back)."""
+
+    smtp_host: str
+    smtp_port: int
+    smtp_username: str | None
+    smtp_password: SecretStr | None
+    smtp_use_tls: bool
+    mail_from: str
+    mail_domain: str
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
     """How to reach the mail server; built once in the composition root from Settings.
@@ -371,7 +385,7 @@ class SmtpConfig:
     mail_domain: str = "cspflow.example.org"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SmtpConfig:
+    def from_settings(cls, settings: MailSettings) -> SmtpConfig:
         """Take the CSPFLOW_SMTP_* and mail settings."""
         password = settings.smtp_password
         return cls(

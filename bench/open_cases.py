@@ -56,9 +56,9 @@ from temporalio.worker import Worker
 from bench import harness
 from schemas.community_trigger import Application
 from schemas.directory import Directory
-from starter.cli.processes import community_trigger_example
 from starter.client import Cspflow
 from starter.codec import KeyRing, data_converter
+from starter.processes.community_trigger import community_trigger_example
 
 BY = "coordinator@bench.example.org"
 DIRECTORY_FILE = harness.PROJECT_ROOT / "config" / "directory.yaml"

@@ -40,7 +40,7 @@ from bench.notice_timer import NoticeTimerInput, NoticeTimerWorkflow
 from schemas.partner_task import PartnerTaskInput, TaskAgency, TaskKind
 from starter.codec import KeyRing, data_converter
 from starter.logs import configure_logging
-from starter.runtime import PASSTHROUGH, WORKFLOWS, activities_for
+from starter.runtime import PASSTHROUGH, activities_for, workflows
 from starter.settings import Settings
 from workflows.partner_task import PartnerTaskWorkflow
 from workflows.rules.chasing import Chase, ChaseKind, chase_schedule, chases_due
@@ -218,7 +218,7 @@ async def main_async(args: argparse.Namespace) -> None:
             worker = Worker(
                 client,
                 task_queue=TASK_QUEUE,
-                workflows=[*WORKFLOWS, NoticeTimerWorkflow],
+                workflows=[*workflows(), NoticeTimerWorkflow],
                 activities=activities_for(settings, make_session_factory(engine)),
                 activity_executor=ThreadPoolExecutor(4),
                 workflow_runner=SandboxedWorkflowRunner(

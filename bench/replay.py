@@ -39,7 +39,7 @@ from bench import harness
 from bench.baseline import BASELINE_WORKFLOWS, noop, shape_from_history
 from bench.whole_case import Tally, baseline_case
 from starter.codec import KeyRing, data_converter
-from starter.runtime import PASSTHROUGH, WORKFLOWS
+from starter.runtime import PASSTHROUGH, workflows
 
 HISTORIES = harness.PROJECT_ROOT / "tests" / "histories"
 KEY_FILE = HISTORIES / "test-payload-keys.json"
@@ -119,7 +119,7 @@ async def main_async(args: argparse.Namespace) -> None:
     kinds = dict(Counter(kind for kind, _ in stored))
     print(f"{len(stored)} stored histories: {kinds}")
     replayer = Replayer(
-        workflows=list(WORKFLOWS),
+        workflows=workflows(),
         data_converter=data_converter(KeyRing.from_file(KEY_FILE)),
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)

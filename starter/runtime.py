@@ -42,18 +42,20 @@ from activities.heartbeat import HEARTBEAT_FLUSH, KeepAlive
 from activities.notices import NoticeActivities, SmtpConfig
 from activities.records import RecordActivities
 from starter.codec import KeyRing, data_converter
+from starter.registry import ActivityDeps, registered_activities, registered_workflows
 from starter.settings import Settings
 from workflows.archive import ArchiveClosedCases
-from workflows.community_trigger import CommunityTriggerWorkflow
 from workflows.partner_task import PartnerTaskWorkflow
 from workflows.stall_watch import STALL_WATCH_EVERY, StallWatch
 
-WORKFLOWS: Sequence[type] = (
-    CommunityTriggerWorkflow,
-    PartnerTaskWorkflow,
-    ArchiveClosedCases,
-    StallWatch,
-)
+SHARED_WORKFLOWS: Sequence[type] = (PartnerTaskWorkflow, ArchiveClosedCases, StallWatch)
+"""The workflows every process shares: the partner task and the worker's housekeeping."""
+
+
+def workflows() -> list[type]:
+    """Every workflow the worker runs: each registered process's, then the shared ones."""
+    return [*registered_workflows(), *SHARED_WORKFLOWS]
+
 
 ARCHIVE_SCHEDULE_ID = "cspflow-archive"
 """The Temporal Schedule that runs ArchiveClosedCases daily (`ensure_archive_schedule`)."""
@@ -166,7 +168,7 @@ def activities_for(
     settings: Settings, session_factory: SessionFactory, client: Client | None = None
 ) -> list[Any]:
     """Every activity, bound to its dependencies; the archive activity needs the client."""
-    # Imported here: the audit modules import this one for WORKFLOWS and the sandbox runner.
+    # Imported here: the audit modules import this one for workflows() and the sandbox runner.
     from starter.audit.archive import ArchiveActivities
     from starter.health import StallActivities
 
@@ -180,7 +182,7 @@ def activities_for(
     return [
         bank_holidays,
         notices.send_notice,
-        configuration.community_trigger_setup,
+        *registered_activities(ActivityDeps(settings, session_factory)),
         configuration.independent_chairs,
         records.record_case,
         records.record_decision,
@@ -211,7 +213,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=list(WORKFLOWS),
+        workflows=workflows(),
         activities=activities_for(settings, session_factory, client),
         activity_executor=ThreadPoolExecutor(4),
         # Let running activities finish on a routine stop: a notice cancelled between the SMTP

@@ -8,7 +8,7 @@ show that the record and the code agree.
 
 Every process is covered with no per-process code: a case is found by its search attributes (or
 in the records database), its partner tasks are found in its own history, and every workflow in
-`starter.runtime.WORKFLOWS` is replayed by the sandboxed runner the worker uses.
+every workflow of `starter.runtime.workflows()` is replayed by the sandboxed runner the worker uses.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from temporalio.worker import Replayer
 from schemas.errors import CspflowError, InputError
 from schemas.shared import Model, Process
 from starter.codec import KeyRing, data_converter
-from starter.runtime import WORKFLOWS, workflow_runner
+from starter.runtime import workflow_runner
+from starter.runtime import workflows as registered_workflows
 
 if TYPE_CHECKING:
     from temporalio.runtime import Runtime
@@ -48,7 +49,9 @@ class ReplayReport(Model):
 
     workflow_id: str = Field(description="The case id, or the partner task id.")
     run_id: str = Field(description="The run of the workflow this history records.")
-    workflow_type: str = Field(description="The workflow's registered name, e.g. CommunityTrigger.")
+    workflow_type: str = Field(
+        description="The workflow's registered name (its Temporal workflow type)."
+    )
     ok: bool = Field(description="True when this release reproduced the history exactly.")
     divergence: str | None = Field(
         default=None,
@@ -231,7 +234,7 @@ async def replay_histories(
     history finishes (a progress bar).
     """
     replayer = Replayer(
-        workflows=list(WORKFLOWS if workflows is None else workflows),
+        workflows=list(registered_workflows() if workflows is None else workflows),
         data_converter=data_converter(keyring),
         workflow_runner=workflow_runner(),
         runtime=runtime,
@@ -358,7 +361,7 @@ def _failed_before_divergence(raw: str, history: WorkflowHistory) -> str:
     if kind_name == "NotFoundError" or _UNREGISTERED.search(raw):
         return (
             f"this release has no workflow named {_started(history).workflow_type.name}: a "
-            "running case of this kind would stop; register it in starter.runtime.WORKFLOWS"
+            "running case of this kind would stop; register its process in starter.processes"
         )
     if kind_name in ("PayloadDecryptionError", "UnknownKeyError"):
         return (

@@ -23,14 +23,18 @@ from starter.cli import cases, processes, reports, system, tasks
 from starter.cli import users as users  # registers user add, reset, disable, enable, list
 from starter.cli import web as web  # registers web
 from starter.cli.common import app
-from starter.cli.processes import community_trigger_example
 from starter.cli.tasks import RESPONSE_EXAMPLES
+from starter.registry import processes as _processes
+
+# A process's convenience commands (thin aliases of `cspflow step`), declared by its definition.
+for _definition in _processes():
+    if _definition.cli is not None:
+        _definition.cli(app)
 
 __all__ = [
     "RESPONSE_EXAMPLES",
     "app",
     "cases",
-    "community_trigger_example",
     "main",
     "processes",
     "reports",

@@ -32,7 +32,7 @@ from starter.cli.common import (
 @audit_app.command("bundle")
 @handled
 def audit_bundle(
-    case_id: str = typer.Argument(..., help="The case id, e.g. ct-north-ASB-2025-001."),
+    case_id: str = typer.Argument(..., help="The case id, as `cspflow cases` lists it."),
     out: Path = typer.Option(..., "--out", "-o", help="A new (or empty) directory to write."),
 ) -> None:
     """Write a case's histories, timeline and a signed manifest of their hashes to a directory.

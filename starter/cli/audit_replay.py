@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 PROGRESS_FROM = 4
 """Show a progress bar from this many histories (or cases to fetch) on."""
 
-_CASE_HELP = "The case id, e.g. ct-amber-valley-AV-2025-014; its partner tasks come with it."
+_CASE_HELP = "The case id, as `cspflow cases` lists it; its partner tasks come with it."
 _ALL_HELP = "Every case on the Temporal server."
-_PROCESS_HELP = "Only cases of this process, e.g. community-trigger."
+_PROCESS_HELP = "Only cases of this process (`cspflow processes` lists them)."
 _AREA_HELP = "Only cases of this area, e.g. amber-valley."
 _CLOSED_HELP = "Only cases closed on or after this date (YYYY-MM-DD)."
 

@@ -82,7 +82,7 @@ def caught_message_case(mail_dir: Path, message_key: str) -> str | None:
 @audit_app.command("timeline")
 @handled
 def audit_timeline(
-    case_id: str = typer.Argument(..., help="The case id, e.g. ct-amber-valley-AV-2025-014."),
+    case_id: str = typer.Argument(..., help="The case id, as `cspflow cases` lists it."),
     fmt: TimelineFormat = typer.Option(
         TimelineFormat.TEXT, "--format", help="text (terminal), md, json or html (printable)."
     ),

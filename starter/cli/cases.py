@@ -1,4 +1,8 @@
-"""Cases and the coordinator's steps: status, cases, step, decide, meeting, consent, close."""
+"""Cases and the coordinator's steps: status, cases, stalled, step (for every process).
+
+Nothing here names a process: a case's process is found from its id in `starter.registry`, whose
+definition says how its status and steps are shown. A process's convenience commands (aliases of
+`step`) are registered by its definition."""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import BaseModel
 
 from schemas.errors import InputError
 from starter.settings import Settings
@@ -15,11 +18,11 @@ from starter.settings import Settings
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from schemas.community_trigger import CaseStatus
     from starter.client import Cspflow
     from starter.dev import DevState
     from starter.health import Stall
 from schemas.validation import shown
+from starter import registry
 from starter.cli.common import (
     _acting,
     _connect,
@@ -36,34 +39,40 @@ from starter.cli.common import (
     _table,
     _when,
     _with_flow,
-    _yes,
     app,
     handled,
 )
-from starter.cli.processes import (
-    PROCESS_HELP,
-    _show_threshold,
-)
+from starter.cli.processes import PROCESS_HELP
 
 
 @app.command()
 @handled
 def status(
-    case_id: str = typer.Argument(..., help="The case id, e.g. ct-amber-valley-AV-2025-014."),
-    as_json: bool = typer.Option(False, "--json", help="Print the CaseStatus as JSON."),
+    case_id: str = typer.Argument(..., help="The case id, as `cspflow cases` lists it."),
+    as_json: bool = typer.Option(False, "--json", help="Print the case's status as JSON."),
 ) -> None:
-    """Show a case: stage, deadlines, partner tasks, decisions, allowed steps.
+    """Show a case: stage, deadlines, partner tasks, decisions, the steps you can take now.
 
-    --json prints a CaseStatus (schemas/community_trigger.py): case_id, area,
-    application_reference, policy, stage, as_of, deadlines [name, due, basis, state,
-    completed_on, days_late], tasks [task_id, agency, kind, due, state, answered_on, days_late],
-    decisions [step, outcome, decided_by, decided_at, reasons], proposed_threshold (a
-    ThresholdDecision), chair, meeting_on and allowed_steps.
+    Read from what the case last recorded, so it answers with every worker stopped. --json
+    prints the process's status model (`cspflow schema`'s documentation of each field): at
+    least case_id, area, stage, as_of, deadlines [name, due, basis, state, completed_on,
+    days_late], tasks [task_id, agency, kind, due, state, answered_on, days_late], decisions
+    [step, outcome, decided_by, decided_at, reasons] and allowed_steps.
     """
     from starter.cli.audit_views import log_case_access
-    from starter.client import CaseStalled
+    from starter.client import CaseStalled, ClientError, is_task_id
 
-    async def read(flow: Cspflow) -> tuple[CaseStatus | None, list[Stall]]:
+    if is_task_id(case_id):
+        raise InputError(
+            f"{case_id} is a partner task, not a case: see it with `cspflow task show {case_id}`",
+            code="task_id_given",
+            fields=("case_id",),
+        )
+    definition = registry.process_of_case(case_id)
+    if definition is None:
+        raise ClientError(f"no case {case_id!r}: check the id with `cspflow cases`")
+
+    async def read(flow: Cspflow) -> tuple[Any, list[Stall]]:
         try:
             case = await flow.case_status(case_id)
         except CaseStalled as stalled:
@@ -86,11 +95,18 @@ def status(
         return
     console = _out()
     _show_stalls(console, stalls)
+    reference = getattr(case, "application_reference", None) or getattr(case, "reference", "")
     console.print(
-        f"Case {case.case_id}  ({case.area}, reference {case.application_reference})", style="bold"
+        f"{definition.title}: case {case.case_id}  ({case.area}, reference {reference})",
+        style="bold",
+        markup=False,
     )
+    policy = getattr(case, "policy", None)
     console.print(
-        f"Stage: {case.stage.value}    Policy: {case.policy}    As of: {_when(case.as_of)}"
+        f"Stage: {case.stage}"
+        + (f"    Policy: {policy}" if policy else "")
+        + f"    As of: {_when(case.as_of)}",
+        markup=False,
     )
     table = _table("Deadlines", "name", "due", "state", "completed on", "days late", "basis")
     for d in case.deadlines:
@@ -127,19 +143,11 @@ def status(
             "\n".join(decision.reasons),
         )
     console.print(table)
-    if case.proposed_threshold is not None:
-        console.print("Proposed threshold decision:", style="bold")
-        _show_threshold(console, case.proposed_threshold)
-    if case.chair is not None:
-        console.print(
-            f"Independent chair: {case.chair.chair_id or 'none eligible'} "
-            f"(decided by {case.chair.decided_by})"
-        )
-        for reason in case.chair.reasons:
-            console.print(f"  - {reason}")
-    if case.meeting_on is not None:
-        console.print(f"Review meeting: {_when(case.meeting_on)}")
-    steps = _verbs(case.allowed_steps) or "none (the case is waiting on partners or time)"
+    if definition.show_status is not None:
+        definition.show_status(console, case)
+    steps = (
+        _verbs(definition, case.allowed_steps) or "none (the case is waiting on partners or time)"
+    )
     console.print(f"Steps you can take now: {steps}")
 
 
@@ -256,7 +264,6 @@ def cases(
         "stage",
         "received",
         "next deadline",
-        "threshold met",
         "closed",
     )
     shown_rows = rows[:limit] if limit else rows
@@ -268,7 +275,6 @@ def cases(
             row.stage,
             _when(row.received_on),
             _when(row.next_deadline),
-            _yes(row.threshold_met),
             _when(row.closed_at),
         )
     _out().print(table)
@@ -284,139 +290,63 @@ def cases(
 def _known_filters(process: str | None, stage: str | None) -> tuple[str | None, str | None]:
     """Refuse a filter that can match nothing: a typo would otherwise list no cases, exit 0,
     and read as "there are none"."""
-    from schemas.community_trigger import Stage
-    from schemas.shared import Process
-
-    for option, value, known in (
-        ("--process", process, [p.value for p in Process]),
-        ("--stage", stage, [s.value for s in Stage]),
-    ):
-        if value is not None and value not in known:
-            raise InputError(
-                f"{option} {shown(value)} is not one cspflow knows; use one of: {', '.join(known)}"
-            )
+    if process is not None:
+        process = registry.process(process).name
+    stages = (
+        list(registry.process(process).stages) if process is not None else registry.all_stages()
+    )
+    if stage is not None and stage not in stages:
+        raise InputError(
+            f"--stage {shown(stage)} is not one cspflow knows; use one of: {', '.join(stages)}",
+            code="unknown_stage",
+            fields=("stage",),
+        )
     return process, stage
 
 
-def _steps() -> dict[str, tuple[str, type[BaseModel]]]:
-    from starter.client import COMMUNITY_TRIGGER_STEPS
-
-    return COMMUNITY_TRIGGER_STEPS
-
-
-def _verbs(allowed: tuple[str, ...]) -> str:
+def _verbs(definition: registry.ProcessDefinition, allowed: tuple[str, ...]) -> str:
     """Name allowed steps as the commands that take them (`decide`, not `decide_threshold`)."""
-    by_update = {update: verb for verb, (update, _) in _steps().items()}
-    return ", ".join(by_update.get(name, name) for name in allowed)
+    return ", ".join(definition.verb_of(name) for name in allowed)
 
 
-def _take_step(case_id: str, verb: str, data: Any, source: str) -> None:
-    steps = _steps()
-    if verb not in steps:
-        raise InputError(f"no step {shown(verb)}; the steps are: {', '.join(steps)}")
-    update, model = steps[verb]
+def take_step(case_id: str, verb: str, data: Any, source: str) -> None:
+    """Take one human step on a case: validate its input, send its Update, say what happened."""
+    from starter.client import ClientError, is_task_id
+
+    definition = registry.process_of_case(case_id)
+    if definition is None or is_task_id(case_id):
+        raise ClientError(
+            f"no case {case_id!r}: check the id with `cspflow cases`"
+            + (" (a partner task's steps are `cspflow task ...`)" if is_task_id(case_id) else "")
+        )
+    found = definition.step(verb)
+    if found is None:
+        raise InputError(
+            f"{definition.title} has no step {shown(verb)}; its steps are: "
+            + ", ".join(s.verb for s in definition.steps),
+            code="unknown_step",
+            fields=("step",),
+        )
     settings, _ = _settings()
-    payload = _parse(model, _acting(data, settings.user, source), source)
+    payload = _parse(found.model, _acting(data, settings.user, source), source)
 
-    _with_flow(lambda flow: flow.step(case_id, update, payload))
+    _with_flow(lambda flow: flow.step(case_id, found.update, payload, found.result_type))
     _out().print(
-        f"Recorded: {verb} on case {case_id}, by {settings.user}. "
+        f"Recorded: {found.verb} on case {case_id}, by {settings.user}. "
         f"See `cspflow status {case_id}` for what happens next."
     )
-
-
-STEP_HELP = "One of: " + ", ".join(
-    [
-        "consent",
-        "assess",
-        "decide",
-        "override-chair",
-        "meeting",
-        "review",
-        "consulted",
-        "appeal",
-        "appeal-decision",
-        "close",
-    ]
-)
 
 
 @app.command()
 @handled
 def step(
     case_id: str = typer.Argument(..., help="The case id."),
-    verb: str = typer.Argument(..., help=STEP_HELP),
+    verb: str = typer.Argument(..., help="The step: `cspflow status CASE` lists those open now."),
     file: Path = typer.Option(..., "--file", "-f", help="The step's input (JSON; - for stdin)."),
 ) -> None:
     """Take a human step on a case from a JSON file; `by` is filled in from CSPFLOW_USER.
 
-    The file holds the step's fields (schemas/community_trigger.py): consent RecordConsent,
-    assess AssessThreshold, decide DecideThreshold, override-chair OverrideChair, meeting
-    ScheduleMeeting, review RecordReview, consulted RecordVictimConsultation, appeal
-    RequestAppeal, appeal-decision RecordAppealDecision, close CloseCase. A step not allowed at
-    the case's stage is refused before anything is recorded.
+    The file holds the step's fields: `cspflow schema PROCESS STEP` prints its schema. A step
+    not allowed at the case's stage is refused before anything is recorded.
     """
-    _take_step(case_id, verb, _read_json(file), str(file))
-
-
-@app.command()
-@handled
-def decide(
-    case_id: str = typer.Argument(..., help="The case id."),
-    confirm: bool = typer.Option(False, "--confirm", help="Confirm the proposed decision."),
-    override: bool = typer.Option(False, "--override", help="Decide otherwise, with a reason."),
-    met: bool | None = typer.Option(None, "--met/--not-met", help="For --override: the decision."),
-    reason: str | None = typer.Option(None, help="For --override: why."),
-) -> None:
-    """Confirm the proposed threshold decision, or override it with a reason."""
-    if confirm == override:
-        raise InputError(
-            "give exactly one of --confirm or --override (with --met/--not-met and --reason)"
-        )
-    data: dict[str, Any] = {"decision": "confirm" if confirm else "override"}
-    if met is not None:
-        data["met"] = met
-    if reason is not None:
-        data["reason"] = reason
-    _take_step(case_id, "decide", data, "the decide options")
-
-
-@app.command()
-@handled
-def meeting(
-    case_id: str = typer.Argument(..., help="The case id."),
-    on: datetime = typer.Option(..., "--on", formats=["%Y-%m-%d"], help="Meeting date."),
-    no_invite: bool = typer.Option(False, "--no-invite", help="Do not invite the applicant."),
-    reason: str | None = typer.Option(None, help="Why the applicant is not invited."),
-) -> None:
-    """Record the review meeting's date; the applicant is invited unless you say why not."""
-    data: dict[str, Any] = {"meeting_on": on.date().isoformat(), "invite_applicant": not no_invite}
-    if reason is not None:
-        data["reason_not_invited"] = reason
-    _take_step(case_id, "meeting", data, "the meeting options")
-
-
-@app.command()
-@handled
-def consent(
-    case_id: str = typer.Argument(..., help="The case id."),
-    on: datetime = typer.Option(..., "--on", formats=["%Y-%m-%d"], help="Day consent was given."),
-    evidence: str = typer.Option(..., help="How consent was recorded."),
-) -> None:
-    """Record the victim's consent to a third-party application."""
-    _take_step(
-        case_id,
-        "consent",
-        {"consent_given_on": on.date().isoformat(), "evidence": evidence},
-        "the consent options",
-    )
-
-
-@app.command()
-@handled
-def close(
-    case_id: str = typer.Argument(..., help="The case id."),
-    reason: str = typer.Option(..., help="Why the case closes; the applicant is told."),
-) -> None:
-    """Close a case early (for example, the application was withdrawn)."""
-    _take_step(case_id, "close", {"reason": reason}, "the close options")
+    take_step(case_id, verb, _read_json(file), str(file))

@@ -40,10 +40,30 @@ T = TypeVar("T")
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
 
-app = typer.Typer(
+APP_HELP = (
+    "Durable, auditable workflows for the statutory processes of Community Safety Partnerships."
+)
+
+
+class _Cspflow(typer.Typer):
+    """The `cspflow` command, whose help lists the processes registered when it is read."""
+
+    @property
+    def info(self) -> Any:
+        from starter import registry
+
+        listed = "; ".join(f"{p.name}: {p.title}" for p in registry.processes())
+        self._info.help = f"{APP_HELP} Processes: {listed}."
+        return self._info
+
+    @info.setter
+    def info(self, value: Any) -> None:
+        self._info = value
+
+
+app = _Cspflow(
     name="cspflow",
-    help="Durable, auditable workflows for the statutory processes of Community Safety "
-    "Partnerships. First process: the Community Trigger (ASB case review, ASBCPA 2014 s.104).",
+    help=APP_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -103,6 +123,10 @@ def handled(command: Callable[P, T]) -> Callable[P, T]:
         try:
             return command(*args, **kwargs)
         except InputError as error:
+            if kwargs.get("as_json"):
+                # Machine callers read the error from standard output: a stable code and the
+                # fields at fault beside the sentence (house style §9).
+                _print_json(error.as_json())
             _err().print(f"error: {error}")
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except Exception as error:
@@ -234,13 +258,24 @@ def _not_a_json_number(constant: str) -> Any:
 
 
 def _parse(model: type[BaseModel], data: Any, source: str) -> Any:
-    """Validate input against its schema; every field at fault is named (exit code 2)."""
-    from starter.client import ClientError, parse_input
+    """Validate input against its schema; every field at fault is named (exit code 2).
+
+    The error's code is `schema_error` and its fields the paths at fault, for `--json` callers.
+    """
+    from pydantic import ValidationError
+
+    from schemas.validation import describe_validation_error, field_path
 
     try:
-        return parse_input(model, data, source=source)
-    except ClientError as error:
-        raise InputError(str(error)) from None
+        return model.model_validate(data)
+    except ValidationError as error:
+        fields = tuple(dict.fromkeys(field_path(e["loc"]) for e in error.errors()))
+        raise InputError(
+            f"{source} is not valid: "
+            + describe_validation_error(error, then=f"correct {source} and run the command again"),
+            code="schema_error",
+            fields=fields,
+        ) from None
 
 
 def _directory(settings: Settings) -> Directory:
@@ -255,7 +290,9 @@ def _known_area(directory: Directory, area: str) -> str:
     except KeyError:
         known = ", ".join(a.id for a in directory.areas)
         raise InputError(
-            f"no area {shown(area)} in the CSP directory; known areas: {known}"
+            f"no area {shown(area)} in the CSP directory; known areas: {known}",
+            code="unknown_area",
+            fields=("area",),
         ) from None
 
 

@@ -1,4 +1,4 @@
-"""Published figures (s.104 ASBCPA 2014), the published procedure, and caught mail."""
+"""Published figures and procedures of every registered process, and caught mail."""
 
 from __future__ import annotations
 
@@ -7,17 +7,13 @@ import io
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from schemas.errors import InputError
 from schemas.shared import EARLIEST_DATE, LATEST_DATE
-from schemas.validation import shown
-
-if TYPE_CHECKING:
-    pass
+from starter import registry
 from starter.cli.common import (
     _directory,
     _err,
@@ -34,9 +30,7 @@ from starter.cli.common import (
     mail_app,
     policy_app,
 )
-from starter.cli.processes import (
-    PROCESS_HELP,
-)
+from starter.cli.processes import PROCESS_HELP
 
 
 class ReportFormat(StrEnum):
@@ -48,14 +42,6 @@ class ReportFormat(StrEnum):
 class PublishFormat(StrEnum):
     MD = "md"
     HTML = "html"
-
-
-FIGURE_LABELS = {
-    "applications": "Applications for an ASB case review",
-    "threshold_not_met": "Applications where the threshold was not met",
-    "reviews_carried_out": "ASB case reviews carried out",
-    "reviews_with_recommendations": "Reviews that resulted in recommendations",
-}
 
 
 # Financial years whose applications can be recorded: received_on is bounded to 1990-2100
@@ -88,31 +74,37 @@ def report(
     process: str = typer.Argument(..., help=PROCESS_HELP),
     area: str = typer.Option(..., help="The area, e.g. amber-valley."),
     year: int | None = typer.Option(
-        None, help="Financial year starting 1 April of this year (default: the current one)."
+        None,
+        help="The period starting in this year: the financial year from 1 April (default: the "
+        "current one), or the calendar year for a process that publishes by calendar year.",
     ),
     fmt: ReportFormat = typer.Option(ReportFormat.TABLE, "--format", help="table, csv or json."),
 ) -> None:
-    """Print the figures an area must publish for a financial year (s.104(10)).
+    """Print the figures an area must publish for a process, counted from recorded outcomes.
 
-    Counted from recorded outcomes, by the day each application was received: applications;
-    applications where the threshold was not met; reviews carried out (including any carried
-    out below threshold); reviews that resulted in recommendations.
+    Each process says which figures the law asks for and the period they cover (`cspflow
+    processes --json`); cases are counted by the day each was received.
     """
-    from activities.queries import community_trigger_figures, financial_year
-
-    if process != "community-trigger":
-        raise InputError(f"figures are published for community-trigger only, not {shown(process)}")
+    definition = registry.process(process)
+    figures_of = definition.figures
+    if figures_of is None:
+        with_figures = ", ".join(p.name for p in registry.processes() if p.figures)
+        raise InputError(
+            f"{definition.title} has no published figures; the processes with figures are: "
+            f"{with_figures}",
+            code="no_figures",
+            fields=("process",),
+        )
     year = _financial_year_option(year)
     settings, _ = _settings()
     area = _known_area(_directory(settings), area)
-    first, last = financial_year(year)
-    figures = _run(
-        _records(settings, lambda sessions: community_trigger_figures(sessions, area, year))
-    )
+    first, last = figures_of.period_of(year)
+    figures = _run(_records(settings, lambda sessions: figures_of.count(sessions, area, year)))
+    period_key = "financial_year" if figures_of.period == "financial-year" else "calendar_year"
     data = {
-        "process": process,
+        "process": definition.name,
         "area": area,
-        "financial_year": f"{year}-{str(year + 1)[-2:]}",
+        period_key: f"{year}-{str(year + 1)[-2:]}" if period_key == "financial_year" else str(year),
         "period_start": first.isoformat(),
         "period_end": last.isoformat(),
         **figures,
@@ -126,76 +118,67 @@ def report(
         writer.writerow(data)
         typer.echo(buffer.getvalue(), nl=False)
     else:
-        table = Table(title=f"Community Trigger, {area}: {first:%-d %B %Y} to {last:%-d %B %Y}")
+        title = definition.title.split(" (")[0]
+        table = Table(title=f"{title}, {area}: {first:%-d %B %Y} to {last:%-d %B %Y}")
         table.add_column("figure")
         table.add_column("number", justify="right")
-        for key, label in FIGURE_LABELS.items():
+        for key, label in figures_of.labels.items():
             table.add_row(label, str(figures[key]))
         _out().print(table)
+
+
+def _policy_process(process: str | None) -> registry.ProcessDefinition:
+    """The process whose policy to show: the one named, or the first with a local policy."""
+    if process is not None:
+        definition = registry.process(process)
+        if definition.describe_policy is None:
+            raise InputError(
+                f"{definition.title} has no local procedure to show",
+                code="no_policy",
+                fields=("process",),
+            )
+        return definition
+    return next(p for p in registry.processes() if p.describe_policy is not None)
 
 
 @policy_app.command("show")
 @handled
 def policy_show(
     area: str = typer.Argument(..., help="The area, e.g. amber-valley."),
+    process: str | None = typer.Option(
+        None, "--process", help="The process (default: the first with a local procedure)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the procedure as JSON."),
 ) -> None:
-    """Show the review procedure in force: threshold, local rules, timescales, escalation."""
-    from starter.procedure import describe_policy
-
+    """Show the procedure in force in an area: its policy, timescales and who to contact."""
+    definition = _policy_process(process)
     settings, _ = _settings()
-    described = describe_policy(_directory(settings), area)
-    if as_json:
+    assert definition.describe_policy is not None
+    described = definition.describe_policy(_directory(settings), area)
+    if as_json or definition.show_policy is None:
         _print_json(described)
         return
-    console = _out()
-    console.print(
-        f"{described['area']['name']}: Community Trigger procedure, policy {described['label']}",
-        style="bold",
-    )
-    console.print(f"Follows: {described['follows']}")
-    contact = described["point_of_contact"]
-    console.print(
-        f"Point of contact: {contact['name']}, {contact['email']}, {contact.get('phone') or ''}"
-    )
-    threshold = described["threshold"]
-    console.print(
-        f"Threshold: {threshold['qualifying_complaints']} qualifying complaints. "
-        f"{threshold['text']}"
-    )
-    if threshold["deduplicate_incidents"]:
-        console.print(threshold["deduplication_text"])
-    table = _table("Local rules (s.104(5))", "rule", "what it means")
-    for rule in threshold["local_rules"]:
-        table.add_row(rule["name"], rule["text"])
-    console.print(table if threshold["local_rules"] else "Local rules: none enabled.")
-    table = _table("Timescales (working days)", "step", "days", "promise")
-    for item in described["timescales"]:
-        table.add_row(item["name"], str(item["working_days"]), item["text"])
-    console.print(table)
-    dissatisfied = described["dissatisfied"]
-    console.print(
-        f"If the applicant is dissatisfied: {dissatisfied['escalation_body']['name']} "
-        f"({dissatisfied['escalation_body']['email']}), asked within "
-        f"{dissatisfied['appeal_window_working_days']} working days, decides within "
-        f"{dissatisfied['appeal_decision_working_days']} working days."
-    )
-    bodies = ", ".join(body["name"] for body in described["relevant_bodies"])
-    console.print(f"Relevant bodies: {bodies}")
+    definition.show_policy(_out(), described)
 
 
 @policy_app.command("publish")
 @handled
 def policy_publish(
     area: str = typer.Argument(..., help="The area, e.g. amber-valley."),
+    process: str | None = typer.Option(
+        None, "--process", help="The process (default: the first with a local procedure)."
+    ),
     fmt: PublishFormat = typer.Option(PublishFormat.MD, "--format", help="md or html."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
 ) -> None:
-    """Render the public-facing procedure an area must publish (s.104(2)-(3), Sch 4 para 3)."""
-    from starter.procedure import render_procedure
-
+    """Render the public-facing procedure an area must publish under the process's statute."""
+    definition = _policy_process(process)
+    if definition.render_policy is None:
+        raise InputError(
+            f"{definition.title} has no procedure to publish", code="no_policy", fields=("process",)
+        )
     settings, _ = _settings()
-    page = render_procedure(_directory(settings), area, fmt.value)
+    page = definition.render_policy(_directory(settings), area, fmt.value)
     if output is None:
         typer.echo(page, nl=False)
     else:

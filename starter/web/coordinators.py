@@ -2,7 +2,7 @@
 
 Every page checks the account's role and the case's area, so changing a URL shows nothing of
 another area's cases, and auditors read every area but change nothing. Forms come from the
-process's schemas (starter.web.forms, starter.web.processes): no page code per process. Reading a
+process's schemas (starter.web.forms, starter.registry): no page code per process. Reading a
 case is written to the access log (issue 4).
 """
 
@@ -27,9 +27,9 @@ from activities.accounts import (
     revoke_answer_links,
 )
 from activities.db import Task
-from activities.queries import CaseRow, financial_year, list_cases
+from activities.queries import CaseRow, list_cases
 from schemas.accounts import Account
-from schemas.community_trigger import Stage
+from schemas.errors import InputError
 from starter.answer_links import (
     answer_url,
     issue_answer_token,
@@ -37,9 +37,9 @@ from starter.answer_links import (
 from starter.audit.timeline import CaseNotFound, build_timeline
 from starter.client import CaseStalled, ClientError, Cspflow
 from starter.health import Stall, StalledError
+from starter.registry import ProcessDefinition, all_stages, process_of_case, processes
 from starter.web.auth import forbidden, signed_in
 from starter.web.forms import ChoiceSource, Form, build_form, check_posted
-from starter.web.processes import PROCESSES, ProcessSpec, process_of_case
 from starter.web.rendering import (
     Console,
     console_of,
@@ -86,9 +86,9 @@ async def cases(request: Request, account: Account) -> Response:
     rows = SORTS[sort](rows)
     stalled = await _stalled_cases(console.flow(account.email), frozenset(readable))
     filters = [
-        ("process", "Process", [(name, spec.title) for name, spec in PROCESSES.items()]),
+        ("process", "Process", [(spec.name, spec.title) for spec in processes()]),
         ("area", "Area", areas),
-        ("stage", "Stage", [(stage.value, stage.value) for stage in Stage]),
+        ("stage", "Stage", [(stage, stage) for stage in all_stages()]),
     ]
     return page(
         request,
@@ -147,14 +147,17 @@ def _sort_links(params: Any, sort: str) -> dict[str, str]:
 
 @signed_in
 async def choose_process(request: Request, account: Account) -> Response:
-    """Start a case: with one process, go straight to its form."""
-    if len(PROCESSES) == 1:
-        return redirect_to(f"/cases/new/{next(iter(PROCESSES))}")
-    return message(
+    """Start a case: with one process that can start, go straight to its form."""
+    startable = [spec for spec in processes() if spec.startable]
+    if len(startable) == 1:
+        return redirect_to(f"/cases/new/{startable[0].name}")
+    return page(
         request,
-        "Start a case",
-        *[f"{spec.title}: /cases/new/{name}" for name, spec in PROCESSES.items()],
+        "processes.html.j2",
         account=account,
+        title="Start a case",
+        nav="/cases/new",
+        processes=startable,
     )
 
 
@@ -177,21 +180,18 @@ def directory_choices(console: Console, account: Account) -> ChoiceSource:
 async def start_case(request: Request, account: Account) -> Response:
     """Start a case through a form generated from the process's input schema."""
     console = console_of(request)
-    spec = PROCESSES.get(request.path_params["process"])
-    if spec is None:
+    spec = next((p for p in processes() if p.name == request.path_params["process"]), None)
+    if spec is None or not spec.startable:
         return message(request, "Page not found", status_code=404, account=account)
     if not any(account.can_act(area.id) for area in console.directory.areas):
         return forbidden(request, account)
     schema = spec.input_model.model_json_schema()
     choices = directory_choices(console, account)
-    action = f"/cases/new/{spec.process.value}"
+    action = f"/cases/new/{spec.name}"
     context: dict[str, Any] = {
         "title": f"Start a {spec.title} case",
         "caption": spec.statute,
-        "intro": [
-            "Enter the application as received. Nothing is recorded until every answer is "
-            "valid; then the case starts and the acknowledgement and information requests go."
-        ],
+        "intro": [spec.start_hint] if spec.start_hint else [],
         "action": action,
         "submit": "Start the case",
         "back": "/cases",
@@ -210,15 +210,17 @@ async def start_case(request: Request, account: Account) -> Response:
     )
     if application is None:
         return form_with_errors(request, account, form, context)
-    area = getattr(application, "area", None)
-    if area is None or not account.can_act(area):
+    area = spec.area_of(application)
+    if not account.can_act(area):
         return forbidden(request, account)
     try:
-        case_id = await spec.start(console.flow(account.email), application)
-    except ClientError as error:
+        # What `cspflow check` refuses (an unknown agency, say) is refused here too.
+        spec.check(application, console.directory, None)
+        case_id = await console.flow(account.email).start(spec, application)
+    except (ClientError, InputError) as error:
         form.errors.append(("main-content", str(error)))
         return form_with_errors(request, account, form, context)
-    log.info("case_started_web", case_id=case_id, process=spec.process.value)
+    log.info("case_started_web", case_id=case_id, process=spec.name)
     return redirect_to(f"/cases/{case_id}")
 
 
@@ -267,7 +269,7 @@ def form_with_errors(
 
 async def _case_or_refusal(
     request: Request, account: Account, case_id: str, *, stalled_raises: bool = False
-) -> tuple[ProcessSpec, Any] | Response:
+) -> tuple[ProcessDefinition, Any] | Response:
     """The case's status if the account may read it; else the page to show instead.
 
     A case that cannot move on has no status to read (its Query fails as its workflow task
@@ -345,6 +347,15 @@ async def _stalled_case_page(
     )
 
 
+def _reference(status: Any) -> str:
+    """The case's own reference (an application or review reference), else its id."""
+    return str(
+        getattr(status, "application_reference", None)
+        or getattr(status, "reference", None)
+        or status.case_id
+    )
+
+
 @signed_in
 async def case_page(request: Request, account: Account) -> Response:
     """One case: stage, deadlines met or missed, tasks, decisions, notices and the timeline."""
@@ -367,7 +378,7 @@ async def case_page(request: Request, account: Account) -> Response:
         return message(request, "No such case", status_code=404, account=account)
     await record_access(console.sessions, account.email, case_id, "web:case")
     can_act = account.can_act(status.area)
-    steps = [(u, spec.steps[u]) for u in status.allowed_steps if u in spec.steps]
+    steps = [(u, step) for u in status.allowed_steps if (step := spec.step(u)) is not None]
     notices = [entry for entry in timeline.entries if entry.kind.value == "notice"]
     async with console.sessions() as session:
         rows = await session.execute(
@@ -379,12 +390,13 @@ async def case_page(request: Request, account: Account) -> Response:
         request,
         "case.html.j2",
         account=account,
-        title=f"Case {status.application_reference}",
+        title=f"Case {_reference(status)}",
         nav="/cases",
         case_id=case_id,
-        reference=status.application_reference,
-        stage=status.stage.value,
+        reference=_reference(status),
+        stage=str(status.stage),
         status=status,
+        sections=spec.status_sections(status) if spec.status_sections else [],
         timeline=timeline,
         spec=spec,
         steps=steps,
@@ -414,7 +426,7 @@ async def step_page(request: Request, account: Account) -> Response:
         return message(
             request,
             "This step is not open now",
-            f"The case is at stage {status.stage.value}. Steps open now: "
+            f"The case is at stage {status.stage}. Steps open now: "
             f"{', '.join(status.allowed_steps) or 'none'}.",
             status_code=409,
             account=account,
@@ -424,7 +436,7 @@ async def step_page(request: Request, account: Account) -> Response:
     choices = directory_choices(console, account)
     context: dict[str, Any] = {
         "title": step.title,
-        "caption": f"Case {status.application_reference}",
+        "caption": f"Case {_reference(status)}",
         "intro": [step.model.__doc__.strip().splitlines()[0]] if step.model.__doc__ else [],
         "action": f"/cases/{case_id}/steps/{update}",
         "submit": "Record this step",
@@ -489,8 +501,11 @@ async def reports(request: Request, account: Account) -> Response:
     """The yearly figures of a process for an area, with a CSV download."""
     console = console_of(request)
     params = request.query_params
-    spec = PROCESSES.get(params.get("process", next(iter(PROCESSES))))
-    if spec is None:
+    with_figures = [p for p in processes() if p.figures is not None]
+    spec = next((p for p in with_figures if p.name == params.get("process")), None)
+    if spec is None and "process" not in params and with_figures:
+        spec = with_figures[0]
+    if spec is None or spec.figures is None:
         return message(request, "Page not found", status_code=404, account=account)
     areas = console.area_choices(account, acting=False)
     if not areas:
@@ -508,23 +523,23 @@ async def reports(request: Request, account: Account) -> Response:
         return message(
             request,
             "Choose another year",
-            f"Give a financial year from 2014 (the Act came into force) to {today.year}.",
+            f"Give a year from 2014 to {today.year}.",
             status_code=400,
             account=account,
             link=("/reports", "Published figures"),
         )
-    figures = await spec.figures(console.sessions, area, year)
-    first, last = financial_year(year)
-    query = {"process": spec.process.value, "area": area, "year": str(year)}
+    figures = await spec.figures.count(console.sessions, area, year)
+    first, last = spec.figures.period_of(year)
+    query = {"process": spec.name, "area": area, "year": str(year)}
     if request.url.path.endswith(".csv"):
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["process", "area", "period_start", "period_end", "figure", "number"])
-        for key, label in spec.figure_labels.items():
+        for key, label in spec.figures.labels.items():
             writer.writerow(
-                [spec.process.value, area, first.isoformat(), last.isoformat(), label, figures[key]]
+                [spec.name, area, first.isoformat(), last.isoformat(), label, figures[key]]
             )
-        name = f"{spec.process.value}-{area}-{year}-{str(year + 1)[-2:]}.csv"
+        name = f"{spec.name}-{area}-{year}-{str(year + 1)[-2:]}.csv"
         response = Response(
             buffer.getvalue(),
             media_type="text/csv; charset=utf-8",

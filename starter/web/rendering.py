@@ -25,6 +25,7 @@ from activities.notices import govuk_date
 from schemas.accounts import Account
 from schemas.directory import Directory
 from schemas.partner_task import TaskState
+from starter import registry
 from starter.client import Cspflow
 from starter.settings import PROJECT_ROOT, Settings
 
@@ -103,6 +104,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters["govuk_date"] = govuk_date
+    # Every page's footer names the duties the console serves, from the process registry.
+    environment.globals["registered_processes"] = registry.processes
     return environment
 
 

@@ -100,7 +100,8 @@ def test_the_command_exits_1_and_names_the_divergence(
 ) -> None:
     """With a non-deterministic release, `audit replay` prints the divergence and exits 1."""
     monkeypatch.setattr(
-        "starter.audit.replay.WORKFLOWS", (PausesBeforeOpening, PartnerTaskWorkflow)
+        "starter.audit.replay.registered_workflows",
+        lambda: [PausesBeforeOpening, PartnerTaskWorkflow],
     )
     junit = tmp_path / "replay.xml"
     result = replay_cli("--from", str(one_case(tmp_path)), "--junit", str(junit))

@@ -141,7 +141,7 @@ async def test_a_step_form_records_the_decision_with_who_took_it(
         decision = next(d for d in status.decisions if d.step == "threshold")
         assert decision.decided_by == NORTH
         after = await coordinator.http.get(f"/cases/{case_id}")
-        assert "Decide threshold: recorded." in after.text
+        assert "Decide the threshold: recorded." in after.text
         again = await coordinator.http.get(path)
         assert again.status_code == 409  # no longer allowed at this stage
     finally:

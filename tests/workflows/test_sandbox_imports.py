@@ -14,11 +14,11 @@ import inspect
 import sys
 
 import workflows
-from starter.runtime import WORKFLOWS
+from starter.runtime import workflows as registered_workflows
 
 
 def test_no_workflow_module_imports_a_workflows_submodule_by_fromlist() -> None:
-    for workflow in WORKFLOWS:
+    for workflow in registered_workflows():
         module = sys.modules[workflow.__module__]
         tree = ast.parse(inspect.getsource(module))
         for node in ast.walk(tree):
