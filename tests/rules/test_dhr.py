@@ -190,7 +190,9 @@ def test_no_age_source_is_victim_age_missing() -> None:
         "victim.age_at_death",
         "victim.under_16",
     )
-    assert raised.value.as_json()["error"]["code"] == "victim_age_missing"
+    error = raised.value.as_json()["error"]
+    assert isinstance(error, dict)
+    assert error["code"] == "victim_age_missing"
 
 
 def test_under_16_false_alone_is_victim_age_missing() -> None:

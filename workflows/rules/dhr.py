@@ -318,7 +318,7 @@ def _review_finding(
             "D4",
             "review_required",
             "A Domestic Homicide Review is required: the victim was aged 16 or over, the death "
-            "is linked and " + _limbs_in_words(limbs) + " of s.9(1) DVCVA 2004 (D4).",
+            "is linked and " + _limbs_in_words(limbs) + " (DVCVA 2004 s.9(1); D4).",
         )
     missing = []
     if not aged_16_or_over:
