@@ -77,7 +77,7 @@ def community_trigger_case_id(application: Application) -> str:
 def _status_model(case_id: str) -> type[BaseModel]:
     """The status model of a case's process (its `status` Query and memo)."""
     definition = registry.process_of_case(case_id)
-    if definition is None:
+    if definition is None or definition.status_model is None:
         raise ClientError(f"no case {case_id!r}: check the id with `cspflow cases`")
     return definition.status_model
 
@@ -186,7 +186,7 @@ class Cspflow:
             result_type = (
                 PartnerTaskResult
                 if is_task_id(case_id) or definition is None
-                else definition.status_model
+                else (definition.status_model or dict)
             )
         handle = self.client.get_workflow_handle(case_id)
         try:

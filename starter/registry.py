@@ -113,9 +113,9 @@ class ProcessDefinition:
     reference the input makes to the directory, so `start` refuses what `check` refuses."""
     show_check: Callable[[Console, Any], None]
     """Print a screening result for a person."""
-    status_model: type[BaseModel]
-    """The case's status (its workflow's `status` Query and memo)."""
-    stages: tuple[str, ...]
+    status_model: type[BaseModel] | None = None
+    """The case's status (its workflow's `status` Query and memo); None while it cannot start."""
+    stages: tuple[str, ...] = ()
     """Every stage a case of the process can be at, in order."""
     steps: tuple[StepDefinition, ...] = ()
     """The human steps, each a validated Update."""

@@ -16,7 +16,7 @@ from activities.configuration import load_directory
 from schemas.dhr import DhrNotification, DhrRoute
 from schemas.directory import Directory
 from schemas.errors import InputError
-from starter.process_dhr import EXAMPLE_REFERENCE, check_dhr, dhr_example, show_dhr_screening
+from starter.processes.dhr import EXAMPLE_REFERENCE, check_dhr, dhr_example, show_dhr_screening
 from starter.settings import PROJECT_ROOT
 
 TODAY = date(2025, 7, 31)

@@ -1,4 +1,4 @@
-"""The Domestic Homicide Review's faces for the process registry: example, check and its display.
+"""The Domestic Homicide Review as cspflow declares it: DVCVA 2004 s.9 (first slice: screening).
 
 `cspflow example dhr` prints `dhr_example`; `cspflow check dhr` runs `check_dhr` and, without
 --json, shows the screening with `show_dhr_screening`. The rules themselves are in
@@ -18,6 +18,7 @@ from schemas.dhr import (
     ChargeStatus,
     DeathCause,
     DhrNotification,
+    DhrPolicy,
     DhrRoute,
     DhrScreening,
     DhrVictim,
@@ -28,6 +29,7 @@ from schemas.dhr import (
 from schemas.directory import Directory
 from schemas.errors import InputError
 from schemas.validation import shown
+from starter.registry import ProcessDefinition
 
 EXAMPLE_REFERENCE = "AV-DHR-EXAMPLE-001"
 
@@ -128,3 +130,22 @@ def show_dhr_screening(console: Console, screening: DhrScreening) -> None:
     console.print(
         "The CSP decides: confirm this proposal or override it with a reason.", style="italic"
     )
+
+
+DEFINITION = ProcessDefinition(
+    name="dhr",
+    title="Domestic Homicide Review",
+    statute="Domestic Violence, Crime and Victims Act 2004, section 9",
+    case_prefix="dhr-",
+    input_model=DhrNotification,
+    example=lambda reference, today: dhr_example(reference or EXAMPLE_REFERENCE, today),
+    case_id=lambda notification: notification.case_id,
+    area_of=lambda notification: notification.area,
+    check=check_dhr,
+    show_check=show_dhr_screening,
+    policy_model=DhrPolicy,
+    templates="dhr",
+    # Screening only in this release: the review's workflow is issue 14's next slice, so
+    # `cspflow start dhr` says so instead of starting a case nobody can move on.
+    workflow=None,
+)
