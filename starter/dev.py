@@ -457,7 +457,7 @@ async def set_retention(client: Client, settings: Settings) -> None:
     from temporalio.api.workflowservice.v1 import UpdateNamespaceRequest
 
     ttl = Duration()
-    ttl.FromTimedelta(timedelta(days=max(settings.retention_days.values(), default=30)))
+    ttl.FromTimedelta(timedelta(days=settings.longest_retention()))
     await client.workflow_service.update_namespace(
         UpdateNamespaceRequest(
             namespace=client.namespace, config=NamespaceConfig(workflow_execution_retention_ttl=ttl)

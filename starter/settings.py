@@ -69,9 +69,9 @@ class Settings(BaseSettings):
         "`cspflow dev` and kept in codec-token in data_dir (mode 0600).",
     )
     retention_days: dict[str, PositiveInt] = Field(
-        default_factory=lambda: {"community-trigger": 30},
+        default_factory=dict,
         description="Days Temporal keeps a closed case's history (the namespace retention "
-        "period), per process, as JSON; a process not named gets the shortest one given.",
+        "period), per process, as JSON; a process not named keeps its definition's period.",
     )
     archive_dir: Path | None = Field(
         default=None,
@@ -140,10 +140,23 @@ class Settings(BaseSettings):
         return self.archive_dir or self.data_dir / "archive"
 
     def retention_for(self, process: str) -> int:
-        """Days Temporal keeps a closed case of `process`: its own entry, else the shortest."""
+        """Days Temporal keeps a closed case of `process`: this setting's entry, else its
+        definition's `retention_days` (starter.registry), else the shortest one known."""
         if process in self.retention_days:
             return self.retention_days[process]
-        return min(self.retention_days.values(), default=30)
+        from starter import registry
+
+        known = {p.name: p.retention_days for p in registry.processes()}
+        if process in known:
+            return known[process]
+        return min([*self.retention_days.values(), *known.values()], default=30)
+
+    def longest_retention(self) -> int:
+        """The longest retention any process needs: the namespace's one period must cover it."""
+        from starter import registry
+
+        processes = {*self.retention_days, *registry.names()}
+        return max((self.retention_for(p) for p in processes), default=30)
 
     @property
     def web_url(self) -> str:
