@@ -264,8 +264,16 @@ async def settle(client: Client, busy: Callable[[], object] | None) -> None:
 
 
 async def workflows_busy(client: Client, workflow_ids: list[str]) -> bool:
-    """True while any of these workflows, or a child of one, has a task the worker owes."""
+    """True while any of these workflows, or a child of one, has a task the worker owes.
+
+    Reads the raw DescribeWorkflowExecution response, never the SDK's `describe()`: its typed
+    search-attribute decoding fails on the time-skipping test server for a case that has closed
+    and unset its next deadline (TypeError from fromisoformat), which made `clock advance` crash
+    whenever a case closed during the advance (issue 12, defect 7; starter/health.py reads raw
+    descriptions for the same reason).
+    """
     from temporalio.api.enums.v1 import WorkflowExecutionStatus
+    from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
     from temporalio.service import RPCError
 
     RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
@@ -277,11 +285,12 @@ async def workflows_busy(client: Client, workflow_ids: list[str]) -> bool:
         if workflow_id in seen:
             continue
         seen.add(workflow_id)
+        request = DescribeWorkflowExecutionRequest(namespace=client.namespace)
+        request.execution.workflow_id = workflow_id
         try:
-            description = await client.get_workflow_handle(workflow_id).describe()
+            raw = await client.workflow_service.describe_workflow_execution(request)
         except RPCError:
             continue
-        raw = description.raw_description
         if raw.workflow_execution_info.status != RUNNING:
             continue
         if raw.HasField("pending_workflow_task") or len(raw.pending_activities) > 0:
