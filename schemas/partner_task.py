@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StrictBool, StringConstraints, field_validator
 
 from schemas.shared import PRINTABLE, Acting, CaseDate, EmailAddress, FreeText, Model, Slug
 
@@ -37,7 +37,9 @@ class TaskKind(StrEnum):
 class InformationResponse(Model):
     """A relevant body's case information for a review (s.104(3); Sch 4 para 7)."""
 
-    holds_information: bool = Field(description="Whether the body has any record of the matter.")
+    holds_information: StrictBool = Field(
+        description="Whether the body has any record of the matter."
+    )
     summary: FreeText = Field(
         min_length=1,
         max_length=20_000,

@@ -41,6 +41,7 @@ from temporalio.converter import (
 )
 
 from schemas.errors import ConfigurationError, CspflowError
+from starter import strict_json
 
 ENV_VAR = "CSPFLOW_PAYLOAD_KEYS"
 """Environment variable holding the key ring as JSON, as the key file does."""
@@ -104,7 +105,7 @@ class KeyRing:
     def from_json(cls, text: str, source: str = ENV_VAR) -> KeyRing:
         """Read a key ring from its JSON form; `source` names where it came from in errors."""
         try:
-            document = json.loads(text)
+            document = strict_json.loads(text)
         except json.JSONDecodeError as error:
             raise KeyRingError(f"{source} is not valid JSON ({error}): {_FIX}") from error
         if not isinstance(document, dict):

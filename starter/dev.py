@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
     from starter.web.server import WebServer
 
 STATE_FILE = "dev.json"
+SERVER_PID_FILE = "temporal-server.pid"
+"""Where `cspflow dev` records the Temporal server it started (pid and command line), so the
+next start can stop a server left running when `cspflow dev` itself was killed."""
 REHEARSAL_DIR = "rehearsal"
 READY_TIMEOUT = 30.0
 """Seconds to wait for the Temporal server to accept a client."""
@@ -264,8 +268,16 @@ async def settle(client: Client, busy: Callable[[], object] | None) -> None:
 
 
 async def workflows_busy(client: Client, workflow_ids: list[str]) -> bool:
-    """True while any of these workflows, or a child of one, has a task the worker owes."""
+    """True while any of these workflows, or a child of one, has a task the worker owes.
+
+    Reads the raw DescribeWorkflowExecution response, never the SDK's `describe()`: its typed
+    search-attribute decoding fails on the time-skipping test server for a case that has closed
+    and unset its next deadline (TypeError from fromisoformat), which made `clock advance` crash
+    whenever a case closed during the advance (issue 12, defect 7; starter/health.py reads raw
+    descriptions for the same reason).
+    """
     from temporalio.api.enums.v1 import WorkflowExecutionStatus
+    from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
     from temporalio.service import RPCError
 
     RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
@@ -277,11 +289,12 @@ async def workflows_busy(client: Client, workflow_ids: list[str]) -> bool:
         if workflow_id in seen:
             continue
         seen.add(workflow_id)
+        request = DescribeWorkflowExecutionRequest(namespace=client.namespace)
+        request.execution.workflow_id = workflow_id
         try:
-            description = await client.get_workflow_handle(workflow_id).describe()
+            raw = await client.workflow_service.describe_workflow_execution(request)
         except RPCError:
             continue
-        raw = description.raw_description
         if raw.workflow_execution_info.status != RUNNING:
             continue
         if raw.HasField("pending_workflow_task") or len(raw.pending_activities) > 0:
@@ -473,6 +486,81 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+# --------------------------------------------------------------------------------------------
+# The Temporal server dies with `cspflow dev`, and an orphan of a killed one is stopped
+# --------------------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to send the child SIGTERM when `cspflow dev` dies.
+
+    The server runs in its own session (Ctrl-C reaches only `cspflow dev`), so when `cspflow
+    dev` was killed with SIGKILL nothing stopped it and the next start found its port in use
+    (issue 12). PR_SET_PDEATHSIG (prctl(2)) covers every way the parent can die; libc is loaded
+    here, before the fork. None where prctl does not exist: the pid file covers those systems.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def _command_of(pid: int) -> list[str] | None:
+    """The command line of a running process (Linux /proc), or None when it cannot be read."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def stop_orphan_server(data_dir: Path, say: Callable[[str], None] = print) -> None:
+    """Stop the Temporal server a killed `cspflow dev` left running for this data folder.
+
+    Only the process the pid file names, and only while its command line is still the one
+    recorded (a pid the system has since reused is left alone). One that cannot be stopped is
+    named with the command that stops it.
+    """
+    path = Path(data_dir) / SERVER_PID_FILE
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        pid, command = int(recorded["pid"]), [str(part) for part in recorded["command"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if _alive(pid) and _command_of(pid) == command:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        except PermissionError:
+            raise DevError(
+                f"the Temporal server a previous `cspflow dev` started is still running (pid "
+                f"{pid}: {' '.join(command)}) and cannot be stopped from here: stop it with "
+                f"`kill {pid}`, then start again"
+            ) from None
+        except ProcessLookupError:
+            pass
+        say(f"Stopped the Temporal server (pid {pid}) left running by an earlier cspflow dev.")
+    path.unlink(missing_ok=True)
+
+
 async def _wait_for_server(
     settings: Settings, process: asyncio.subprocess.Process, log_file: Path
 ) -> Client:
@@ -591,6 +679,8 @@ async def run_dev(
             f"cspflow dev is already running for {base} ({running.mode} mode, pid {running.pid}): "
             "stop it with Ctrl-C first, or set CSPFLOW_DATA_DIR to another folder"
         )
+    # Blocking (up to STOP_TIMEOUT) before the event loop has anything else to do.
+    stop_orphan_server(base, say)
     host, port = _split_address(settings.temporal_address)
     ports = [
         ("Temporal", host, port, "CSPFLOW_TEMPORAL_ADDRESS"),
@@ -626,13 +716,18 @@ async def run_dev(
     with log_file.open("ab") as log:
         # A session of its own: Ctrl-C in the terminal reaches only us, and we stop the server
         # after the worker, so no workflow task is cut off half-way.
+        # It dies with us, however we die (a `kill -9` left it running: issue 12).
+        command = server_command(settings, rehearsal)
         process = await asyncio.create_subprocess_exec(
-            *server_command(settings, rehearsal),
+            *command,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log,
             stderr=log,
             start_new_session=True,
+            preexec_fn=_die_with_parent(),
         )
+    pid_file = base / SERVER_PID_FILE
+    pid_file.write_text(json.dumps({"pid": process.pid, "command": command}), encoding="utf-8")
     catcher = MailCatcher.from_settings(effective)
     engine = None
     codec_server: CodecServer | None = None
@@ -690,6 +785,7 @@ async def run_dev(
         if engine is not None:
             await engine.dispose()
         await _stop_process(process)
+        pid_file.unlink(missing_ok=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     say("Stopped.")

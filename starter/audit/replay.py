@@ -30,6 +30,7 @@ from temporalio.worker import Replayer
 
 from schemas.errors import CspflowError, InputError
 from schemas.shared import Model, Process
+from starter import strict_json
 from starter.codec import KeyRing, data_converter
 from starter.runtime import workflow_runner
 from starter.runtime import workflows as registered_workflows
@@ -490,7 +491,7 @@ def load_histories(directory: Path) -> list[WorkflowHistory]:
     histories = []
     for path in sorted(directory.glob("*.json")):
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            document = strict_json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise InputError(f"cannot read {path} as JSON ({error}): export it again") from None
         if not isinstance(document, dict) or not isinstance(document.get("events"), list):

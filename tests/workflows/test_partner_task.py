@@ -173,3 +173,25 @@ async def test_a_response_with_missing_fields_is_refused_naming_each_and_records
     )
     await cspflow.step(handle.id, "cancel", CancelTask(by=COORDINATOR, reason="Test over"))
     assert (await handle.result()).state is TaskState.CANCELLED
+
+
+@pytest.mark.parametrize("holds", ["yes", "true", 1])
+async def test_an_answer_whose_holds_information_is_not_a_boolean_is_refused(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, today: date, holds: object
+) -> None:
+    """The task's own Update validator refuses `"holds_information": "yes"` (the published JSON
+    Schema says boolean), so no face can record an answer the schema forbids (issue 12, 9)."""
+    handle = await start_task(
+        env,
+        worker,
+        task_input(
+            f"ct-north-T.task.strict-{holds}-{today}.test-police", today, today + timedelta(days=9)
+        ),
+    )
+    await eventually(lambda: cspflow.task_status(handle.id), lambda s: s is not None)
+    with pytest.raises(ClientError) as refused:
+        await cspflow.submit(handle.id, {"holds_information": holds, "summary": "Two contacts."})
+    assert "response.holds_information: Input should be a valid boolean" in str(refused.value)
+    assert (await cspflow.task_status(handle.id)).state is TaskState.OPEN
+    await cspflow.step(handle.id, "cancel", CancelTask(by=COORDINATOR, reason="Test over"))
+    assert (await handle.result()).state is TaskState.CANCELLED
