@@ -96,6 +96,37 @@ _LIST_LIMIT = 1000
 """At most this many stalled workflows are listed in one call (bounded; the rest are counted)."""
 
 
+POLLER_FRESH_SECONDS = 75.0
+"""A worker counts as running if it polled its task queue this recently.
+
+The server holds a worker's poll for up to a minute and shows its start as the poller's last
+access; a stopped worker's entry stays listed for five minutes with that time ageing."""
+
+
+async def worker_polls(client: Client, task_queue: str) -> bool:
+    """Whether any worker polled `task_queue` for workflow tasks in the last POLLER_FRESH_SECONDS.
+
+    Asked before a step is sent: an Update no worker takes waits in the server with no end and
+    is recorded whenever a worker starts, so a step is refused before it is sent instead. True
+    when the server cannot say (the step is then sent and its wait is bounded).
+    """
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    try:
+        description = await client.workflow_service.describe_task_queue(request)
+    except RPCError:
+        return True
+    now = datetime.now(UTC)
+    return any(
+        (now - poller.last_access_time.ToDatetime(tzinfo=UTC)).total_seconds()
+        < POLLER_FRESH_SECONDS
+        for poller in description.pollers
+    )
+
+
 class StalledError(CspflowError):
     """Stalled workflows could not be listed; the message says what to do."""
 
