@@ -336,6 +336,7 @@ async def _stalled_case_page(
         reference=case_id,
         stage=timeline.stage or "unknown",
         status=None,
+        sections=[],
         timeline=timeline,
         spec=process_of_case(case_id),
         steps=[],
