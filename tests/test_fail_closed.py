@@ -66,7 +66,7 @@ async def decisions(session_factory: Any, case_id: str) -> list[tuple[str, str]]
         rows = await session.execute(
             sa.select(Decision.step, Decision.decided_by).where(Decision.case_id == case_id)
         )
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 async def test_an_update_in_clear_is_refused_and_nothing_is_recorded(
