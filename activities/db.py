@@ -14,6 +14,7 @@ a report that joins them tolerates a late row better than a refused write retrie
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -278,7 +279,7 @@ def make_engine(url: str) -> AsyncEngine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(parsed.database).expanduser())
         engine = create_async_engine(parsed, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
@@ -288,6 +289,20 @@ def make_engine(url: str) -> AsyncEngine:
         f"records database URL {parsed.render_as_string(hide_password=True)!r} is not supported: "
         "set CSPFLOW_DATABASE_URL to a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL"
     )
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the records file 0600 (its folder 0700 if new) before SQLite does, whatever the umask.
+
+    It holds personal data (issue 13, "Files"); SQLite gives its -wal and -shm files the mode
+    of the database file, so they are 0600 too.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
 
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:
