@@ -363,7 +363,7 @@ async def migration_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConne
             yield conn
 
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 """The newest migration's revision (migrations/versions/); tests/activities/test_records.py
 checks it against alembic's own head, so a new migration that forgets it fails there."""
 
