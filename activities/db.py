@@ -14,6 +14,7 @@ a report that joins them tolerates a late row better than a refused write retrie
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -314,7 +315,8 @@ def make_engine(url: str, *, create: bool = False) -> AsyncEngine:
         if database and database != ":memory:" and not uri:
             path = Path(database).expanduser().absolute()
             if create:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                # Only migration creates the file, and then 0600 before SQLite opens it.
+                _private_sqlite_file(path)
             parsed = parsed.set(
                 database=f"file:{quote(str(path))}",
                 query={**parsed.query, "mode": "rwc" if create else "rw", "uri": "true"},
@@ -328,6 +330,20 @@ def make_engine(url: str, *, create: bool = False) -> AsyncEngine:
         f"records database URL {parsed.render_as_string(hide_password=True)!r} is not supported: "
         "set CSPFLOW_DATABASE_URL to a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL"
     )
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the records file 0600 (its folder 0700 if new) before SQLite does, whatever the umask.
+
+    It holds personal data (issue 13, "Files"); SQLite gives its -wal and -shm files the mode
+    of the database file, so they are 0600 too.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
 
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:
@@ -388,7 +404,7 @@ async def migration_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConne
             yield conn
 
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 """The newest migration's revision (migrations/versions/); tests/activities/test_records.py
 checks it against alembic's own head, so a new migration that forgets it fails there."""
 

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from activities.db import SessionFactory
     from starter.codec import KeyRing
     from starter.codec_server import CodecServer
+    from starter.ui_guard import UiGuard
     from starter.web.server import WebServer
 
 STATE_FILE = "dev.json"
@@ -351,6 +352,16 @@ def _binary(name: str, package: str) -> Path:
     return path
 
 
+UI_INTERNAL_HOST = "127.0.0.1"
+"""Where the dev server's own Web UI listens when the read-only front stands before it."""
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
 CODEC_HOST = "127.0.0.1"
 """The codec server listens on loopback only: it hands out personal data in clear."""
 
@@ -407,8 +418,14 @@ def _shown_path(path: Path) -> str:
     return str(path)
 
 
-def server_command(settings: Settings, rehearsal: bool) -> list[str]:
-    """The command line of the Temporal server for the mode."""
+def server_command(
+    settings: Settings, rehearsal: bool, *, internal_ui_port: int | None = None
+) -> list[str]:
+    """The command line of the Temporal server for the mode.
+
+    With `internal_ui_port`, the Web UI listens there on loopback only, behind the read-only
+    front `starter.ui_guard` serves on CSPFLOW_UI_PORT (its write actions off).
+    """
     from starter.health import SERVER_SETTING
     from workflows import search_attributes
 
@@ -426,7 +443,8 @@ def server_command(settings: Settings, rehearsal: bool) -> list[str]:
         "--port",
         str(port),
         "--ui-port",
-        str(settings.ui_port),
+        str(internal_ui_port or settings.ui_port),
+        *(("--ui-ip", UI_INTERNAL_HOST) if internal_ui_port else ()),
         "--sqlite-pragma",
         "journal_mode=wal",
         "--log-level",
@@ -669,7 +687,9 @@ async def run_dev(
     """
     from activities.db import make_engine, make_session_factory, migrate
     from starter.mailcatcher import MailCatcher
+    from starter.private_files import private_dir, restrict_tree, write_private
     from starter.runtime import build_worker, ensure_keyring, ensure_schedules
+    from starter.ui_guard import start_ui_guard
 
     started = time.monotonic() if started is None else started
     base = Path(settings.data_dir)
@@ -701,8 +721,12 @@ async def run_dev(
         shutil.rmtree(effective.data_dir, ignore_errors=True)
     else:
         effective = settings
-    # Before the event loop has anything else to do, so blocking here costs nothing.
-    Path(effective.data_dir).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
+    # Before the event loop has anything else to do, so blocking here costs nothing. The data
+    # folder holds personal data and keys: 0700, and every file in it 0600, including those of
+    # a folder made by an earlier release (issue 13, starter/private_files.py).
+    private_dir(base)
+    restrict_tree(base)
+    private_dir(effective.data_dir)
     # Payloads are encrypted at rest; the first start makes the key file the CLI reads too.
     keys = ensure_keyring(effective)
     token = None if rehearsal else codec_token(effective)
@@ -713,11 +737,16 @@ async def run_dev(
         loop.add_signal_handler(sig, stop.set)
 
     log_file = base / ("temporal-test-server.log" if rehearsal else "temporal.log")
-    with log_file.open("ab") as log:
+    # The Web UI's write actions are off unless an operator turned them on (starter/ui_guard.py).
+    guarded = not rehearsal and not settings.ui_write_actions
+    internal_ui_port = _free_port(UI_INTERNAL_HOST) if guarded else None
+    log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(log_fd, "ab") as log:
         # A session of its own: Ctrl-C in the terminal reaches only us, and we stop the server
-        # after the worker, so no workflow task is cut off half-way.
-        # It dies with us, however we die (a `kill -9` left it running: issue 12).
-        command = server_command(settings, rehearsal)
+        # after the worker, so no workflow task is cut off half-way. It dies with us, however
+        # we die (a `kill -9` left it running: issue 12). Umask 077: the server creates
+        # temporal.db and its -wal and -shm files, which hold every case's history.
+        command = server_command(settings, rehearsal, internal_ui_port=internal_ui_port)
         process = await asyncio.create_subprocess_exec(
             *command,
             stdin=asyncio.subprocess.DEVNULL,
@@ -725,18 +754,24 @@ async def run_dev(
             stderr=log,
             start_new_session=True,
             preexec_fn=_die_with_parent(),
+            umask=0o077,
         )
     pid_file = base / SERVER_PID_FILE
-    pid_file.write_text(json.dumps({"pid": process.pid, "command": command}), encoding="utf-8")
+    write_private(pid_file, json.dumps({"pid": process.pid, "command": command}))
     catcher = MailCatcher.from_settings(effective)
     engine = None
     codec_server: CodecServer | None = None
+    ui_guard: UiGuard | None = None
     web_server: WebServer | None = None
     state_written = False
     try:
         catcher.start()
         if token is not None:
             codec_server = await _start_codec_server(effective, keys, token)
+        if internal_ui_port is not None:
+            ui_guard = await start_ui_guard(
+                host, settings.ui_port, (UI_INTERNAL_HOST, internal_ui_port)
+            )
         client, _ = await asyncio.gather(
             _wait_for_server(effective, process, log_file), migrate(effective.records_url)
         )
@@ -763,7 +798,7 @@ async def run_dev(
                 web_url=web_server.url,
                 started_at=datetime.now(UTC),
             )
-            state_path(base).write_text(state.model_dump_json(indent=2), encoding="utf-8")
+            write_private(state_path(base), state.model_dump_json(indent=2))
             state_written = True
             say(banner(state, settings, seconds))
             await _until(stop, process)
@@ -781,6 +816,8 @@ async def run_dev(
             await web_server.stop()
         if codec_server is not None:
             await codec_server.stop()
+        if ui_guard is not None:
+            await ui_guard.stop()
         catcher.stop()
         if engine is not None:
             await engine.dispose()

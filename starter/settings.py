@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         default="auto", description="'json', 'console' or 'auto' (console on a tty)."
     )
     ui_port: int = Field(default=8233, description="Port of the embedded Temporal Web UI.")
+    ui_write_actions: bool = Field(
+        default=False,
+        description="Let the embedded Temporal Web UI terminate, reset, cancel, signal, update, "
+        "start and batch-change workflows. Off: it has no sign-in, and a step taken there "
+        "bypasses the console's checks. Turn on only for an operator's repair, then off again.",
+    )
     payload_key_file: Path | None = Field(
         default=None,
         description="AES-256 key ring that encrypts every workflow payload (JSON: current key id "
@@ -115,6 +121,28 @@ class Settings(BaseSettings):
     )
     web_rate_limit: PositiveInt = Field(
         default=30, description="Requests a minute one address may make to answer pages."
+    )
+    web_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses (or networks, e.g. 10.0.0.0/8) of the reverse proxies in front of "
+        "the console, as JSON; only their X-Forwarded-For is believed. Empty: the client's "
+        "own address is used, so a forged X-Forwarded-For cannot dodge the sign-in limit.",
+    )
+    web_idle_minutes: PositiveInt = Field(
+        default=30,
+        description="A console session unused for this many minutes ends (besides ending "
+        "8 hours after sign-in).",
+    )
+    web_lockout_attempts: PositiveInt = Field(
+        default=5,
+        description="Failed sign-ins to one account, within web_lockout_window_minutes, that "
+        "lock it for web_lockout_minutes.",
+    )
+    web_lockout_window_minutes: PositiveInt = Field(
+        default=15, description="The window in which failed sign-ins are counted."
+    )
+    web_lockout_minutes: PositiveInt = Field(
+        default=15, description="How long an account stays locked after too many failures."
     )
 
     @property
@@ -180,7 +208,7 @@ class Settings(BaseSettings):
         if not path.exists():
             import secrets
 
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             try:  # O_EXCL: of two processes starting at once, one writes and both read it
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:

@@ -236,7 +236,8 @@ async def replay_histories(
     """
     replayer = Replayer(
         workflows=list(registered_workflows() if workflows is None else workflows),
-        data_converter=data_converter(keyring),
+        # Old histories may hold plain payloads; a replay records nothing (starter.codec).
+        data_converter=data_converter(keyring, accept_unencrypted=True),
         workflow_runner=workflow_runner(),
         runtime=runtime,
     )
