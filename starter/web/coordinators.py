@@ -206,7 +206,12 @@ async def start_case(request: Request, account: Account) -> Response:
     if rebuilt is not None:
         return page(request, "form.html.j2", account=account, fields=rebuilt.fields, **context)
     form, application = check_posted(
-        schema, raw, spec.input_model.model_validate, skip=frozenset(), choices_for=choices
+        schema,
+        raw,
+        spec.input_model.model_validate,
+        skip=frozenset(),
+        choices_for=choices,
+        model=spec.input_model,
     )
     if application is None:
         return form_with_errors(request, account, form, context)
@@ -455,6 +460,7 @@ async def step_page(request: Request, account: Account) -> Response:
         raw,
         lambda document: step.model.model_validate({**document, "by": account.email}),
         choices_for=choices,
+        model=step.model,
     )
     if payload is None:
         return form_with_errors(request, account, form, context)

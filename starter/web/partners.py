@@ -127,7 +127,7 @@ async def answer(request: Request) -> Response:
             status_code=403,
         )
     raw = form_values(posted_form)
-    form, response = check_posted(schema, raw, model.model_validate, skip=frozenset())
+    form, response = check_posted(schema, raw, model.model_validate, skip=frozenset(), model=model)
     if response is None:
         return _answer_page(request, form, context, csrf, status_code=400)
     try:
