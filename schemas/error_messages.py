@@ -181,7 +181,7 @@ class Place:
 
     @property
     def what(self) -> str:
-        """The field as the object of a sentence: 'the applicant's name', 'the name for victim 1'."""
+        """The field as an object: 'the applicant's name', 'the name for victim 1'."""
         given = _extra(self.info).get("what")
         if isinstance(given, str):
             return given + self.suffix
@@ -299,8 +299,11 @@ def _value_error(place: Place, message: str, value: Any, with_values: bool) -> s
     if "is not an email address" in message:
         return f"Enter {place.what} in the correct format, like name@example.org"
     if "is outside the dates cspflow works with" in message:
-        sentence = f"{place.subject} must be between 1 January 1990 and 31 December 2100"
-        return sentence + (f": {value} is not" if with_values else "")
+        from schemas.shared import EARLIEST_DATE, LATEST_DATE
+
+        first, last = govuk_dates(EARLIEST_DATE.isoformat()), govuk_dates(LATEST_DATE.isoformat())
+        sentence = f"{place.subject} must be between {first} and {last}"
+        return sentence + (f": check the year of {value}" if with_values else "")
     return _upper_first(plain_words(message, place.model))
 
 
@@ -365,10 +368,8 @@ def describe_problem(
     if kind == "string_type":
         return f"{place.subject} must be text"
     if kind == "extra_forbidden":
-        from schemas.validation import shown
-
         if with_values:
-            return f"there is no field {shown(place.name)} here: remove it, or check its spelling"
+            return "There is no such field here: remove it, or check its spelling"
         return "Remove this answer: the form has no such question"
     if kind == "value_error":
         message = str(problem.get("msg", "")).removeprefix("Value error, ")
