@@ -353,18 +353,17 @@ def describe_problem(
         return sentence + (f": one of {ctx.get('expected')}" if with_values else "")
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"{place.subject} must be a whole number"
-    limits = {
-        "greater_than_equal": ("ge", "or more"),
-        "less_than_equal": ("le", "or less"),
+    limits: dict[str, tuple[str, str, int]] = {
+        "greater_than_equal": ("ge", "or more", 0),
+        "less_than_equal": ("le", "or less", 0),
         "greater_than": ("gt", "or more", 1),
         "less_than": ("lt", "or less", -1),
     }
     if kind in limits:
-        key, words, *step = limits[kind]
+        key, words, step = limits[kind]
         bound = ctx.get(key)
-        if isinstance(bound, int) and step:
-            bound += step[0]
-        return f"{place.subject} must be {bound} {words}"
+        shown_bound = bound + step if isinstance(bound, int) else bound
+        return f"{place.subject} must be {shown_bound} {words}"
     if kind == "string_type":
         return f"{place.subject} must be text"
     if kind == "extra_forbidden":
