@@ -123,7 +123,7 @@ async def test_a_step_form_records_the_decision_with_who_took_it(
         path = f"/cases/{case_id}/steps/decide_threshold"
         refused = await coordinator.submit(path, [("decision", "override")])
         assert refused.status_code == 400
-        assert "an override needs both" in refused.text
+        assert "An override needs both" in refused.text
         assess = f"/cases/{case_id}/steps/assess_threshold"
         refused_by_case = await coordinator.submit(
             assess,
@@ -134,7 +134,7 @@ async def test_a_step_form_records_the_decision_with_who_took_it(
             ],
         )
         assert refused_by_case.status_code == 400  # the Update's validator said no, and why
-        assert "refused: vulnerability override refused" in refused_by_case.text
+        assert "The vulnerability override cannot be recorded" in refused_by_case.text
         done = await coordinator.submit(path, [("decision", "confirm")])
         assert done.status_code == 303
         status = await cspflow.case_status(case_id)
