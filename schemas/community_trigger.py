@@ -454,6 +454,66 @@ class Stage(StrEnum):
     CLOSED = "closed"
 
 
+STAGE_TITLES = {
+    Stage.AWAITING_CONSENT: "Waiting for the victim's consent",
+    Stage.THRESHOLD: "Threshold decision",
+    Stage.APPEAL_OF_DECISION: "Time to ask for the decision to be looked at again",
+    Stage.CHAIR: "Allocating a chair",
+    Stage.MEETING: "Setting the review meeting",
+    Stage.REVIEW: "Review meeting",
+    Stage.VICTIM_CONSULTATION: "Consulting the victim",
+    Stage.RECOMMENDATIONS: "Following up the recommendations",
+    Stage.CLOSED: "Closed",
+}
+"""Each stage in a coordinator's words (the console reads them from CaseStatus.stage)."""
+
+DEADLINE_TITLES = {
+    "acknowledgement": "Acknowledge the application",
+    "consent": "Get the victim's consent",
+    "threshold-decision": "Threshold decision",
+    "decision-notice": "Tell the applicant the decision",
+    "appeal-decision": "Decide the request to look again",
+    "meeting-date": "Set the review meeting date",
+    "meeting-papers": "Send the meeting papers",
+    "review-record": "Record the review",
+    "outcome-letter": "Send the outcome letter",
+}
+"""Each deadline of a case in a coordinator's words (read from CaseStatus.deadlines)."""
+
+DECISION_TITLES = {
+    "consent": "Victim's consent",
+    "threshold-assessment": "Threshold assessment",
+    "threshold": "Threshold decision",
+    "chair": "Chair allocated",
+    "meeting": "Review meeting date",
+    "review": "Review recorded",
+    "victim-consultation": "Victim consulted",
+    "appeal-request": "Request to look again",
+    "appeal-of-decision": "Decision on the request to look again at the threshold",
+    "appeal-of-review": "Decision on the request to look again at the review",
+    "close": "Closed early",
+    "met": "Met",
+    "not-met": "Not met",
+    "upheld": "Upheld",
+    "not-upheld": "Not upheld",
+    "closed early": "Closed early",
+}
+"""Each decision's step and outcome in a coordinator's words (read from CaseStatus.decisions)."""
+
+LOCAL_RULE_TERMS = {
+    "local rule hate_single_incident": "the local rule for a single hate-related incident",
+    "local rule multi_complainant": "the local rule for several people complaining",
+    "local rule vulnerability_override": "the local rule for protecting a vulnerable victim",
+    "local rule cumulative_harm": "the local rule for the combined harm of several incidents",
+    "hate_single_incident": "a single hate-related incident",
+    "multi_complainant": "several people complaining",
+    "vulnerability_override": "protecting a vulnerable victim",
+    "cumulative_harm": "the combined harm of several incidents",
+    "statutory test": "legal test",
+}
+"""The threshold's rule codes in words, for reasons shown to people (schemas.plain_words)."""
+
+
 class CaseInput(Model):
     """What starts a case: the application and who started it."""
 
@@ -489,11 +549,15 @@ class CaseStatus(Model):
     area: str
     application_reference: str
     policy: str
-    stage: Stage
+    stage: Stage = Field(
+        json_schema_extra={"titles": {stage.value: title for stage, title in STAGE_TITLES.items()}}
+    )
     as_of: datetime
-    deadlines: tuple[Deadline, ...]
+    deadlines: tuple[Deadline, ...] = Field(json_schema_extra={"titles": {**DEADLINE_TITLES}})
     tasks: tuple[TaskSummary, ...]
-    decisions: tuple[DecisionRecord, ...]
+    decisions: tuple[DecisionRecord, ...] = Field(
+        json_schema_extra={"titles": {**DECISION_TITLES}, "terms": {**LOCAL_RULE_TERMS}}
+    )
     proposed_threshold: ThresholdDecision | None = None
     chair: ChairAllocation | None = None
     meeting_on: date | None = None
