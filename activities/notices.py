@@ -266,6 +266,7 @@ def template_environment() -> Environment:
         paragraphs=paragraphs,
         plain=plain,
         plain_all=plain_all,
+        template_title=template_title,
     )
     return environment
 
