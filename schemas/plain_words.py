@@ -22,6 +22,10 @@ _INDEXED = re.compile(r"\b([a-z][a-z_]*?)s?\[(\d+)\]")
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 
 
+ACTS = {"ASBCPA 2014": "the Anti-social Behaviour, Crime and Policing Act 2014"}
+"""Acts cited by their initials, written out."""
+
+
 def is_policy_label(text: str) -> bool:
     """True for a line that only names the local policy applied ('policy derbyshire-ct v1')."""
     return bool(re.fullmatch(r"policy [a-z0-9][a-z0-9-]* v\d+", text.strip()))
@@ -36,7 +40,7 @@ def plain(text: str, terms: Mapping[str, str] | None = None) -> str:
     's.104(4)' becomes 'section 104(4)', 'complaints[0]' becomes 'complaint 1', any other
     snake_case code becomes words, and ISO dates become GOV.UK dates.
     """
-    for code, words in (terms or {}).items():
+    for code, words in {**ACTS, **(terms or {})}.items():
         text = text.replace(code, words)
     text = _POLICY_ASIDE.sub("", text)
     text = _POLICY.sub("the local procedure", text)

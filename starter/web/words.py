@@ -64,6 +64,15 @@ class Words:
                 return coordinator.name
         return text
 
+    def by(self, who: str | None) -> str:
+        """Who took a step: a person's identity, or an agency through its answer link."""
+        text = str(who or "")
+        if text == "cspflow":
+            return "cspflow (automatically)"
+        if text.endswith(" (answer link)"):
+            return f"{self.name(text.removesuffix(' (answer link)'))}, through its answer link"
+        return self.name(text)
+
     def people(self, values: Sequence[Any]) -> str:
         """Recipients named by role or id, in words: 'Applicant, Bolsover District Council'."""
         return ", ".join(_words(self.name(v)) if self.name(v) == str(v) else self.name(v)
@@ -172,8 +181,10 @@ class Words:
             outcome = entry.summary.split(": ", 1)[-1].rsplit(", by ", 1)[0]
             return f"{self.decision(step)}: {self.outcome(outcome)}"
         task = self.tasks.get(entry.workflow_id)
-        if entry.kind is EntryKind.TASK and detail.get("agency"):
-            agency, kind = self.name(detail["agency"]), self.kind(detail.get("kind", ""))
+        agency_id = detail.get("agency") or (task.agency if task is not None else None)
+        if entry.kind is EntryKind.TASK and agency_id:
+            kind_id = detail.get("kind") or (task.kind if task is not None else "")
+            agency, kind = self.name(agency_id), self.kind(kind_id)
             if detail.get("state"):
                 state = str(detail["state"])
                 late = int(detail.get("days_late") or 0)
