@@ -24,8 +24,8 @@ from activities.db import SessionFactory
 from activities.notices import govuk_date
 from schemas.accounts import Account
 from schemas.directory import Directory
-from schemas.plain_words import plain
 from schemas.partner_task import TaskState
+from schemas.plain_words import plain
 from starter import registry
 from starter.client import Cspflow
 from starter.settings import PROJECT_ROOT, Settings
