@@ -1,9 +1,8 @@
 """What the console shows a person instead of an id: names, titles and dates in words.
 
 GOV.UK content style: "Bolsover District Council", the chair's name and organisation, "Amber
-Valley", "Threshold decision", "Acknowledgement letter", never `bolsover-council`,
-`chair-bolsover-1`, `amber-valley`, `threshold-decision` or `community-trigger/acknowledgement
-v1`. Ids stay in `--json` and in the timeline's detail.
+Valley", "Acknowledgement letter", never `bolsover-council`, `chair-bolsover-1`, `amber-valley`,
+a stage's slug or a template's file name. Ids stay in `--json` and in the timeline's detail.
 
 Nothing here names a process. Directory entries are named from the directory; a process's
 stages, deadlines and decisions from the titles its status model declares on those fields
