@@ -165,6 +165,8 @@ class Acting(Model):
     by: FreeText = Field(
         min_length=1,
         max_length=120,
+        title="Taken by",
+        json_schema_extra={"what": "who is taking this step"},
         description="The identity of the person taking this step (the CLI's CSPFLOW_USER), "
         "recorded in the case history.",
     )

@@ -25,6 +25,7 @@ from activities.notices import govuk_date
 from schemas.accounts import Account
 from schemas.directory import Directory
 from schemas.partner_task import TaskState
+from schemas.plain_words import plain
 from starter import registry
 from starter.client import Cspflow
 from starter.settings import PROJECT_ROOT, Settings
@@ -104,6 +105,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters["govuk_date"] = govuk_date
+    environment.filters["plain"] = plain
     # Every page's footer names the duties the console serves, from the process registry.
     environment.globals["registered_processes"] = registry.processes
     return environment
