@@ -50,6 +50,23 @@ def write_private(path: Path, data: str | bytes, encoding: str = "utf-8") -> Non
         file.write(body)
 
 
+def create_private(path: Path, data: str | bytes, encoding: str = "utf-8") -> bool:
+    """Write `data` to a new file at `path`, 0600; False (and nothing written) if it exists.
+
+    O_EXCL, for a key made on first start: of two processes starting at once (the console and
+    a worker), one writes it and both then read the same key.
+    """
+    body = data.encode(encoding) if isinstance(data, str) else data
+    try:
+        descriptor = os.open(Path(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "wb") as file:
+        os.fchmod(file.fileno(), FILE_MODE)
+        file.write(body)
+    return True
+
+
 def restrict_tree(root: Path) -> None:
     """Make `root` and every folder under it 0700 and every file 0600 (an older data folder).
 
