@@ -230,7 +230,7 @@ class Cspflow:
         refreshed = False
         try:
             while True:
-                sent = self._signed(case_id, update, payload)
+                sent = self.sign_step(case_id, update, payload)
                 try:
                     return await handle.execute_update(
                         update, sent, result_type=result_type, rpc_timeout=STEP_WAIT
@@ -255,7 +255,7 @@ class Cspflow:
         except RPCError as error:
             raise ClientError(self._rpc_message(case_id, error)) from None
 
-    def _signed(self, case_id: str, update: str, payload: BaseModel) -> BaseModel:
+    def sign_step(self, case_id: str, update: str, payload: BaseModel) -> BaseModel:
         """The step signed for this case and Update, as the person it names, when we can.
 
         The signer vouches for `by`: the console sets it to the signed-in account, never to

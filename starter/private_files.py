@@ -53,17 +53,19 @@ def write_private(path: Path, data: str | bytes, encoding: str = "utf-8") -> Non
 def create_private(path: Path, data: str | bytes, encoding: str = "utf-8") -> bool:
     """Write `data` to a new file at `path`, 0600; False (and nothing written) if it exists.
 
-    O_EXCL, for a key made on first start: of two processes starting at once (the console and
-    a worker), one writes it and both then read the same key.
+    For a key made on first start: of two processes starting at once (the console and a
+    worker), one writes it and both then read the same, whole key.
     """
-    body = data.encode(encoding) if isinstance(data, str) else data
+    path = Path(path)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.draft")
+    write_private(draft, data, encoding)
     try:
-        descriptor = os.open(Path(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        # A hard link appears whole or not at all: no reader ever sees a half-written key.
+        os.link(draft, path)
     except FileExistsError:
         return False
-    with os.fdopen(descriptor, "wb") as file:
-        os.fchmod(file.fileno(), FILE_MODE)
-        file.write(body)
+    finally:
+        draft.unlink()
     return True
 
 
