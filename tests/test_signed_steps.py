@@ -156,3 +156,56 @@ async def _keys_loaded(server: WorkflowEnvironment, case_id: str) -> None:
 async def _history(server: WorkflowEnvironment, case_id: str) -> list[Any]:
     history = await server.client.get_workflow_handle(case_id).fetch_history()
     return [event.event_type for event in history.events]
+
+
+async def test_a_step_in_a_new_cases_first_task_is_refused_before_its_keys_arrive(
+    server: WorkflowEnvironment, smtp_server: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    """An Update delivered with the start runs its validator before run() has fetched any key:
+    unsigned it is refused as unsigned, signed it is told the case is still opening."""
+    from temporalio.client import WithStartWorkflowOperation
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    from starter.processes.community_trigger import DEFINITION
+    from workflows.community_trigger import CommunityTriggerWorkflow
+
+    directory = tmp_path / "directory.yaml"
+    directory.write_text(yaml.safe_dump(directory_document()))
+    settings = Settings(
+        data_dir=tmp_path,
+        smtp_port=smtp_server[1],
+        directory_file=directory,
+        task_queue=f"tq-first-{uuid.uuid4().hex[:8]}",
+        user=BY,
+    )
+    await migrate(settings.records_url)
+    engine = make_engine(settings.records_url)
+    console = StepSigner.from_settings(settings, create=True)
+    flow = signing_flow(server.client, settings)
+    try:
+        async with build_worker(server.client, settings, make_session_factory(engine)):
+            for name in ("unsigned", "signed"):
+                app = application(date.today(), reference=f"FT-{uuid.uuid4().hex[:6]}")
+                case_id = DEFINITION.case_id(app)
+                step = CloseCase(by=BY, reason="Closed in the first task")
+                if name == "signed":
+                    step = console.sign(case_id, "close_case", step, account=BY, role="operator")
+                start = WithStartWorkflowOperation(
+                    CommunityTriggerWorkflow.run,
+                    DEFINITION.start_input(case_id, app, BY),  # type: ignore[misc]
+                    id=case_id,
+                    task_queue=settings.task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                )
+                with capture_logs() as logs, pytest.raises(WorkflowUpdateFailedError) as refused:
+                    await server.client.execute_update_with_start_workflow(
+                        "close_case", step, start_workflow_operation=start
+                    )
+                expected = "not signed" if name == "unsigned" else "still opening"
+                assert expected in str(refused.value.cause), name
+                assert [e["workflow_id"] for e in logs if e["event"] == "unsigned_step_refused"]
+                kinds = await _history(server, case_id)
+                assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED not in kinds
+                await flow.step(case_id, "close_case", CloseCase(by=BY, reason="Tests over"))
+    finally:
+        await engine.dispose()
