@@ -689,6 +689,7 @@ async def run_dev(
     from starter.mailcatcher import MailCatcher
     from starter.private_files import private_dir, restrict_tree, write_private
     from starter.runtime import build_worker, ensure_keyring, ensure_schedules
+    from starter.step_signing import ensure_step_key
     from starter.ui_guard import start_ui_guard
 
     started = time.monotonic() if started is None else started
@@ -729,6 +730,8 @@ async def run_dev(
     private_dir(effective.data_dir)
     # Payloads are encrypted at rest; the first start makes the key file the CLI reads too.
     keys = ensure_keyring(effective)
+    # The key with which the console, and `cspflow` on this machine, sign every step.
+    ensure_step_key(effective)
     token = None if rehearsal else codec_token(effective)
 
     stop = asyncio.Event()

@@ -202,6 +202,8 @@ class Driver:
         """Send one Update, with an id of its own, until it is taken or its workflow finished."""
         handle = self.client.get_workflow_handle(ident)
         update_id = f"chaos:{ident}:{update}"
+        # Signed once: every retry under this id carries the same step (issue 13).
+        payload = self.cspflow.sign_step(ident, update, payload)
         refusals: list[str] = []
 
         async def send() -> Any:

@@ -240,7 +240,7 @@ async def start_case(request: Request, account: Account) -> Response:
     try:
         # What `cspflow check` refuses (an unknown agency, say) is refused here too.
         spec.check(application, console.directory, None)
-        case_id = await console.flow(account.email).start(spec, application)
+        case_id = await console.flow(account.email, account.role).start(spec, application)
     except (ClientError, InputError) as error:
         form.errors.append(("main-content", str(error)))
         return form_with_errors(request, account, form, context)
@@ -521,7 +521,7 @@ async def step_page(request: Request, account: Account) -> Response:
     if payload is None:
         return form_with_errors(request, account, form, context)
     try:
-        await console.flow(account.email).step(case_id, update, payload)
+        await console.flow(account.email, account.role).step(case_id, update, payload)
     except ClientError as error:
         form.errors.append(("main-content", str(error)))
         return form_with_errors(request, account, form, context)

@@ -61,6 +61,10 @@ _LINK_PAGES: dict[LinkProblem, tuple[str, str]] = {
 }
 
 
+ANSWER_LINK_ROLE = "answer-link"
+"""The role an answer is signed with: the agency, through the link in its mail."""
+
+
 def _link_refused(request: Request, problem: LinkProblem) -> HTMLResponse:
     title, text = _LINK_PAGES[problem]
     log.info("answer_link_refused", problem=problem.value)
@@ -92,7 +96,7 @@ async def answer(request: Request) -> Response:
     except AnswerLinkRefused as refused:
         return _link_refused(request, refused.problem)
     agency_user = f"{link.task_id.rsplit('.', 1)[-1]} (answer link)"
-    flow = console.flow(agency_user)
+    flow = console.flow(agency_user, ANSWER_LINK_ROLE)
     try:
         task = await flow.task_status(link.task_id)
     except CaseStalled:
