@@ -153,6 +153,19 @@ async def verify_token(
         return _info(row)
 
 
+async def token_owner(session_factory: SessionFactory, token: str) -> str | None:
+    """The account a token with the right secret belongs to, revoked or not (for the access
+    log: a revoked token tried again is the account's business, and its auditor's)."""
+    found = _TOKEN.fullmatch(token.strip())
+    if found is None:
+        return None
+    async with session_factory() as session:
+        row = await session.get(AccessTokenRow, found.group(1))
+    if row is None or not hmac.compare_digest(row.secret_sha256, _digest(found.group(2))):
+        return None
+    return row.email
+
+
 async def list_tokens(
     session_factory: SessionFactory, email: str | None = None
 ) -> list[AccessToken]:

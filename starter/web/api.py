@@ -40,6 +40,7 @@ from activities.access_tokens import (
     list_tokens,
     revoke_token,
     token_id_of,
+    token_owner,
     verify_token,
 )
 from activities.accounts import get_account
@@ -157,9 +158,10 @@ async def token_account(request: Request) -> Account:
     if info is None or account is None or account.disabled:
         if not console.limiter.allow("api-token:" + client_key(request)):
             raise ApiError(429, "too_many_attempts", "too many refused tokens: wait a minute")
+        owner = info.email if info else await token_owner(console.sessions, token)
         await record_access(
             console.sessions,
-            info.email if info else "(unknown token)",
+            owner or "(unknown token)",
             None,
             "token-refused",
             detail=f"token {token_id_of(token) or '(malformed)'} {where}",
