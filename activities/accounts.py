@@ -32,6 +32,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from activities.access_tokens import revoke_account_tokens
 from activities.db import Base, SessionFactory, write_transaction
 from schemas.accounts import Account, Role
 from schemas.directory import Directory
@@ -245,9 +246,10 @@ async def reset_password(
             raise _unknown(email)
         row.password_hash = password_hash
         row.updated_at = at or datetime.now(UTC)
-        # A reset is often because the password leaked: every session made with it ends, and
-        # a lockout from guessing it is lifted for the account's owner.
+        # A reset is often because the password leaked: every session and access token made
+        # with it ends, and a lockout from guessing it is lifted for the account's owner.
         row.session_generation += 1
+        await revoke_account_tokens(session, email, "password reset", row.updated_at)
         await session.execute(sa.delete(SignInFailure).where(SignInFailure.email == email))
 
 
@@ -262,8 +264,11 @@ async def set_disabled(
             raise _unknown(email)
         row.disabled = disabled
         row.updated_at = at or datetime.now(UTC)
-        # Enabling again must not revive a session (or a copied cookie) from before.
+        # Enabling again must not revive a session (or a copied cookie) from before, nor a
+        # token: disabling revokes them for good.
         row.session_generation += 1
+        if disabled:
+            await revoke_account_tokens(session, email, "account disabled", row.updated_at)
         return _account(row)
 
 

@@ -404,7 +404,7 @@ async def migration_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConne
             yield conn
 
 
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 """The newest migration's revision (migrations/versions/); tests/activities/test_records.py
 checks it against alembic's own head, so a new migration that forgets it fails there."""
 

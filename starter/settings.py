@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         default="coordinator@example.org",
         description="The identity the CLI records as acting on every step.",
     )
+    console_url: str | None = Field(
+        default=None,
+        description="The web console's address; with an access token stored (`cspflow login`) "
+        "the CLI acts through the console's API as the token's account, not through Temporal.",
+    )
     log_format: str = Field(
         default="auto", description="'json', 'console' or 'auto' (console on a tty)."
     )

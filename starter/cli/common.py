@@ -28,6 +28,7 @@ from starter import strict_json
 from starter.settings import Settings
 
 if TYPE_CHECKING:
+    from starter.cli.front import Front
     from starter.client import Cspflow
     from starter.dev import DevState
 
@@ -195,7 +196,28 @@ async def _connect(settings: Settings) -> Cspflow:
     )
 
 
-def _with_flow(action: Callable[[Cspflow], Awaitable[T]]) -> T:
+def _with_flow(action: Callable[[Front], Awaitable[T]]) -> T:
+    """Run a case command through its door: the console's API as the stored token's account
+    when CSPFLOW_CONSOLE_URL is set and `cspflow login` stored a token, else Temporal and the
+    records database directly, as CSPFLOW_USER (the operator's tool on the server)."""
+    from starter.cli.front import TemporalFront, api_front
+
+    settings, state = _settings()
+
+    async def go() -> T:
+        front = api_front(settings)
+        if front is None:
+            return await action(TemporalFront(settings, state))
+        try:
+            return await action(front)
+        finally:
+            await front.aclose()
+
+    return _run(go())
+
+
+def _with_temporal(action: Callable[[Cspflow], Awaitable[T]]) -> T:
+    """Run an operator's command on Temporal directly (stalled workflows, the rehearsal clock)."""
     settings, _ = _settings()
 
     async def go() -> T:

@@ -34,6 +34,8 @@ from starlette.staticfiles import StaticFiles
 from temporalio.service import RPCError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from starter.web.account import account_page, revoke_account_token
+from starter.web.api import PREFIX, ApiError, api_error_response, api_routes
 from starter.web.auth import sign_in, sign_out
 from starter.web.coordinators import (
     case_page,
@@ -52,7 +54,11 @@ __all__ = ["Console", "create_app"]
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    """Unknown pages say so, in the console's own look."""
+    """Unknown pages say so, in the console's own look (in JSON under the API)."""
+    if request.url.path.startswith(PREFIX + "/"):
+        return api_error_response(
+            request, ApiError(404, "not_found", "no such API address: see README 'Security model'")
+        )
     return message(request, "Page not found", "Check the address.", status_code=404)
 
 
@@ -63,6 +69,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
     something about them (wait, or tell whoever runs the system); anything else gets a reference
     that is also in the log, with the error's type only (its text may hold personal data).
     """
+    if request.url.path.startswith(PREFIX + "/"):
+        return api_error_response(request, exc)
     reference = secrets.token_hex(4)
     if isinstance(exc, SQLAlchemyError | OSError) and not isinstance(exc, RPCError):
         cause, what = "records_database", "The records database cannot be reached"
@@ -104,8 +112,11 @@ def create_app(console: Console) -> Starlette:
         Route("/cases/{case_id}/steps/{update}", step_page, methods=["GET", "POST"]),
         Route("/tasks/{task_id}/new-link", new_answer_link, methods=["POST"]),
         Route("/reports", reports),
+        Route("/account", account_page),
+        Route("/account/tokens/{token_id}/revoke", revoke_account_token, methods=["POST"]),
         Route("/reports.csv", reports),
         Route("/answer/{token}", answer, methods=["GET", "POST"]),
+        Mount(PREFIX, routes=api_routes()),
         Mount("/assets", StaticFiles(directory=GOVUK_FRONTEND / "assets"), name="assets"),
         Mount("/govuk", StaticFiles(directory=GOVUK_FRONTEND), name="govuk"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
