@@ -26,7 +26,16 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.shared import LATEST_DATE, CaseDate, FreeText, Model, Reference, Slug
+from schemas.policy import Reminders
+from schemas.shared import (
+    LATEST_DATE,
+    CaseDate,
+    EmailAddress,
+    FreeText,
+    Model,
+    Reference,
+    Slug,
+)
 
 # Far above any real notification, low enough that a hostile file stays small.
 MAX_PERPETRATORS = 20
@@ -323,8 +332,14 @@ class DhrPolicy(Model):
     A case records the policy it opened under, so a later edit never changes a running review.
     """
 
-    name: Slug = Field(description="Policy name, e.g. 'derbyshire-dhr'.")
-    version: int = Field(ge=1, description="Increase on every change; cases record the version.")
+    name: Slug = Field(
+        default="statutory-default",
+        description="Policy name, e.g. 'derbyshire-dhr'. An area naming no DHR policy follows "
+        "'statutory-default' v1: these defaults.",
+    )
+    version: int = Field(
+        default=1, ge=1, description="Increase on every change; cases record the version."
+    )
     follows: FreeText = Field(
         default="DVCVA 2004 s.9; Multi-agency Statutory Guidance for the Conduct of Domestic "
         "Homicide Reviews (December 2016)",
@@ -366,6 +381,30 @@ class DhrPolicy(Model):
         description="Take the published report down this many months after publication and "
         "provide it on request (Preston: 12 months; statutory-reference.md §2.3 step 16). "
         "Empty to keep it online.",
+    )
+    reminders: Reminders = Field(
+        default_factory=Reminders,
+        description="When the CSP's own steps (the decision, the Commissioner's copy) and the "
+        "agencies' tasks (scoping, IMRs, recommendations) are chased: reminders before the due "
+        "date, then overdue notices and escalation (local practice).",
+    )
+    dac_copy_reminder_working_days: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="Remind the coordinators this many working days after the report is signed "
+        "off, and every as many again, until the copy to the Domestic Abuse Commissioner is "
+        "recorded as sent ('as soon as reasonably practicable', DVCVA 2004 s.9(3B)).",
+    )
+    home_office_email: EmailAddress | None = Field(
+        default=None,
+        description="The Home Office DHR team's address for decisions, revised timetables and "
+        "QA submissions. Empty: those notices go to the area's point of contact to forward.",
+    )
+    csp_chair_email: EmailAddress | None = Field(
+        default=None,
+        description="The CSP chair, reminded before the decision whether to hold a review is "
+        "due and told of a missed completion target. Empty: the area's coordinators.",
     )
     darr_commencement: date | None = Field(
         default=None,

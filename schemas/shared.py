@@ -124,6 +124,7 @@ class Process(StrEnum):
     """The statutory processes cspflow runs; the value is used in ids and search attributes."""
 
     COMMUNITY_TRIGGER = "community-trigger"
+    DHR = "dhr"
 
 
 class DeadlineState(StrEnum):
