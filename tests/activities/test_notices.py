@@ -90,6 +90,9 @@ SAMPLE: dict[str, Any] = {
 }
 """One value for every placeholder of every template, none of them an address."""
 
+DHR_PLACEHOLDERS: dict[str, set[str]] = {}
+"""The DHR's own notices (activities/templates/dhr/), filled in as they are added."""
+
 EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
     "system/case-stalled": {"case_reference", "case_id", "since", "attempts", "workflows", "cause"},
     "community-trigger/acknowledgement": {
@@ -153,9 +156,20 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
             ("reminder", ("reminder_number",)),
             ("overdue", ("days_overdue",)),
             ("escalation", ("days_overdue",)),
+            ("dhr-request", ()),
+            ("dhr-reminder", ("reminder_number",)),
+            ("dhr-overdue", ("days_overdue",)),
+            ("dhr-escalation", ("days_overdue",)),
         )
     },
+    **DHR_PLACEHOLDERS,
 }
+
+
+def subject_prefix(template: str) -> str:
+    """What every subject of a template's process starts with: the review's kind and reference."""
+    dhr = template.startswith(("dhr/", "partner-task/dhr-"))
+    return ("Domestic Homicide Review" if dhr else "Community Trigger") + " AV-2025-014: "
 
 
 def context_for(template: str) -> dict[str, Any]:
@@ -541,7 +555,7 @@ def test_every_template_renders_with_a_subject_free_of_personal_data(
     rendered = render_notice(template, version, SAMPLE)
     assert "@" not in rendered.subject
     assert "\n" not in rendered.subject
-    assert rendered.subject.startswith("Community Trigger AV-2025-014: ")
+    assert rendered.subject.startswith(subject_prefix(template))
     assert "AV-2025-014" in rendered.text
     assert "style=" not in rendered.html
     assert rendered.html.startswith("<!DOCTYPE html>")
@@ -549,10 +563,13 @@ def test_every_template_renders_with_a_subject_free_of_personal_data(
     assert "\n\n\n" not in rendered.text
 
 
+@pytest.mark.parametrize("prefix", ["", "dhr-"])
 @pytest.mark.parametrize("name", ["request", "reminder", "overdue", "escalation"])
-def test_partner_mails_say_how_to_answer_and_warn_that_email_is_not_secure(name: str) -> None:
+def test_partner_mails_say_how_to_answer_and_warn_that_email_is_not_secure(
+    name: str, prefix: str
+) -> None:
     """An agency is told the commands, its references, and not to reply with personal data."""
-    template = f"partner-task/{name}"
+    template = f"partner-task/{prefix}{name}"
     rendered = render_notice(template, 1, context_for(template))
     task_id = SAMPLE["task_id"]
     for body in (rendered.text, rendered.html):
@@ -569,7 +586,7 @@ def test_partner_mails_say_how_to_answer_and_warn_that_email_is_not_secure(name:
         "escalation": f"escalation {DASH} information request from Derbyshire Constabulary "
         "overdue by 3 days",
     }
-    assert rendered.subject == f"Community Trigger AV-2025-014: {expected[name]}"
+    assert rendered.subject == f"{subject_prefix(template)}{expected[name]}"
 
 
 def test_a_threshold_not_met_letter_says_what_else_the_applicant_can_do() -> None:
