@@ -1,8 +1,9 @@
 """The partner task: ask one relevant body for one thing by one due date.
 
 Every process reuses it (Community Trigger information requests and recommendations; DHR scoping
-requests, IMRs and recommendations; Channel actions later). The task sees only what the agency needs: the case reference,
-the agency's own references and what is asked, never the applicant's personal details.
+requests, IMRs and recommendations; Channel actions later). The task sees only what the agency
+needs: the case reference, the agency's own references and what is asked, never the applicant's
+personal details.
 """
 
 from __future__ import annotations

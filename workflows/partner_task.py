@@ -2,10 +2,10 @@
 
 The one primitive every process reuses: Community Trigger information requests (s.104(3)(b): the
 application is passed to all relevant bodies) and recommendations (s.104(8)-(9): recipients must
-have regard to them), DHR scoping requests, IMRs and recommendations, and later Channel actions. A child workflow with its own id
-('{case_id}.task.{step}.{agency}'), so its history stands alone and an agency's answer addresses it
-directly. The wait is the updatable-timer shape: a condition with a timeout, recomputed when the
-due date moves.
+have regard to them), DHR scoping requests, IMRs and recommendations, and later Channel
+actions. A child workflow with its own id ('{case_id}.task.{step}.{agency}'), so its history
+stands alone and an agency's answer addresses it directly. The wait is the updatable-timer
+shape: a condition with a timeout, recomputed when the due date moves.
 """
 
 from __future__ import annotations
