@@ -13,7 +13,7 @@ schema says boolean is refused, naming the field, rather than read as true.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -30,6 +30,8 @@ from schemas.policy import Reminders
 from schemas.shared import (
     LATEST_DATE,
     CaseDate,
+    Deadline,
+    DecisionRecord,
     EmailAddress,
     FreeText,
     Model,
@@ -445,3 +447,153 @@ class DhrPolicy(Model):
         if self.darr_in_force(on):
             return "Domestic Abuse Related Death Review"
         return "Domestic Homicide Review"
+
+
+# --------------------------------------------------------------------------------------------
+# The review as it runs: stages and the status a coordinator sees (no names, no pseudonyms)
+# --------------------------------------------------------------------------------------------
+
+
+class Stage(StrEnum):
+    """Where a review is (statutory-reference.md §2.3). Used in the Stage search attribute."""
+
+    NOTIFIED = "notified"
+    DECISION = "review-decision"
+    CHAIR = "independent-chair"
+    PANEL = "panel"
+    AGENCY_REPORTS = "agency-reports"
+    REPORT = "overview-report"
+    QUALITY_ASSURANCE = "quality-assurance"
+    PUBLICATION = "publication"
+    ACTION_PLAN = "action-plan"
+    CLOSED = "closed"
+
+
+class DhrTask(Model):
+    """A partner task as the review sees it: scoping request, IMR or recommendation."""
+
+    task_id: str
+    agency: Slug
+    kind: str
+    step: str = Field(description="scoping, imr or recommendation-N.")
+    requested_on: date
+    due: date
+    state: str
+    answered_on: date | None = None
+    days_late: int = 0
+    author_independent: bool | None = Field(
+        default=None, description="For an IMR: its author was independent of the case."
+    )
+    signed_off_by: str | None = Field(
+        default=None, description="For an IMR: the senior manager (role) who signed it off."
+    )
+
+
+class DocumentVersion(Model):
+    """One version of a review document: its reference and SHA-256, never its content."""
+
+    kind: str = Field(description="overview-report, executive-summary or action-plan.")
+    version: int
+    reference: str
+    sha256: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class QaSubmission(Model):
+    """One submission to the Home Office Quality Assurance Panel and the panel's answer."""
+
+    number: int
+    submitted_on: date
+    documents: tuple[DocumentVersion, ...]
+    outcome: str | None = Field(default=None, description="approved or amendments.")
+    letter_on: date | None = None
+
+
+class Proceeding(Model):
+    """A parallel proceeding (criminal trial, inquest, IOPC, other review) and its status."""
+
+    kind: str
+    reference: str
+    status: str
+    recorded_by: str
+    updated_on: date
+
+
+class Hold(Model):
+    """A named step held until proceedings allow, with who agreed it (§2.6)."""
+
+    step: str
+    reason: str
+    agreed_with: str
+    held_by: str
+    held_on: date
+
+
+class FamilyEvent(Model):
+    """One step of family involvement: leaflet, advocacy, engagement, interview, draft shared."""
+
+    kind: str
+    on: date
+    recorded_by: str
+
+
+class Pause(Model):
+    """The whole review paused by CSP decision, with the reason and who agreed (§2.6)."""
+
+    reason: str
+    agreed_by: str
+    paused_on: date
+
+
+class Publication(Model):
+    """Where the published report is, and when it comes down (§2.3 steps 15-16)."""
+
+    agreed_date: date | None = None
+    published_on: date | None = None
+    url: str | None = None
+    removal_on: date | None = None
+
+
+class DhrStatus(Model):
+    """Everything `cspflow status` shows of a review: ids, stages and dates, never a name."""
+
+    case_id: str
+    area: str
+    reference: str
+    policy: str
+    stage: Stage
+    as_of: datetime
+    deadlines: tuple[Deadline, ...]
+    tasks: tuple[DhrTask, ...]
+    decisions: tuple[DecisionRecord, ...]
+    allowed_steps: tuple[str, ...] = Field(description="Steps a coordinator can take now.")
+    review_name: str = Field(default="Domestic Homicide Review")
+    screening: DhrScreening | None = Field(
+        default=None, description="The engine's proposal (D1-D6) until the CSP decides."
+    )
+    review_held: bool | None = None
+    chair_id: str | None = None
+    chair_declaration_signed_on: date | None = None
+    terms_of_reference_version: int = 0
+    completion_target: date | None = None
+    paused: Pause | None = None
+    holds: tuple[Hold, ...] = ()
+    proceedings: tuple[Proceeding, ...] = ()
+    family: tuple[FamilyEvent, ...] = ()
+    documents: tuple[DocumentVersion, ...] = ()
+    signed_off_on: date | None = None
+    qa_submissions: tuple[QaSubmission, ...] = ()
+    dac_copy_sent_on: date | None = None
+    publication: Publication = Field(default_factory=Publication)
+    publication_blockers: tuple[str, ...] = ()
+
+
+class DhrOutcome(Model):
+    """What a finished review returns."""
+
+    case_id: str
+    review_held: bool | None
+    completed_within_target: bool | None
+    recommendations: int
+    closed_reason: str

@@ -87,11 +87,56 @@ SAMPLE: dict[str, Any] = {
     "attempts": 5,
     "workflows": ["ct-amber-valley-AV-2025-014"],
     "cause": "its recorded history no longer replays (a nondeterminism error)",
+    "notified_on": "2025-03-03",
+    "decision_due": "2025-04-02",
+    "review_held": True,
+    "review_name": "Domestic Homicide Review",
+    "other_reviews": ["sar: no care and support needs were known"],
+    "target": "2025-10-02",
+    "previous_target": "2025-09-02",
+    "months": 4,
+    "submission": 1,
+    "documents": [
+        {"kind": "overview-report", "version": 2, "reference": "AV-DHR-OR", "sha256": "ab" * 32}
+    ],
+    "signed_off_on": "2025-09-01",
 }
 """One value for every placeholder of every template, none of them an address."""
 
-DHR_PLACEHOLDERS: dict[str, set[str]] = {}
-"""The DHR's own notices (activities/templates/dhr/), filled in as they are added."""
+DHR_PLACEHOLDERS: dict[str, set[str]] = {
+    "dhr/acknowledgement": {"area_name", "case_reference", "decision_due", "notified_on"},
+    "dhr/chair-appointed": {"area_name", "case_id", "case_reference"},
+    "dhr/completion-missed": {"case_id", "case_reference", "days_overdue", "target"},
+    "dhr/completion-reminder": {"case_id", "case_reference", "months", "target"},
+    "dhr/dac-copy-reminder": {"case_id", "case_reference", "reminder_number", "signed_off_on"},
+    "dhr/decision-family": {
+        "area_name",
+        "case_reference",
+        "point_of_contact_name",
+        "review_held",
+        "review_name",
+    },
+    "dhr/decision-home-office": {
+        "area_name",
+        "case_reference",
+        "other_reviews",
+        "reasons",
+        "review_held",
+        "review_name",
+    },
+    "dhr/no-eligible-chair": {"case_id", "case_reference", "reasons"},
+    "dhr/qa-submission": {"area_name", "case_id", "case_reference", "documents", "submission"},
+    "dhr/revised-timetable": {
+        "area_name",
+        "case_reference",
+        "previous_target",
+        "reason",
+        "target",
+    },
+    "dhr/step-overdue": {"case_id", "case_reference", "days_overdue", "due", "step"},
+    "dhr/step-reminder": {"case_id", "case_reference", "due", "step"},
+}
+"""The DHR's own notices (activities/templates/dhr/)."""
 
 EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
     "system/case-stalled": {"case_reference", "case_id", "since", "attempts", "workflows", "cause"},

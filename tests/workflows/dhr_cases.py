@@ -1,0 +1,83 @@
+"""Fictional DHR notifications and step helpers for the DHR workflow tests (pseudonyms only)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from schemas.dhr import DhrNotification, DhrStatus, Stage
+from starter.client import Cspflow
+from starter.processes.dhr import DEFINITION
+from tests.workflows.helpers import eventually
+
+BY = "coordinator@test.example.org"
+PSEUDONYMS = ("Robin", "Kit")
+CIRCUMSTANCES = "Robin was found at home after an argument with Kit, a former partner."
+
+
+def notification(
+    notified_on: date, *, reference: str = "N-DHR-1", relationship: str = "former_intimate_partner"
+) -> DhrNotification:
+    """A death notified in writing by the police; `relationship` 'other' needs no review."""
+    return DhrNotification.model_validate(
+        {
+            "area": "north",
+            "notification_reference": reference,
+            "notified_on": notified_on.isoformat(),
+            "notified_by": {"agency": "test-police", "in_writing": True},
+            "victim": {
+                "pseudonym": PSEUDONYMS[0],
+                "age_at_death": 34,
+                "care_and_support_needs": False,
+            },
+            "date_of_death": (notified_on - timedelta(days=3)).isoformat(),
+            "cause": "homicide",
+            "domestic_abuse_concern": True,
+            "perpetrators": [
+                {
+                    "pseudonym": PSEUDONYMS[1],
+                    "relationship": relationship,
+                    "charge_status": "charged",
+                }
+            ],
+            "circumstances": CIRCUMSTANCES,
+        }
+    )
+
+
+async def start(cspflow: Cspflow, notified: DhrNotification) -> str:
+    return await cspflow.start(DEFINITION, notified)
+
+
+async def status(cspflow: Cspflow, case_id: str) -> DhrStatus:
+    result: DhrStatus = await cspflow.case_status(case_id)
+    return result
+
+
+async def at_stage(cspflow: Cspflow, case_id: str, stage: Stage, within: float = 30) -> DhrStatus:
+    return await eventually(
+        lambda: status(cspflow, case_id),
+        lambda s: s.stage is stage,
+        what=f"stage {stage.value}",
+        within=within,
+    )
+
+
+async def step(
+    cspflow: Cspflow, case_id: str, update: str, model: type[BaseModel], **data: Any
+) -> DhrStatus:
+    result: DhrStatus = await cspflow.step(
+        case_id, update, model.model_validate({"by": BY, **data})
+    )
+    return result
+
+
+IMR_ANSWER = {
+    "summary": "Two GP appointments in the scope period; no disclosure recorded.",
+    "chronology_included": True,
+    "author_independent": True,
+    "signed_off_by": "Head of Safeguarding",
+}
+SCOPING_ANSWER = {"had_contact": True, "records_secured": True, "summary": "Contact in 2024."}
