@@ -201,12 +201,12 @@ async def test_a_review_completed_inside_six_months_runs_to_closure(
             }
         ],
     )
-    task = await eventually(
+    with_task = await eventually(
         lambda: status(cspflow, case_id),
         lambda s: any(t.kind == "recommendation" for t in s.tasks),
         what="recommendation task",
     )
-    rec = next(t for t in task.tasks if t.kind == "recommendation")
+    rec = next(t for t in with_task.tasks if t.kind == "recommendation")
     await cspflow.submit(rec.task_id, {"status": "done", "note": "Training delivered."})
     outcome = await case_result(env.client, case_id, DhrOutcome)
     assert outcome.review_held and outcome.completed_within_target
