@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schemas.dhr import DhrNotification, DhrStatus, Stage
 from starter.client import Cspflow
 from starter.processes.dhr import DEFINITION
+from tests.workflows.directory import AGENCIES
 from tests.workflows.helpers import eventually
 
 BY = "coordinator@test.example.org"
@@ -81,3 +82,68 @@ IMR_ANSWER = {
     "signed_off_by": "Head of Safeguarding",
 }
 SCOPING_ANSWER = {"had_contact": True, "records_secured": True, "summary": "Contact in 2024."}
+
+
+async def to_agency_reports(cspflow: Cspflow, case_id: str, today: date) -> DhrStatus:
+    """Take a review from notification to IMRs requested: decision, chair, terms."""
+    from schemas.dhr_steps import DecideReview, DeclareIndependence, SetTermsOfReference
+
+    await at_stage(cspflow, case_id, Stage.DECISION)
+    await step(cspflow, case_id, "decide_review", DecideReview, decision="confirm")
+    chair = await eventually(
+        lambda: status(cspflow, case_id),
+        lambda s: s.stage is Stage.CHAIR and s.chair_id is not None,
+        what="chair",
+    )
+    await step(
+        cspflow,
+        case_id,
+        "declare_independence",
+        DeclareIndependence,
+        chair_id=chair.chair_id,
+        signed_on=today.isoformat(),
+        not_employed_by_involved_agency=True,
+        no_line_management_link=True,
+    )
+    await at_stage(cspflow, case_id, Stage.PANEL)
+    await step(
+        cspflow,
+        case_id,
+        "set_terms_of_reference",
+        SetTermsOfReference,
+        panel=[{"agency": a, "role": "Safeguarding lead"} for a in AGENCIES],
+        scope_from=(today - timedelta(days=730)).isoformat(),
+        scope_to=today.isoformat(),
+        key_lines_of_enquiry=["What did agencies know of the abuse?"],
+    )
+    return await at_stage(cspflow, case_id, Stage.AGENCY_REPORTS)
+
+
+async def to_quality_assurance(cspflow: Cspflow, case_id: str, today: date) -> DhrStatus:
+    """From IMRs requested to the report signed off: every IMR answered, documents recorded."""
+    from schemas.dhr_steps import RecordDocument, SignOffReport
+
+    reports = await status(cspflow, case_id)
+    for task in reports.tasks:
+        if task.kind == "imr" and task.state in ("open", "overdue"):
+            await cspflow.submit(task.task_id, IMR_ANSWER)
+    await at_stage(cspflow, case_id, Stage.REPORT)
+    for kind in ("overview-report", "executive-summary", "action-plan"):
+        await step(
+            cspflow,
+            case_id,
+            "record_document",
+            RecordDocument,
+            kind=kind,
+            reference=f"{kind}-1",
+            sha256="ab" * 32,
+        )
+    await step(
+        cspflow,
+        case_id,
+        "sign_off_report",
+        SignOffReport,
+        signed_off_on=today.isoformat(),
+        agreed_by="CSP chair",
+    )
+    return await at_stage(cspflow, case_id, Stage.QUALITY_ASSURANCE)
