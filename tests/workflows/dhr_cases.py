@@ -147,3 +147,26 @@ async def to_quality_assurance(cspflow: Cspflow, case_id: str, today: date) -> D
         agreed_by="CSP chair",
     )
     return await at_stage(cspflow, case_id, Stage.QUALITY_ASSURANCE)
+
+
+async def close_and_finish(env: Any, cspflow: Cspflow, case_id: str) -> None:
+    """Close a review and wait until it and all its tasks have ended (a workflow left running
+    without a worker holds the time-skipping server's clock: tests/conftest.py)."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    from schemas.dhr import DhrOutcome
+    from schemas.dhr_steps import CloseReview
+    from tests.workflows.helpers import case_result
+
+    tasks = (await status(cspflow, case_id)).tasks
+    if (await env.client.get_workflow_handle(case_id).describe()).status == (
+        WorkflowExecutionStatus.RUNNING
+    ):
+        await step(cspflow, case_id, "close_review", CloseReview, reason="Test over")
+    await case_result(env.client, case_id, DhrOutcome)
+
+    async def running() -> int:
+        described = [await env.client.get_workflow_handle(t.task_id).describe() for t in tasks]
+        return sum(d.status == WorkflowExecutionStatus.RUNNING for d in described)
+
+    await eventually(running, lambda n: n == 0, what="tasks ended")

@@ -12,7 +12,6 @@ from temporalio.worker import Worker
 from schemas.dhr import Stage
 from schemas.dhr_steps import (
     AgreePublicationDate,
-    CloseReview,
     HoldStep,
     RecordDocument,
     RecordFamilyInvolvement,
@@ -27,6 +26,7 @@ from starter.client import ClientError, Cspflow
 from tests.conftest import Inbox
 from tests.workflows.dhr_cases import (
     at_stage,
+    close_and_finish,
     notification,
     start,
     status,
@@ -150,8 +150,7 @@ async def test_a_trial_holds_family_interviews_and_delays_publication(
     )
     published = await at_stage(cspflow, case_id, Stage.ACTION_PLAN)
     assert published.publication.removal_on is not None
-    await step(cspflow, case_id, "close_review", CloseReview, reason="Test over")
-    await at_stage(cspflow, case_id, Stage.CLOSED)
+    await close_and_finish(env, cspflow, case_id)
 
 
 async def test_qa_amendments_loop_back_to_a_resubmission(
@@ -215,8 +214,7 @@ async def test_qa_amendments_loop_back_to_a_resubmission(
         what="two QA submissions to the Home Office",
     )
     assert any("submission 2" in s for s in submissions)
-    await step(cspflow, case_id, "close_review", CloseReview, reason="Test over")
-    await at_stage(cspflow, case_id, Stage.CLOSED)
+    await close_and_finish(env, cspflow, case_id)
 
 
 async def _subjects(inbox: Inbox, address: str) -> list[str]:
