@@ -40,6 +40,7 @@ from tests.workflows.dhr_cases import (
 )
 from tests.workflows.directory import AGENCIES, HOME_OFFICE
 from tests.workflows.helpers import case_result, eventually
+from tests.workflows.test_community_trigger import record_histories
 
 
 async def test_a_decision_not_to_review_tells_the_home_office_why_and_closes(
@@ -211,6 +212,7 @@ async def test_a_review_completed_inside_six_months_runs_to_closure(
     outcome = await case_result(env.client, case_id, DhrOutcome)
     assert outcome.review_held and outcome.completed_within_target
     assert outcome.recommendations == 1
+    await record_histories(env, "dhr-full", case_id)
 
 
 async def _mail(inbox: Inbox, address: str) -> int:
