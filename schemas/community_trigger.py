@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StrictBool, StringConstraints, model_validator
 
 from schemas.shared import (
     PRINTABLE,
@@ -71,7 +71,7 @@ class Applicant(Model):
     postal_address: Annotated[str, StringConstraints(max_length=500), PRINTABLE] | None = Field(
         default=None, description="For letters."
     )
-    is_victim: bool = Field(description="True when the applicant is the victim.")
+    is_victim: StrictBool = Field(description="True when the applicant is the victim.")
     relationship_to_victim: Annotated[str, StringConstraints(max_length=100), PRINTABLE] | None = (
         Field(
             default=None,
@@ -105,7 +105,9 @@ class Victim(Model):
     name: FreeText = Field(
         min_length=1, max_length=200, description="The victim's name, or the business or group's."
     )
-    vulnerable: bool = Field(default=False, description="Recorded as vulnerable after assessment.")
+    vulnerable: StrictBool = Field(
+        default=False, description="Recorded as vulnerable after assessment."
+    )
 
 
 class Complaint(Model):
@@ -126,7 +128,9 @@ class Complaint(Model):
         default=None,
         description="Shared id for one incident reported more than once, so it counts once.",
     )
-    hate_related: bool = Field(default=False, description="Perceived as motivated by hostility.")
+    hate_related: StrictBool = Field(
+        default=False, description="Perceived as motivated by hostility."
+    )
 
     @model_validator(mode="after")
     def _reported_after_behaviour(self) -> Self:
@@ -214,7 +218,7 @@ class VulnerabilityOverride(Model):
 class ThresholdAssessment(Model):
     """Facts a coordinator assesses that the discretionary rules need."""
 
-    impact_significant: bool = Field(
+    impact_significant: StrictBool = Field(
         default=False, description="The cumulative impact was assessed as significant."
     )
     vulnerability_override: VulnerabilityOverride | None = None
@@ -257,7 +261,7 @@ class DecideThreshold(Acting):
     """Confirm the proposed threshold decision, or override it with a reason."""
 
     decision: Literal["confirm", "override"]
-    met: bool | None = Field(
+    met: StrictBool | None = Field(
         default=None, description="For an override: the decision being made instead."
     )
     reason: Annotated[str, StringConstraints(max_length=2000), PRINTABLE] | None = Field(
@@ -284,7 +288,7 @@ class ScheduleMeeting(Acting):
     """Set the review meeting's date; the applicant is invited unless the chair gives reasons."""
 
     meeting_on: CaseDate
-    invite_applicant: bool = True
+    invite_applicant: StrictBool = True
     reason_not_invited: Annotated[str, StringConstraints(max_length=2000), PRINTABLE] | None = None
 
     @model_validator(mode="after")
@@ -334,7 +338,9 @@ class RequestAppeal(Acting):
 class RecordAppealDecision(Acting):
     """The escalation body's decision."""
 
-    upheld: bool = Field(description="True when the escalation body agrees with the applicant.")
+    upheld: StrictBool = Field(
+        description="True when the escalation body agrees with the applicant."
+    )
     reasons: FreeText = Field(min_length=1, max_length=5000)
 
 

@@ -40,7 +40,9 @@ class TaskKind(StrEnum):
 class InformationResponse(Model):
     """A relevant body's case information for a review (s.104(3); Sch 4 para 7)."""
 
-    holds_information: bool = Field(description="Whether the body has any record of the matter.")
+    holds_information: StrictBool = Field(
+        description="Whether the body has any record of the matter."
+    )
     summary: FreeText = Field(
         min_length=1,
         max_length=20_000,

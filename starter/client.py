@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -30,7 +35,7 @@ from schemas.partner_task import (
     SubmitResponse,
 )
 from schemas.validation import describe_validation_error
-from starter import health, registry
+from starter import health, reads, registry
 from starter.health import Stall
 from starter.registry import ProcessDefinition
 from workflows import search_attributes
@@ -54,6 +59,19 @@ class CaseStalled(ClientError):
             f"case {case_id} cannot move on, so its status cannot be read: "
             f"{stalls[0].advice}; `cspflow audit timeline {case_id}` shows what it recorded"
         )
+
+
+class NoWorker(ClientError):
+    """No worker is running for the case, so a step was not sent: nothing was recorded."""
+
+
+class StepNotYetTaken(ClientError):
+    """A step was sent but no worker took it within STEP_WAIT: the server holds it, and a
+    worker will take it (or refuse it) when one runs."""
+
+
+STEP_WAIT = timedelta(seconds=30)
+"""How long a step waits for a worker to take it before the coordinator is told."""
 
 
 class CaseAlreadyStarted(ClientError):
@@ -180,6 +198,10 @@ class Cspflow:
         """Take a human step on a case or task (a validated Update, recorded with the user).
 
         The result is the case's status (or the task's result) once the step was recorded.
+        With no worker running the step is refused before it is sent (`health.worker_polls`):
+        an Update no worker takes waits in the server for ever, then is recorded whenever a
+        worker starts. A worker that stopped within the last minute still looks alive, so the
+        wait is bounded by STEP_WAIT too, and the message then says the step may yet be taken.
         """
         if result_type is None:
             definition = registry.process_of_case(case_id)
@@ -188,19 +210,40 @@ class Cspflow:
                 if is_task_id(case_id) or definition is None
                 else (definition.status_model or dict)
             )
+        if not await health.worker_polls(self.client, self.task_queue):
+            raise NoWorker(
+                f"no worker is running for {case_id}: nothing was recorded; start the worker "
+                "(cspflow dev / cspflow worker) and take the step again"
+            )
         handle = self.client.get_workflow_handle(case_id)
         try:
-            return await handle.execute_update(update, payload, result_type=result_type)
+            return await handle.execute_update(
+                update, payload, result_type=result_type, rpc_timeout=STEP_WAIT
+            )
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise StepNotYetTaken(
+                f"no worker took the step within {STEP_WAIT.seconds} s: it is not recorded "
+                "yet, but Temporal holds it and a worker will take it when one runs (if the "
+                f"case still allows it); start the worker (cspflow dev / cspflow worker) and "
+                f"check `cspflow status {case_id}` before taking the step again"
+            ) from None
         except RPCError as error:
             raise ClientError(self._rpc_message(case_id, error)) from None
 
     async def case_status(self, case_id: str) -> Any:
-        """The case's stage, deadlines, tasks and decisions, with live task states."""
-        handle = self.client.get_workflow_handle(case_id)
+        """The case's stage, deadlines, tasks and decisions, with live task states.
+
+        Read from the case's memo (starter/reads.py), which the server answers with every worker
+        stopped. A case started by a release before the memo has none: it is asked by Query.
+        """
+        model = _status_model(case_id)
         try:
-            status: Any = await handle.query("status", result_type=_status_model(case_id))
+            status: Any = await reads.workflow_status(self.client, case_id, model)
+            if status is None:
+                handle = self.client.get_workflow_handle(case_id)
+                status = await handle.query("status", result_type=model)
         except (RPCError, WorkflowQueryFailedError) as error:
             # A case whose workflow cannot replay cannot answer either: say that, not "no case".
             if stalls := await health.case_stalls(self.client, case_id, []):
@@ -229,7 +272,7 @@ class Cspflow:
         return await health.stalled_case_ids(self.client, areas=areas)
 
     async def _live(self, task: TaskSummary) -> TaskSummary:
-        """An open task as it is now (its own Query), asked in parallel with the others."""
+        """An open task as it is now (its own status), read in parallel with the others."""
         if task.state not in ("open", "overdue"):
             return task
         try:
@@ -239,10 +282,16 @@ class Cspflow:
         return task.model_copy(update={"state": live.state.value, "due": live.due})
 
     async def task_status(self, task_id: str) -> PartnerTaskStatus:
-        """What a partner task asks, by when, and what has happened to it."""
-        handle = self.client.get_workflow_handle(task_id)
+        """What a partner task asks, by when, and what has happened to it.
+
+        Read from the task's memo, as a case is; a task started by a release before the memo
+        is asked by Query.
+        """
         try:
-            status: PartnerTaskStatus = await handle.query(PartnerTaskWorkflow.status)
+            status = await reads.workflow_status(self.client, task_id, PartnerTaskStatus)
+            if status is None:
+                handle = self.client.get_workflow_handle(task_id)
+                status = await handle.query(PartnerTaskWorkflow.status)
             return status
         except (RPCError, WorkflowQueryFailedError) as error:
             if stall := await health.workflow_stall(self.client, task_id):

@@ -333,7 +333,7 @@ async def check_retention(client: Client, settings: Settings) -> bool:
     histories for less would delete cases before they are bundled.
     """
     actual = await namespace_retention(client)
-    longest = max(settings.retention_days.values(), default=0)
+    longest = settings.longest_retention()
     if actual is None or actual >= timedelta(days=longest):
         return True
     structlog.get_logger(__name__).error(

@@ -147,21 +147,34 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironme
             dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal"],
         )
     else:
-        environment = await WorkflowEnvironment.start_time_skipping(
-            data_converter=ENCRYPTED,
-            test_server_existing_path=str(TEMPORAL_TEST_SERVER),
-        )
-        await environment.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=environment.client.namespace,
-                search_attributes={
-                    key.name: IndexedValueType.ValueType(key.indexed_value_type)
-                    for key in search_attributes.ALL
-                },
-            )
-        )
+        environment = await start_time_skipping_server()
     async with environment:
         yield environment
+
+
+async def start_time_skipping_server() -> WorkflowEnvironment:
+    """Start a time-skipping server with cspflow's search attributes, its clock at real now.
+
+    The session's `env` is shared: every test moves its clock, so a test that asserts an exact
+    date (a reminder on 19 December, "missed by 6 days") gets its own server instead, by
+    overriding `env` in its module (scope="module") with one started here, and moves that
+    server's clock itself (tests.workflows.helpers.move_clock_to). Such a server starts in well
+    under a second.
+    """
+    environment = await WorkflowEnvironment.start_time_skipping(
+        data_converter=ENCRYPTED,
+        test_server_existing_path=str(TEMPORAL_TEST_SERVER),
+    )
+    await environment.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=environment.client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type)
+                for key in search_attributes.ALL
+            },
+        )
+    )
+    return environment
 
 
 @pytest.fixture

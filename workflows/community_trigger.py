@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     # Not `from workflows import effects`: that form loads a fresh copy of effects.py into
     # every sandbox (the sandbox's own `workflows` package lacks it); this one passes it through.
     import workflows.effects as effects
+    import workflows.status_memo as status_memo
     from schemas.community_trigger import (
         CaseInput,
         CaseOutcome,
@@ -42,6 +43,10 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
     @workflow.run
     async def run(self, case: CaseInput) -> CaseOutcome:
         """Run the procedure; a coordinator's `close_case` ends it at any stage."""
+        if workflow.patched(status_memo.PATCH):
+            self._status_publisher = asyncio.create_task(
+                status_memo.keep_status_in_memo(self.status, ignore=("as_of",))
+            )
         try:
             await self._open()
             await self._acknowledge()

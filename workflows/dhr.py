@@ -20,6 +20,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import workflows.effects as effects
+    import workflows.status_memo as status_memo
     from schemas.dhr import DhrOutcome, Stage
     from schemas.dhr_state import DhrInput
     from schemas.directory import IndependentChair
@@ -61,6 +62,10 @@ class DomesticHomicideReviewWorkflow(DhrTimetable):
             Stage.PUBLICATION: self._publication,
             Stage.ACTION_PLAN: self._action_plan,
         }
+        # A new process: no stored history predates the memo, so no patch is needed.
+        self._memo = asyncio.create_task(
+            status_memo.keep_status_in_memo(self.status, ignore=("as_of",))
+        )
         try:
             await self._open()
             reason: str | None = None

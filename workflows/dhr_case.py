@@ -85,6 +85,7 @@ class DhrCase:
         self._watching = False
         self._finished = False
         self._loops: list[asyncio.Task[None]] = []
+        self._memo: asyncio.Task[None] | None = None
 
     # ---- helpers for the procedure ----------------------------------------------------------
 

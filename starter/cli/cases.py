@@ -186,16 +186,36 @@ def stalled(
     area: str | None = typer.Option(None, help="Only this area, e.g. amber-valley."),
     as_json: bool = typer.Option(False, "--json", help="Print each stalled workflow as JSON."),
 ) -> None:
-    """List cases and partner tasks that cannot move on (workflow task failing or timing out).
+    """List cases and partner tasks that cannot move on (workflow task failing or timing out),
+    and the task queue when no worker polls it (then no case moves on at all).
 
     Such a case sends no reminder and meets no deadline until an engineer acts (README, "A case
     that cannot move on"). Exit code 1 when any is listed, so a scheduled check can alert.
     """
+    from starter.health import POLLER_RECENT, task_queues_without_worker
+
     settings, _ = _settings()
     areas = None if area is None else frozenset({_known_area(_directory(settings), area)})
-    stalls = _with_flow(lambda flow: flow.stalled(areas))
+
+    async def check(flow: Cspflow) -> tuple[list[Stall], list[str]]:
+        idle = await task_queues_without_worker(flow.client, [settings.task_queue])
+        return await flow.stalled(areas), idle
+
+    stalls, idle = _with_flow(check)
+    minutes = int(POLLER_RECENT.total_seconds() // 60)
+    for queue in idle:
+        # On standard error in both forms, so `--json` output stays the list of stalls.
+        _err().print(
+            f"WARNING: no worker has polled the task queue {queue!r} in the last {minutes} "
+            "minutes: no case moves on, no reminder is sent and every step waits. Start the "
+            "worker (`python worker.py`, or `cspflow dev`), or check CSPFLOW_TASK_QUEUE and "
+            "CSPFLOW_TEMPORAL_ADDRESS.",
+            markup=False,
+        )
     if as_json:
         _print_json([stall.model_dump(mode="json") for stall in stalls])
+    elif not stalls and idle:
+        _out().print("No case's workflow task is failing, but no worker is running (above).")
     elif not stalls:
         _out().print("None: every running case's workflow is making progress.")
     else:
@@ -217,7 +237,7 @@ def stalled(
             )
         _out().print(table)
         _out().print(f"{len(stalls)} stalled: see README 'A case that cannot move on'.")
-    if stalls:
+    if stalls or idle:
         raise typer.Exit(1)
 
 

@@ -24,6 +24,7 @@ from rich.table import Table
 from schemas.directory import Directory
 from schemas.errors import CspflowError, InputError
 from schemas.validation import shown, utf8_text
+from starter import strict_json
 from starter.settings import Settings
 
 if TYPE_CHECKING:
@@ -203,8 +204,8 @@ def _read_json(path: Path) -> Any:
     """Read a JSON input file ('-' is stdin); a missing, broken or hostile file is bad input.
 
     Every way a file can fail to become data (too big, not UTF-8, nested too deeply, a number too
-    long for Python to convert, NaN) is a message naming the file and what to do, never a
-    traceback: the person running the command can fix each of them.
+    long for Python to convert, NaN, a key written twice) is a message naming the file and what
+    to do, never a traceback: the person running the command can fix each of them.
     """
     stdin = str(path) == "-"
     source = "standard input" if stdin else str(path)
@@ -231,7 +232,8 @@ def _read_json(path: Path) -> Any:
     except ValueError as error:
         raise InputError(f"{source} {error}, and run the command again") from None
     try:
-        return json.loads(text, parse_constant=_not_a_json_number)
+        # A key written twice is refused with its line: json would keep the last silently.
+        return strict_json.loads(text, parse_constant=_not_a_json_number)
     except json.JSONDecodeError as error:
         raise InputError(
             f"{source} is not valid JSON: {error.msg} at line {error.lineno}, column "

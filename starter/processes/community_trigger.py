@@ -413,7 +413,7 @@ DEFINITION = ProcessDefinition(
     describe_policy=_describe_policy,
     render_policy=_render_policy,
     show_policy=show_policy,
-    retention_days=6 * 365,
+    retention_days=30,
     cli=_commands,
     start_hint="Enter the application as received. Nothing is recorded until every answer is "
     "valid.",

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.access_log import record_access
 from activities.accounts import (
@@ -35,7 +36,7 @@ from starter.answer_links import (
     issue_answer_token,
 )
 from starter.audit.timeline import CaseNotFound, build_timeline
-from starter.client import CaseStalled, ClientError, Cspflow
+from starter.client import CaseStalled, ClientError, Cspflow, is_task_id
 from starter.health import Stall, StalledError
 from starter.registry import ProcessDefinition, all_stages, process_of_case, processes
 from starter.web.auth import forbidden, signed_in
@@ -276,6 +277,18 @@ async def _case_or_refusal(
     does): a step's page says no step can be taken, and the case page (`stalled_raises`) gets
     `CaseStalled` to show what it can."""
     console = console_of(request)
+    if is_task_id(case_id):
+        # A partner task's id in a case address (pasted from a mail or a log): point to its case.
+        parent = case_id.split(".task.", 1)[0]
+        return message(
+            request,
+            "This is a partner task, not a case",
+            "The address names a request to a partner agency. Its progress is shown on the "
+            "page of the case it belongs to.",
+            status_code=404,
+            account=account,
+            link=(f"/cases/{parent}", "Go to the case"),
+        )
     spec = process_of_case(case_id)
     if spec is None:
         return message(request, "Page not found", status_code=404, account=account)
@@ -294,7 +307,11 @@ async def _case_or_refusal(
             account=account,
             link=(f"/cases/{case_id}", "Go to the case"),
         )
-    except ClientError:
+    except ClientError as error:
+        refused = error.__context__
+        if isinstance(refused, RPCError) and refused.status != RPCStatusCode.NOT_FOUND:
+            # Temporal down or refusing is not "no such case": the console's error page says so.
+            raise refused from None
         return message(
             request,
             "No such case",
@@ -336,6 +353,7 @@ async def _stalled_case_page(
         reference=case_id,
         stage=timeline.stage or "unknown",
         status=None,
+        sections=[],
         timeline=timeline,
         spec=process_of_case(case_id),
         steps=[],

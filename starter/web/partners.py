@@ -29,7 +29,7 @@ from starter.answer_links import (
     token_task_id,
     verify_answer_token,
 )
-from starter.client import CaseStalled, ClientError
+from starter.client import CaseStalled, ClientError, NoWorker, StepNotYetTaken
 from starter.web.auth import client_key, too_many
 from starter.web.coordinators import form_values
 from starter.web.forms import Form, build_form, check_posted
@@ -132,6 +132,24 @@ async def answer(request: Request) -> Response:
         return _answer_page(request, form, context, csrf, status_code=400)
     try:
         await flow.submit(link.task_id, _plain(response))
+    except NoWorker:
+        # A deploy or a crash: the service that records answers is not running just now.
+        return message(
+            request,
+            "This request cannot take answers just now",
+            "Your answer was not recorded. Please open the link from the email again in a few "
+            "minutes and answer there.",
+            status_code=503,
+        )
+    except StepNotYetTaken:
+        return message(
+            request,
+            "Your answer is waiting to be recorded",
+            "The service that records answers did not respond in time. It will record your "
+            "answer when it is back, and this link will then show that the request is closed. "
+            "Please do not answer again before then.",
+            status_code=503,
+        )
     except ClientError as error:
         form.errors.append(("main-content", str(error)))
         return _answer_page(request, form, context, csrf, status_code=400)

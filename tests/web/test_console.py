@@ -142,6 +142,13 @@ async def test_a_step_form_records_the_decision_with_who_took_it(
         assert decision.decided_by == NORTH
         after = await coordinator.http.get(f"/cases/{case_id}")
         assert "Decide the threshold: recorded." in after.text
+        # The page reads the memo, the case as its last workflow task left it: the stage moves
+        # on once the decision's notice is sent, a moment after the step was recorded.
+        await eventually(
+            lambda: cspflow.case_status(case_id),
+            lambda s: "decide_threshold" not in s.allowed_steps,
+            what="the stage after the decision",
+        )
         again = await coordinator.http.get(path)
         assert again.status_code == 409  # no longer allowed at this stage
     finally:

@@ -2,7 +2,7 @@
 
 Two agencies late with their IMRs: reminders 3 and 1 working days before the due date, overdue
 notices and escalation to the agency's senior manager and the coordinator on the first working
-day after it and every 2 working days (the test policy; May Day 2027 skipped), and the per-agency
+day after it and every 2 working days (the test policy; May Day skipped), and the per-agency
 table of requested, due, received and days late (issue 14 step 7). Then the six-month target:
 reminders at 4 and 5 months and an escalation when missed (2016 guidance §5).
 """
@@ -14,15 +14,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from schemas.dhr_steps import ReviseTimetable
 from starter.client import Cspflow
 from starter.processes.dhr import _imr_rows
-from tests.conftest import ENCRYPTED, TEMPORAL_TEST_SERVER, Inbox
+from tests.conftest import Inbox, start_time_skipping_server
 from tests.workflows.dhr_cases import (
     IMR_ANSWER,
     SCOPING_ANSWER,
@@ -35,28 +33,16 @@ from tests.workflows.dhr_cases import (
 )
 from tests.workflows.directory import COORDINATOR, CSP_CHAIR, HOME_OFFICE
 from tests.workflows.helpers import eventually
-from workflows import search_attributes
 
-START = datetime(2027, 3, 1, 7, 0, tzinfo=UTC)
-"""A Monday with no bank holiday near the IMR due date's reminders (26 April 2027)."""
+START = datetime(2049, 3, 1, 7, 0, tzinfo=UTC)
+"""A Monday far beyond real time, in a year with 2027's calendar (the test server's clock starts
+at real now): no bank holiday near the IMR due date (26 April 2049); May Day is 3 May."""
 
 
 @pytest.fixture(scope="module")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """This module's own time-skipping server, moved to START before any case opens."""
-    environment = await WorkflowEnvironment.start_time_skipping(
-        data_converter=ENCRYPTED, test_server_existing_path=str(TEMPORAL_TEST_SERVER)
-    )
-    await environment.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=environment.client.namespace,
-            search_attributes={
-                key.name: IndexedValueType.ValueType(key.indexed_value_type)
-                for key in search_attributes.ALL
-            },
-        )
-    )
-    async with environment:
+    async with await start_time_skipping_server() as environment:
         now = await environment.get_current_time()
         await environment.sleep(START - now)
         yield environment
@@ -82,22 +68,22 @@ async def test_two_agencies_late_with_imrs_are_reminded_and_escalated_on_working
     case_id = await start(cspflow, notification(today, reference="LATE-1"))
     reports = await to_agency_reports(cspflow, case_id, today)
     imrs = {t.agency: t for t in reports.tasks if t.kind == "imr"}
-    assert {t.due for t in imrs.values()} == {date(2027, 4, 26)}
+    assert {t.due for t in imrs.values()} == {date(2049, 4, 26)}
     await cspflow.submit(imrs["north-council"].task_id, IMR_ANSWER)
     now = await env.get_current_time()
-    await env.sleep(datetime(2027, 5, 5, 12, 0, tzinfo=UTC) - now)
+    await env.sleep(datetime(2049, 5, 5, 12, 0, tzinfo=UTC) - now)
     for agency in ("test-police", "test-icb"):
         requests, head = f"requests@{agency}.example.org", f"head@{agency}.example.org"
-        reminders = [date(2027, 4, 21), date(2027, 4, 23)]
+        reminders = [date(2049, 4, 21), date(2049, 4, 23)]
         assert days_sent(inbox, requests, "reminder", IMR) == reminders
-        overdue = [date(2027, 4, 27), date(2027, 4, 29), date(2027, 5, 4)]
+        overdue = [date(2049, 4, 27), date(2049, 4, 29), date(2049, 5, 4)]
         assert days_sent(inbox, requests, "overdue by", IMR) == overdue
         assert days_sent(inbox, head, "escalation", IMR) == overdue
     assert days_sent(inbox, "requests@north-council.example.org", "reminder", IMR) == []
     assert len(days_sent(inbox, COORDINATOR, "escalation", IMR)) == 6
     late = await status(cspflow, case_id)
     table = {row[0]: row for row in _imr_rows(late)}
-    assert table["north-council"][3] == "2027-03-01" and table["north-council"][4] == "0"
+    assert table["north-council"][3] == "2049-03-01" and table["north-council"][4] == "0"
     assert table["test-police"][3] == "-"
     assert {t.agency for t in late.tasks if t.kind == "imr" and t.state == "overdue"} == {
         "test-police",
@@ -111,7 +97,7 @@ async def test_two_agencies_late_with_imrs_are_reminded_and_escalated_on_working
         what="late IMRs received",
     )
     rows = {row[0]: row for row in _imr_rows(answered)}
-    assert rows["test-icb"][3] == "2027-05-05" and rows["test-icb"][4] == "9"
+    assert rows["test-icb"][3] == "2049-05-05" and rows["test-icb"][4] == "9"
     imr_rows = [t for t in answered.tasks if t.kind == "imr"]
     assert all(t.author_independent and t.signed_off_by for t in imr_rows)
     await close_and_finish(env, cspflow, case_id)
