@@ -225,7 +225,10 @@ def fields_where(test: Any) -> list[tuple[type[BaseModel], str]]:
 
 
 def set_value(data: dict[str, Any], field: str, value: Any, annotation: Any) -> dict[str, Any]:
-    """`data` with `field` set to `value` (as the one item of a tuple field)."""
+    """`data` with `field` set to `value` (as the one item of a tuple field, or the value of
+    one entry of a mapping such as an area's `policies`)."""
+    if typing.get_origin(annotation) is dict:
+        return {**data, field: {"dhr": value}}
     is_tuple = typing.get_origin(annotation) is tuple or any(
         typing.get_origin(arg) is tuple for arg in typing.get_args(annotation)
     )
