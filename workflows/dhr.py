@@ -23,14 +23,12 @@ with workflow.unsafe.imports_passed_through():
     import workflows.status_memo as status_memo
     from schemas.dhr import DhrOutcome, Stage
     from schemas.dhr_state import DhrInput
-    from schemas.directory import IndependentChair
     from schemas.partner_task import TaskKind
-    from schemas.records import ChairLoad, ChairReservation, ReleaseChair, ReserveChair
+    from schemas.records import ReleaseChair
     from schemas.setup import DhrSetup
-    from schemas.shared import DeadlineState, Process
+    from schemas.shared import DeadlineState
     from workflows.dhr_case import Continuing, ReviewClosing
-    from workflows.dhr_timetable import DhrTimetable
-    from workflows.rules.chairs import ChairCase, rank_independent_chairs
+    from workflows.dhr_chair import DhrChair
     from workflows.rules.deadlines import add_working_days
     from workflows.rules.dhr import (
         completion_target,
@@ -45,7 +43,7 @@ HOLIDAY_YEARS = 4
 
 
 @workflow.defn(name="DomesticHomicideReview")
-class DomesticHomicideReviewWorkflow(DhrTimetable):
+class DomesticHomicideReviewWorkflow(DhrChair):
     """One notified death, run as the area's DHR procedure says."""
 
     @workflow.run
@@ -200,65 +198,6 @@ class DomesticHomicideReviewWorkflow(DhrTimetable):
                 "point_of_contact_name": setup.point_of_contact.name,
             },
         )
-
-    # ---- 5. the independent chair ------------------------------------------------------------
-
-    async def _independent_chair(self) -> str | None:
-        s = self._s
-        if s.chair_id is None and not s.chair_reasons:
-            await self._allocate_chair()
-        if s.chair_id is None:
-            await self._wait_for(lambda: False)
-        await self._wait_for(lambda: s.declaration is not None)
-        await self._move_to(Stage.PANEL)
-        return None
-
-    async def _allocate_chair(self) -> None:
-        """Offer the review to the eligible chair trained for DHRs with the lightest load."""
-        s, setup, notification = self._s, self.setup, self._case.notification
-        chairs: list[IndependentChair] = await effects.run_effect(
-            "independent_chairs", Process.DHR.value, list[IndependentChair]
-        )
-        loads: list[ChairLoad] = await effects.run_effect(
-            "chair_loads", [c.id for c in chairs], list[ChairLoad]
-        )
-        ranking = rank_independent_chairs(
-            ChairCase(
-                area=notification.area,
-                neighbouring_areas=setup.neighbouring_areas,
-                involved_agencies=tuple(sorted(a.id for a in setup.agencies)),
-                case_reference=notification.notification_reference,
-                process=Process.DHR,
-            ),
-            chairs,
-            {load.chair_id: load for load in loads},
-            workflow.now().date(),
-            False,
-        )
-        reservation: ChairReservation = await effects.run_effect(
-            "reserve_chair",
-            ReserveChair(
-                case_id=self.case_id,
-                candidates=ranking.candidates,
-                allocated_at=workflow.now(),
-                allocated_by="cspflow",
-            ),
-            ChairReservation,
-        )
-        s.chair_reasons = ranking.reasons + tuple(
-            f"{c}: at capacity when reserved" for c in reservation.skipped_at_capacity
-        )
-        await self._decide(
-            "chair", reservation.chair_id or "no-eligible-chair", "cspflow", s.chair_reasons
-        )
-        if reservation.chair_id is None:
-            await self._notice(
-                "no-eligible-chair", setup.coordinator_emails, {"reasons": list(s.chair_reasons)}
-            )
-            return
-        chair = next(c for c in chairs if c.id == reservation.chair_id)
-        s.chair_id, s.chair_email = chair.id, chair.email
-        await self._notice("chair-appointed", (chair.email,), {"area_name": setup.area_name})
 
     # ---- 6-7. panel, terms of reference and IMRs ---------------------------------------------
 

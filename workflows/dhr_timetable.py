@@ -19,13 +19,13 @@ from datetime import date, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.dhr_steps import DhrSteps
+    from workflows.dhr_report_steps import DhrReportSteps
     from workflows.rules.chasing import notice_moment
     from workflows.rules.deadlines import add_working_days, days_late
     from workflows.rules.dhr import completion_reminders
 
 
-class DhrTimetable(DhrSteps):
+class DhrTimetable(DhrReportSteps):
     """The completion-target and Commissioner-copy watches of a review."""
 
     def _ensure_watches(self) -> None:
