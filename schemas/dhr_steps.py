@@ -12,12 +12,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, StrictBool, StringConstraints, model_validator
+from pydantic import Field, StrictBool, model_validator
 
-from schemas.shared import Acting, CaseDate, FreeText, Model, Reference, Slug
-
-Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-"""A SHA-256 digest in lower-case hex (64 characters), e.g. from `sha256sum report.pdf`."""
+from schemas.shared import Acting, CaseDate, FreeText, HttpsUrl, Model, Reference, Sha256, Slug
 
 Reason = Annotated[FreeText, Field(min_length=1, max_length=2000)]
 
@@ -259,9 +256,7 @@ class RecordPublication(Acting):
     """The anonymised report and summary were published at this address."""
 
     published_on: CaseDate
-    url: Annotated[
-        str, StringConstraints(pattern=r"^https://[^\s]+$", min_length=10, max_length=500)
-    ] = Field(description="Where they are published, an https:// address.")
+    url: HttpsUrl = Field(description="Where they are published, an https:// address.")
 
 
 class DhrRecommendation(Model):

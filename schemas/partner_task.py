@@ -15,7 +15,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StringConstraints, field_validator
 
-from schemas.shared import PRINTABLE, Acting, CaseDate, EmailAddress, FreeText, Model, Slug
+from schemas.shared import (
+    PRINTABLE,
+    Acting,
+    CaseDate,
+    EmailAddress,
+    FreeText,
+    Model,
+    Sha256,
+    Slug,
+)
 
 RESPONSE_LIMIT_BYTES = 256 * 1024
 """The largest answer a partner may submit, as UTF-8 JSON (256 KiB). The largest valid answer
@@ -111,7 +120,7 @@ class ImrResponse(Model):
     signed_off_by: Annotated[str, StringConstraints(min_length=1, max_length=200), PRINTABLE] = (
         Field(description="The role of the senior manager who signed the IMR off.")
     )
-    document_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+    document_sha256: Sha256 | None = Field(
         default=None,
         description="The SHA-256 of the IMR document sent by secure route, if any.",
     )
