@@ -17,13 +17,15 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from schemas.dhr_steps import ReviseTimetable
+from schemas.dhr import Stage
+from schemas.dhr_steps import DecideReview, ReviseTimetable
 from starter.client import Cspflow
 from starter.processes.dhr import _imr_rows
 from tests.conftest import Inbox, start_time_skipping_server
 from tests.workflows.dhr_cases import (
     IMR_ANSWER,
     SCOPING_ANSWER,
+    at_stage,
     close_and_finish,
     notification,
     start,
@@ -32,7 +34,7 @@ from tests.workflows.dhr_cases import (
     to_agency_reports,
 )
 from tests.workflows.directory import COORDINATOR, CSP_CHAIR, HOME_OFFICE
-from tests.workflows.helpers import eventually
+from tests.workflows.helpers import eventually, move_clock_to
 
 START = datetime(2049, 3, 1, 7, 0, tzinfo=UTC)
 """A Monday far beyond real time, in a year with 2027's calendar (the test server's clock starts
@@ -147,3 +149,30 @@ async def test_the_six_month_target_is_reminded_escalated_and_revised(
 
 async def _count(inbox: Inbox, to: str, word: str) -> int:
     return len([m for m in inbox.to(to) if word in str(m["Subject"]).lower()])
+
+
+async def test_the_csp_chair_is_reminded_before_the_decision_is_due_and_escalated_after(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox
+) -> None:
+    """Notified 1 March 2050: decision due 31 March (D6); the CSP chair is reminded on 28 and 30
+    March and told it is overdue on 1, 5 and 7 April (a weekend skipped); deciding on 7 April
+    records the deadline missed by 7 days."""
+    await move_clock_to(env, datetime(2050, 3, 1, 7, 0, tzinfo=UTC))
+    case_id = await start(cspflow, notification(date(2050, 3, 1), reference="SLOW-1"))
+    opened = await at_stage(cspflow, case_id, Stage.DECISION)
+    assert opened.screening is not None and opened.screening.decision_due == date(2050, 3, 31)
+    await move_clock_to(env, datetime(2050, 4, 7, 12, 0, tzinfo=UTC))
+    for to in (CSP_CHAIR, COORDINATOR):
+        reminded = days_sent(inbox, to, "review decision due")
+        assert reminded == [date(2050, 3, 28), date(2050, 3, 30)]
+        escalated = days_sent(inbox, to, "review decision overdue")
+        assert escalated == [date(2050, 4, 1), date(2050, 4, 5), date(2050, 4, 7)]
+    await step(cspflow, case_id, "decide_review", DecideReview, decision="confirm")
+    decided = await eventually(
+        lambda: status(cspflow, case_id),
+        lambda s: s.review_held is not None,
+        what="the decision",
+    )
+    deadline = next(d for d in decided.deadlines if d.name == "review-decision")
+    assert deadline.state.value == "missed" and deadline.days_late == 7
+    await close_and_finish(env, cspflow, case_id)

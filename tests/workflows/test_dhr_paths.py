@@ -13,12 +13,15 @@ from schemas.dhr import Stage
 from schemas.dhr_steps import (
     AgreePublicationDate,
     HoldStep,
+    PauseReview,
     RecordDocument,
     RecordFamilyInvolvement,
     RecordProceeding,
     RecordPublication,
     RecordQaOutcome,
     ReleaseHold,
+    ResumeReview,
+    SetTermsOfReference,
     SignOffReport,
     SubmitToQa,
 )
@@ -219,3 +222,46 @@ async def test_qa_amendments_loop_back_to_a_resubmission(
 
 async def _subjects(inbox: Inbox, address: str) -> list[str]:
     return [str(m["Subject"]) for m in inbox.to(address)]
+
+
+async def test_only_the_csp_pauses_the_whole_review_and_it_refuses_steps_until_resumed(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, today: date
+) -> None:
+    """A pause records the CSP's reason and who agreed; until resumed, only the record keeps up."""
+    case_id = await start(cspflow, notification(today, reference="PAUSE-1"))
+    await to_agency_reports(cspflow, case_id, today)
+    paused = await step(
+        cspflow,
+        case_id,
+        "pause_review",
+        PauseReview,
+        reason="Family bereavement",
+        agreed_by="CSP chair",
+    )
+    assert paused.paused is not None and paused.paused.agreed_by == "CSP chair"
+    assert "set_terms_of_reference" not in paused.allowed_steps
+    assert "resume_review" in paused.allowed_steps
+    with pytest.raises(ClientError, match="the review is paused: resume it first"):
+        await step(
+            cspflow,
+            case_id,
+            "set_terms_of_reference",
+            SetTermsOfReference,
+            panel=[{"agency": "test-police", "role": "DI"}],
+            scope_from=today.isoformat(),
+            scope_to=today.isoformat(),
+            key_lines_of_enquiry=["What was known?"],
+        )
+    await step(
+        cspflow,
+        case_id,
+        "record_proceeding",
+        RecordProceeding,
+        kind="inquest",
+        reference="INQ-7",
+        status="pending",
+    )
+    resumed = await step(cspflow, case_id, "resume_review", ResumeReview, reason="Ready")
+    assert resumed.paused is None and "set_terms_of_reference" in resumed.allowed_steps
+    assert [d.outcome for d in resumed.decisions if d.step == "pause"] == ["paused", "resumed"]
+    await close_and_finish(env, cspflow, case_id)
