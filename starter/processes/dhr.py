@@ -362,7 +362,6 @@ DEFINITION = ProcessDefinition(
     activities=_activities,
     show_status=show_status,
     status_sections=status_sections,
-    retention_days=20 * 365,
     start_hint="Enter the notification as received, using pseudonyms only. Nothing is recorded "
     "until every answer is valid.",
 )
