@@ -193,7 +193,12 @@ async def main_async(args: argparse.Namespace) -> None:
             async with harness.worker_processes(
                 harness.CSPFLOW_WORKER, 1, env, folder, "cspflow-worker"
             ):
-                cspflow = Cspflow(await harness.connect(server, converter), "bench-cspflow", BY)
+                cspflow = Cspflow(
+                    await harness.connect(server, converter),
+                    "bench-cspflow",
+                    BY,
+                    signer=harness.step_signer(env),
+                )
                 case_ids = [
                     await cspflow.start_community_trigger(
                         application(today, reference=f"READ-{n:04d}")

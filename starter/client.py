@@ -34,11 +34,13 @@ from schemas.partner_task import (
     PartnerTaskStatus,
     SubmitResponse,
 )
+from schemas.shared import Acting
 from schemas.validation import describe_validation_error
 from starter import health, reads, registry
 from starter.health import Stall
 from starter.registry import ProcessDefinition
-from workflows import search_attributes
+from starter.step_signing import StepSigner
+from workflows import search_attributes, signed_steps
 from workflows.partner_task import PartnerTaskWorkflow
 
 
@@ -72,6 +74,10 @@ class StepNotYetTaken(ClientError):
 
 STEP_WAIT = timedelta(seconds=30)
 """How long a step waits for a worker to take it before the coordinator is told."""
+
+OPENING_WAIT = timedelta(seconds=15)
+"""How long a signed step is retried while its case is still fetching the front's keys
+(workflows/signed_steps.py): one activity, normally well under a second."""
 
 
 class CaseAlreadyStarted(ClientError):
@@ -161,6 +167,10 @@ class Cspflow:
     client: Client
     task_queue: str
     user: str
+    signer: StepSigner | None = None
+    """Signs every step as `user` in `role` (the console; `cspflow` on the server). Without
+    one, a case started by this release refuses the step (workflows/signed_steps.py)."""
+    role: str = "operator"
 
     async def start(self, definition: ProcessDefinition, data: BaseModel) -> str:
         """Start a case of a registered process; a second start of one input is refused with
@@ -216,12 +226,25 @@ class Cspflow:
                 "(cspflow dev / cspflow worker) and take the step again"
             )
         handle = self.client.get_workflow_handle(case_id)
+        deadline = asyncio.get_running_loop().time() + OPENING_WAIT.total_seconds()
+        refreshed = False
         try:
-            return await handle.execute_update(
-                update, payload, result_type=result_type, rpc_timeout=STEP_WAIT
-            )
-        except WorkflowUpdateFailedError as error:
-            raise _refusal(error) from None
+            while True:
+                sent = self.sign_step(case_id, update, payload)
+                try:
+                    return await handle.execute_update(
+                        update, sent, result_type=result_type, rpc_timeout=STEP_WAIT
+                    )
+                except WorkflowUpdateFailedError as error:
+                    kind = getattr(error.cause, "type", None)
+                    late = asyncio.get_running_loop().time() > deadline
+                    if kind == signed_steps.UNKNOWN_KEY and not refreshed and self.signer:
+                        # The front's key was rotated after the case fetched its keys.
+                        await handle.signal(signed_steps.REFRESH_SIGNAL)
+                        refreshed = True
+                    elif kind not in (signed_steps.OPENING, signed_steps.UNKNOWN_KEY) or late:
+                        raise _refusal(error) from None
+                    await asyncio.sleep(0.2)
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             raise StepNotYetTaken(
                 f"no worker took the step within {STEP_WAIT.seconds} s: it is not recorded "
@@ -231,6 +254,17 @@ class Cspflow:
             ) from None
         except RPCError as error:
             raise ClientError(self._rpc_message(case_id, error)) from None
+
+    def sign_step(self, case_id: str, update: str, payload: BaseModel) -> BaseModel:
+        """The step signed for this case and Update, as the person it names, when we can.
+
+        The signer vouches for `by`: the console sets it to the signed-in account, never to
+        what was posted (starter/web/coordinators.py), and the workflow refuses a `by` that is
+        not the signed account.
+        """
+        if self.signer is None or not isinstance(payload, Acting):
+            return payload
+        return self.signer.sign(case_id, update, payload, account=payload.by, role=self.role)
 
     async def case_status(self, case_id: str) -> Any:
         """The case's stage, deadlines, tasks and decisions, with live task states.

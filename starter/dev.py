@@ -689,6 +689,7 @@ async def run_dev(
     from starter.mailcatcher import MailCatcher
     from starter.private_files import private_dir, restrict_tree, write_private
     from starter.runtime import build_worker, ensure_keyring, ensure_schedules
+    from starter.step_signing import ensure_step_key
     from starter.ui_guard import start_ui_guard
 
     started = time.monotonic() if started is None else started
@@ -729,6 +730,8 @@ async def run_dev(
     private_dir(effective.data_dir)
     # Payloads are encrypted at rest; the first start makes the key file the CLI reads too.
     keys = ensure_keyring(effective)
+    # The key with which the console, and `cspflow` on this machine, sign every step.
+    ensure_step_key(effective)
     token = None if rehearsal else codec_token(effective)
 
     stop = asyncio.Event()
@@ -766,8 +769,6 @@ async def run_dev(
     state_written = False
     try:
         catcher.start()
-        if token is not None:
-            codec_server = await _start_codec_server(effective, keys, token)
         if internal_ui_port is not None:
             ui_guard = await start_ui_guard(
                 host, settings.ui_port, (UI_INTERNAL_HOST, internal_ui_port)
@@ -783,6 +784,9 @@ async def run_dev(
             await ensure_schedules(client, effective)
         engine = make_engine(effective.records_url)
         sessions = make_session_factory(engine)
+        if token is not None:
+            # After migration: every decode is written to the access log (issue 13).
+            codec_server = await _start_codec_server(effective, keys, token, sessions)
         worker = build_worker(client, effective, sessions)
         web_server = await _start_web(effective, client, sessions)
         async with worker:
@@ -862,8 +866,11 @@ async def _start_web(settings: Settings, client: Client, sessions: SessionFactor
         raise DevError(str(error)) from None
 
 
-async def _start_codec_server(settings: Settings, keys: KeyRing, token: str) -> CodecServer:
-    """The codec server for the CLI and for browsers signed in at /login from the Web UI."""
+async def _start_codec_server(
+    settings: Settings, keys: KeyRing, token: str, access_log: SessionFactory
+) -> CodecServer:
+    """The codec server for the CLI and for browsers signed in at /login from the Web UI; each
+    decode is written to the access log with who asked and, when the caller names it, the case."""
     from starter.codec import EncryptionCodec
     from starter.codec_server import start_codec_server
 
@@ -875,6 +882,7 @@ async def _start_codec_server(settings: Settings, keys: KeyRing, token: str) -> 
             token,
             ui_origins(settings),
             cookie_login=True,
+            access_log=access_log,
         )
     except OSError as error:
         raise DevError(

@@ -50,6 +50,25 @@ def write_private(path: Path, data: str | bytes, encoding: str = "utf-8") -> Non
         file.write(body)
 
 
+def create_private(path: Path, data: str | bytes, encoding: str = "utf-8") -> bool:
+    """Write `data` to a new file at `path`, 0600; False (and nothing written) if it exists.
+
+    For a key made on first start: of two processes starting at once (the console and a
+    worker), one writes it and both then read the same, whole key.
+    """
+    path = Path(path)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.draft")
+    write_private(draft, data, encoding)
+    try:
+        # A hard link appears whole or not at all: no reader ever sees a half-written key.
+        os.link(draft, path)
+    except FileExistsError:
+        return False
+    finally:
+        draft.unlink()
+    return True
+
+
 def restrict_tree(root: Path) -> None:
     """Make `root` and every folder under it 0700 and every file 0600 (an older data folder).
 

@@ -68,6 +68,18 @@ class Settings(BaseSettings):
         default=None,
         description="Ed25519 private key (PEM) that signs audit bundles (`cspflow audit keygen`).",
     )
+    step_signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) with which the console signs every human step; "
+        "default: step-signing-key.pem in data_dir, created (mode 0600) on first start. Only "
+        "the console (and operators on the server) may read it.",
+    )
+    step_verification_keys: list[str] = Field(
+        default_factory=list,
+        description="The public halves of the step-signing keys (base64 raw Ed25519, current "
+        "first), as JSON, for workers that do not share the console's data folder; default: "
+        "read from the key file.",
+    )
     codec_server_port: int = Field(default=8081, description="Codec server for the Web UI/CLI.")
     codec_server_token: SecretStr | None = Field(
         default=None,
@@ -156,6 +168,11 @@ class Settings(BaseSettings):
     def key_file(self) -> Path:
         """The payload key ring's file: payload_key_file, or payload-keys.json in data_dir."""
         return self.payload_key_file or self.data_dir / "payload-keys.json"
+
+    @property
+    def step_signing_key(self) -> Path:
+        """The step-signing key's file: step_signing_key_file, or one in data_dir."""
+        return self.step_signing_key_file or self.data_dir / "step-signing-key.pem"
 
     @property
     def codec_token_file(self) -> Path:

@@ -37,6 +37,7 @@ from starter.client import Cspflow
 from starter.codec import KeyRing, data_converter
 from starter.runtime import build_worker
 from starter.settings import Settings
+from starter.step_signing import StepSigner
 from tests.workflows.directory import directory_document
 from workflows import search_attributes
 
@@ -223,7 +224,19 @@ async def worker(make_worker: Callable[..., Worker]) -> AsyncIterator[Worker]:
 
 @pytest.fixture
 def cspflow(env: WorkflowEnvironment, settings: Settings) -> Cspflow:
-    return Cspflow(env.client, settings.task_queue, settings.user)
+    """The client helpers as the console uses them: every step signed with the front's key."""
+    return signing_flow(env.client, settings)
+
+
+def signing_flow(client: Any, settings: Settings, user: str | None = None) -> Cspflow:
+    """Cspflow over `client`, signing steps as `user` with the key of `settings`' data folder
+    (the key the production worker built from the same settings hands its workflows)."""
+    return Cspflow(
+        client,
+        settings.task_queue,
+        user or settings.user,
+        signer=StepSigner.from_settings(settings, create=True),
+    )
 
 
 @pytest.fixture

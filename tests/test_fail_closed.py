@@ -26,11 +26,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.db import Decision, make_engine, make_session_factory, migrate
 from schemas.community_trigger import CloseCase
-from starter.client import Cspflow
 from starter.codec import REFUSED_ENCODING, EncryptionCodec
 from starter.runtime import build_worker
 from starter.settings import Settings
-from tests.conftest import ENCRYPTED, KEYRING, TEMPORAL_CLI, Inbox
+from tests.conftest import ENCRYPTED, KEYRING, TEMPORAL_CLI, Inbox, signing_flow
 from tests.workflows.directory import application, directory_document
 from workflows import search_attributes
 
@@ -85,7 +84,7 @@ async def test_an_update_in_clear_is_refused_and_nothing_is_recorded(
     await migrate(settings.records_url)
     engine = make_engine(settings.records_url)
     sessions = make_session_factory(engine)
-    flow = Cspflow(server.client, settings.task_queue, BY)
+    flow = signing_flow(server.client, settings)
     try:
         async with build_worker(server.client, settings, sessions):
             case_id = await flow.start_community_trigger(

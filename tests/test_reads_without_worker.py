@@ -30,11 +30,11 @@ from starter import client as client_module
 from starter import health
 from starter.answer_links import issue_answer_token
 from starter.cli import app
-from starter.client import Cspflow, NoWorker, StepNotYetTaken
+from starter.client import NoWorker, StepNotYetTaken
 from starter.runtime import build_worker
 from starter.settings import Settings
 from starter.web.app import Console, create_app
-from tests.conftest import ENCRYPTED, TEMPORAL_CLI
+from tests.conftest import ENCRYPTED, TEMPORAL_CLI, signing_flow
 from tests.web.conftest import NORTH, PASSWORD, Browser
 from tests.workflows.directory import application
 from tests.workflows.helpers import eventually
@@ -82,7 +82,7 @@ async def test_a_case_is_read_everywhere_with_every_worker_stopped(
     ):
         monkeypatch.setenv(f"CSPFLOW_{name}", value)
     monkeypatch.setenv("COLUMNS", "400")
-    flow = Cspflow(client, settings.task_queue, BY)
+    flow = signing_flow(client, settings, BY)
     today = (await server.get_current_time()).date()
 
     async with build_worker(client, settings, session_factory):

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     # Not `from workflows import effects`: that form loads a fresh copy of effects.py into
     # every sandbox (the sandbox's own `workflows` package lacks it); this one passes it through.
     import workflows.effects as effects
+    import workflows.signed_steps as signed_steps
     import workflows.status_memo as status_memo
     from schemas.community_trigger import (
         CaseInput,
@@ -43,6 +44,7 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
     @workflow.run
     async def run(self, case: CaseInput) -> CaseOutcome:
         """Run the procedure; a coordinator's `close_case` ends it at any stage."""
+        signed_steps.load_step_keys()
         if workflow.patched(status_memo.PATCH):
             self._status_publisher = asyncio.create_task(
                 status_memo.keep_status_in_memo(self.status, ignore=("as_of",))

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     # Not `from workflows import effects`: that form loads a fresh copy of effects.py into
     # every sandbox (the sandbox's own `workflows` package lacks it); this one passes it through.
     import workflows.effects as effects
+    import workflows.signed_steps as signed_steps
     import workflows.status_memo as status_memo
     from schemas.partner_task import (
         RESPONSE_MODELS,
@@ -81,6 +82,7 @@ class PartnerTaskWorkflow:
     @workflow.run
     async def run(self, task: PartnerTaskInput) -> PartnerTaskResult:
         """Ask, chase until answered or cancelled, and return when and how late."""
+        signed_steps.load_step_keys()
         if workflow.patched(status_memo.PATCH):
             self._status_publisher = asyncio.create_task(
                 status_memo.keep_status_in_memo(self.status)

@@ -182,7 +182,17 @@ async def _connect(settings: Settings) -> Cspflow:
             f"cannot reach Temporal at {settings.temporal_address} ({error}): start the system "
             "with `cspflow dev` (or `make dev`), or set CSPFLOW_TEMPORAL_ADDRESS"
         ) from None
-    return Cspflow(client=client, task_queue=settings.task_queue, user=settings.user)
+    from starter.step_signing import StepSigner
+
+    # An operator on the server, who can read the console's step-signing key, signs as
+    # CSPFLOW_USER; anyone else's steps are refused by cases started since issue 13.
+    return Cspflow(
+        client=client,
+        task_queue=settings.task_queue,
+        user=settings.user,
+        signer=StepSigner.optional(settings),
+        role="operator",
+    )
 
 
 def _with_flow(action: Callable[[Cspflow], Awaitable[T]]) -> T:

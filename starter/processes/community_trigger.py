@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from schemas.community_trigger import (
+    LOCAL_RULE_TERMS,
     Applicant,
     Application,
     ApplicationChannel,
@@ -36,6 +37,7 @@ from schemas.community_trigger import (
 )
 from schemas.directory import Directory
 from schemas.errors import InputError
+from schemas.plain_words import plain_all
 from schemas.policy import CommunityTriggerPolicy
 from schemas.shared import Process
 from starter.registry import (
@@ -235,8 +237,7 @@ def status_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]]
                 [
                     ("Proposal", "Threshold met" if p.met else "Threshold not met"),
                     ("Qualifying complaints", f"{p.qualifying_count} of {p.threshold} needed"),
-                    ("Policy", p.policy),
-                    *[("Reason", reason) for reason in p.reasons],
+                    *[("Reason", reason) for reason in plain_all(p.reasons, LOCAL_RULE_TERMS)],
                 ],
             )
         )
@@ -246,14 +247,20 @@ def status_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]]
                 "Independent chair",
                 [
                     ("Chair", case.chair.chair_id or "None eligible"),
-                    ("Decided by", case.chair.decided_by),
-                    *[("Reason", reason) for reason in case.chair.reasons],
+                    ("Decided by", _by(case.chair.decided_by)),
+                    *[("Reason", reason) for reason in plain_all(case.chair.reasons)],
                 ],
             )
         )
     if case.meeting_on is not None:
-        sections.append(("Review meeting", [("Date", f"{case.meeting_on:%-d %B %Y}")]))
+        sections.append(
+            ("Review meeting", [("Date", f"{case.meeting_on.day} {case.meeting_on:%B %Y}")])
+        )
     return sections
+
+
+def _by(who: str) -> str:
+    return "cspflow (automatically)" if who == "cspflow" else who
 
 
 def show_policy(console: Console, described: dict[str, Any]) -> None:

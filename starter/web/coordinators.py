@@ -50,6 +50,7 @@ from starter.web.rendering import (
     redirect_to,
     secure,
 )
+from starter.web.words import Words
 
 
 async def home(request: Request) -> Response:
@@ -86,10 +87,11 @@ async def cases(request: Request, account: Account) -> Response:
         sort = "deadline"
     rows = SORTS[sort](rows)
     stalled = await _stalled_cases(console.flow(account.email), frozenset(readable))
+    stage_names = _stage_names()
     filters = [
         ("process", "Process", [(spec.name, spec.title) for spec in processes()]),
         ("area", "Area", areas),
-        ("stage", "Stage", [(stage, stage) for stage in all_stages()]),
+        ("stage", "Stage", [(stage, stage_names.get(stage, stage)) for stage in all_stages()]),
     ]
     return page(
         request,
@@ -104,7 +106,19 @@ async def cases(request: Request, account: Account) -> Response:
         sort=sort,
         sort_links=_sort_links(params, sort),
         stalled=stalled,
+        words=Words(console.directory),
+        stage_names=stage_names,
+        process_titles={spec.name: spec.title for spec in processes()},
     )
+
+
+def _stage_names() -> dict[str, str]:
+    """Every process's stages in words, from the titles each status model declares."""
+    names: dict[str, str] = {}
+    for spec in processes():
+        for stage, title in Words(directory=_NO_DIRECTORY, spec=spec).titles("stage").items():
+            names.setdefault(str(stage), str(title))
+    return names
 
 
 async def _stalled_cases(flow: Cspflow, areas: frozenset[str]) -> list[str]:
@@ -162,6 +176,10 @@ async def choose_process(request: Request, account: Account) -> Response:
     )
 
 
+_NO_DIRECTORY: Any = None
+"""Stage titles need the process only, not the directory."""
+
+
 def directory_choices(console: Console, account: Account) -> ChoiceSource:
     """Choices for fields named after directory entries: areas, agencies, chairs."""
 
@@ -207,7 +225,12 @@ async def start_case(request: Request, account: Account) -> Response:
     if rebuilt is not None:
         return page(request, "form.html.j2", account=account, fields=rebuilt.fields, **context)
     form, application = check_posted(
-        schema, raw, spec.input_model.model_validate, skip=frozenset(), choices_for=choices
+        schema,
+        raw,
+        spec.input_model.model_validate,
+        skip=frozenset(),
+        choices_for=choices,
+        model=spec.input_model,
     )
     if application is None:
         return form_with_errors(request, account, form, context)
@@ -217,7 +240,7 @@ async def start_case(request: Request, account: Account) -> Response:
     try:
         # What `cspflow check` refuses (an unknown agency, say) is refused here too.
         spec.check(application, console.directory, None)
-        case_id = await console.flow(account.email).start(spec, application)
+        case_id = await console.flow(account.email, account.role).start(spec, application)
     except (ClientError, InputError) as error:
         form.errors.append(("main-content", str(error)))
         return form_with_errors(request, account, form, context)
@@ -351,6 +374,9 @@ async def _stalled_case_page(
         nav="/cases",
         case_id=case_id,
         reference=case_id,
+        words=Words(console.directory, process_of_case(case_id)),
+        today=datetime.now(UTC).date(),
+        next_up=[],
         stage=timeline.stage or "unknown",
         status=None,
         sections=[],
@@ -363,6 +389,11 @@ async def _stalled_case_page(
         flash=None,
         stalls=stalls,
     )
+
+
+def _next_up(deadlines: Any) -> list[Any]:
+    """The open deadlines, soonest first: what needs doing next and by when."""
+    return sorted((d for d in deadlines if d.state == "open"), key=lambda d: (d.due, d.name))
 
 
 def _reference(status: Any) -> str:
@@ -404,6 +435,9 @@ async def case_page(request: Request, account: Account) -> Response:
         )
         requested = {task_id: requested_on for task_id, requested_on in rows}
     flash = request.session.pop("flash", None)
+    words = Words(console.directory, spec, {t.task_id: t for t in status.tasks})
+    as_of = getattr(status, "as_of", None)
+    today = as_of.date() if isinstance(as_of, datetime) else datetime.now(UTC).date()
     return page(
         request,
         "case.html.j2",
@@ -412,6 +446,9 @@ async def case_page(request: Request, account: Account) -> Response:
         nav="/cases",
         case_id=case_id,
         reference=_reference(status),
+        words=words,
+        today=today,
+        next_up=_next_up(timeline.deadlines),
         stage=str(status.stage),
         status=status,
         sections=spec.status_sections(status) if spec.status_sections else [],
@@ -441,11 +478,17 @@ async def step_page(request: Request, account: Account) -> Response:
     if not account.can_act(status.area):
         return forbidden(request, account)
     if update not in status.allowed_steps:
+        words = Words(console.directory, spec)
+        open_now = [words.step(u) for u in status.allowed_steps]
         return message(
             request,
             "This step is not open now",
-            f"The case is at stage {status.stage}. Steps open now: "
-            f"{', '.join(status.allowed_steps) or 'none'}.",
+            f"The case is at the stage: {words.stage(status.stage)}. "
+            + (
+                f"Steps you can take now: {', '.join(open_now)}."
+                if open_now
+                else "No step is open now."
+            ),
             status_code=409,
             account=account,
             link=(f"/cases/{case_id}", "Back to the case"),
@@ -473,11 +516,12 @@ async def step_page(request: Request, account: Account) -> Response:
         raw,
         lambda document: step.model.model_validate({**document, "by": account.email}),
         choices_for=choices,
+        model=step.model,
     )
     if payload is None:
         return form_with_errors(request, account, form, context)
     try:
-        await console.flow(account.email).step(case_id, update, payload)
+        await console.flow(account.email, account.role).step(case_id, update, payload)
     except ClientError as error:
         form.errors.append(("main-content", str(error)))
         return form_with_errors(request, account, form, context)
@@ -494,9 +538,28 @@ async def new_answer_link(request: Request, account: Account) -> Response:
     found = await _case_or_refusal(request, account, case_id)
     if isinstance(found, Response):
         return found
-    _, status = found
+    spec, status = found
     if not account.can_act(status.area) or task_id not in {t.task_id for t in status.tasks}:
         return forbidden(request, account)
+    if request.state.form.get("confirm") != "yes":
+        # Revoking cannot be undone: ask first, on a page of its own (no JavaScript needed).
+        task = next(t for t in status.tasks if t.task_id == task_id)
+        words = Words(console.directory, spec)
+        return page(
+            request,
+            "confirm.html.j2",
+            account=account,
+            title="Withdraw the answer links and issue a new one?",
+            caption=f"Case {_reference(status)}",
+            action=f"/tasks/{task_id}/new-link",
+            back=f"/cases/{case_id}",
+            paragraphs=[
+                f"{words.name(task.agency)} will no longer be able to answer the "
+                f"{words.kind(task.kind).lower()} through any link sent so far.",
+                "You will see one new link, once. Send it to the agency yourself.",
+            ],
+            submit="Withdraw the links and issue a new one",
+        )
     await revoke_answer_links(console.sessions, task_id, account.email, datetime.now(UTC))
     token = await _token_after_revocation(console.secret, task_id)
     log.info("answer_link_reissued", task_id=task_id)

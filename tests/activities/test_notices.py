@@ -166,10 +166,10 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
         "due",
         "days_overdue",
     },
-    "community-trigger/chair-allocated": {"case_reference", "case_id", "area_name"},
+    "community-trigger/chair-allocated": {"case_reference", "area_name"},
     "community-trigger/no-eligible-chair": {"case_reference", "case_id", "reasons"},
     "community-trigger/meeting-invitation": {"case_reference", "meeting_on"},
-    "community-trigger/meeting-papers": {"case_reference", "case_id", "meeting_on"},
+    "community-trigger/meeting-papers": {"case_reference", "meeting_on"},
     "community-trigger/outcome-letter": {
         "case_reference",
         "findings",

@@ -115,7 +115,9 @@ async def one_case(
             await run.start_worker()
             client = await harness.connect(server, data_converter(KEYS))
             run.client = client
-            cspflow = Cspflow(client, "faults", "coordinator@test.example.org")
+            cspflow = Cspflow(
+                client, "faults", "coordinator@test.example.org", signer=harness.step_signer(env)
+            )
             run.case_id = await cspflow.start_community_trigger(
                 application(datetime.now(UTC).date(), reference=reference)
             )

@@ -36,7 +36,7 @@ from schemas.partner_task import (
 from starter.client import COMMUNITY_TRIGGER_STEPS, TASK_STEPS, ClientError, Cspflow
 from starter.runtime import build_worker
 from starter.settings import Settings
-from tests.conftest import Inbox
+from tests.conftest import Inbox, signing_flow
 from tests.hostile.hostile import VALID, control_character, far_dates, is_date, is_text, set_value
 from tests.workflows.directory import application, directory_document
 from tests.workflows.helpers import case_result, eventually
@@ -83,7 +83,7 @@ async def case(
     engine = make_engine(config.records_url)
     try:
         async with build_worker(env.client, config, make_session_factory(engine)):
-            flow = Cspflow(env.client, config.task_queue, BY)
+            flow = signing_flow(env.client, config, BY)
             today = (await env.get_current_time()).date()
             case_id = await flow.start_community_trigger(
                 application(today, reference=f"HOSTILE-{uuid.uuid4().hex[:6]}")

@@ -42,6 +42,15 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         yield environment
 
 
+def test_refusals_offer_the_steps_by_the_words_the_cli_takes() -> None:
+    """The verbs a refusal offers are the registry's: what `cspflow step CASE VERB` accepts."""
+    from starter.registry import process
+    from workflows.community_trigger_steps import STEP_VERBS
+
+    definition = process("community-trigger")
+    assert {step.update: step.verb for step in definition.steps} == STEP_VERBS
+
+
 async def proposed(cspflow: Cspflow, case_id: str) -> None:
     await eventually(
         lambda: cspflow.case_status(case_id),
@@ -62,7 +71,8 @@ async def test_third_party_application_waits_for_consent_and_chases_the_coordina
     status = await at_stage(cspflow, case_id, Stage.AWAITING_CONSENT)
     consent_due = next(d for d in status.deadlines if d.name == "consent").due
     assert consent_due == today + timedelta(days=14)  # 10 working days from a quiet Monday
-    with pytest.raises(ClientError, match="not allowed at stage 'awaiting-consent'"):
+    waits = "The threshold can be decided after the victim's consent is recorded. Steps you can "
+    with pytest.raises(ClientError, match=waits + "take now: consent, close"):
         await cspflow.step(case_id, "decide_threshold", DecideThreshold(by=BY, decision="confirm"))
     await env.sleep(timedelta(days=16))
     chased = [
@@ -109,7 +119,7 @@ async def test_an_upheld_appeal_against_a_not_met_decision_leads_to_a_review(
     await proposed(cspflow, case_id)
     await cspflow.step(case_id, "decide_threshold", DecideThreshold(by=BY, decision="confirm"))
     await at_stage(cspflow, case_id, Stage.APPEAL_OF_DECISION)
-    with pytest.raises(ClientError, match="no appeal awaiting a decision"):
+    with pytest.raises(ClientError, match="no request to look at the case again awaiting"):
         await cspflow.step(
             case_id,
             "record_appeal_decision",
