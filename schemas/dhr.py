@@ -555,6 +555,47 @@ class Publication(Model):
     removal_on: date | None = None
 
 
+STAGE_TITLES: dict[Stage, str] = {
+    Stage.NOTIFIED: "Notified",
+    Stage.DECISION: "Deciding whether to hold a review",
+    Stage.CHAIR: "Appointing the independent chair",
+    Stage.PANEL: "Setting up the panel and terms of reference",
+    Stage.AGENCY_REPORTS: "Waiting for chronologies and IMRs",
+    Stage.REPORT: "Writing the overview report",
+    Stage.QUALITY_ASSURANCE: "With the Home Office Quality Assurance Panel",
+    Stage.PUBLICATION: "Waiting to publish",
+    Stage.ACTION_PLAN: "Following the action plan",
+    Stage.CLOSED: "Closed",
+}
+"""Each stage's name for people (the console and the timeline never show the slug)."""
+
+DEADLINE_TITLES = {
+    "review-decision": "Decide whether to hold a review",
+    "completion-target": "Complete the review",
+    "dac-copy": "Send the report to the Domestic Abuse Commissioner",
+}
+
+DECISION_TITLES = {
+    "notification": "Notification recorded",
+    "review-decision": "Decision whether to hold a review",
+    "review": "Hold a review",
+    "no-review": "No review",
+    "chair": "Independent chair",
+    "chair-independence": "Chair's independence declaration",
+    "terms-of-reference": "Terms of reference",
+    "pause": "Review paused or resumed",
+    "revised-timetable": "Revised timetable",
+    "sign-off": "Report signed off",
+    "qa-submission": "Submitted to the QA Panel",
+    "qa": "QA Panel's letter",
+    "dac-copy": "Copy to the Domestic Abuse Commissioner",
+    "publication-date": "Publication date agreed with the family",
+    "publication": "Published",
+    "recommendations": "Recommendations recorded",
+    "close": "Closed early",
+}
+
+
 class DhrStatus(Model):
     """Everything `cspflow status` shows of a review: ids, stages and dates, never a name."""
 
@@ -562,11 +603,13 @@ class DhrStatus(Model):
     area: str
     reference: str
     policy: str
-    stage: Stage
+    stage: Stage = Field(
+        json_schema_extra={"titles": {stage.value: title for stage, title in STAGE_TITLES.items()}}
+    )
     as_of: datetime
-    deadlines: tuple[Deadline, ...]
+    deadlines: tuple[Deadline, ...] = Field(json_schema_extra={"titles": {**DEADLINE_TITLES}})
     tasks: tuple[DhrTask, ...]
-    decisions: tuple[DecisionRecord, ...]
+    decisions: tuple[DecisionRecord, ...] = Field(json_schema_extra={"titles": {**DECISION_TITLES}})
     allowed_steps: tuple[str, ...] = Field(description="Steps a coordinator can take now.")
     review_name: str = Field(default="Domestic Homicide Review")
     screening: DhrScreening | None = Field(

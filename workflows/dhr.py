@@ -20,6 +20,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import workflows.effects as effects
+    import workflows.signed_steps as signed_steps
     import workflows.status_memo as status_memo
     from schemas.dhr import DhrOutcome, Stage
     from schemas.dhr_state import DhrInput
@@ -60,6 +61,7 @@ class DomesticHomicideReviewWorkflow(DhrChair):
             Stage.PUBLICATION: self._publication,
             Stage.ACTION_PLAN: self._action_plan,
         }
+        signed_steps.load_step_keys()
         # A new process: no stored history predates the memo, so no patch is needed.
         self._memo = asyncio.create_task(
             status_memo.keep_status_in_memo(self.status, ignore=("as_of",))
