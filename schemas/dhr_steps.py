@@ -208,6 +208,14 @@ class DocumentKind(StrEnum):
     ACTION_PLAN = "action-plan"
 
 
+DOCUMENT_TITLES = {
+    DocumentKind.OVERVIEW_REPORT: "Overview report",
+    DocumentKind.EXECUTIVE_SUMMARY: "Executive summary",
+    DocumentKind.ACTION_PLAN: "Action plan",
+}
+"""Each document's name for people, in letters and on the case page."""
+
+
 class RecordDocument(Acting):
     """A new version of a document: its reference and SHA-256, never its content."""
 

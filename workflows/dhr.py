@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.status_memo as status_memo
     from schemas.dhr import DhrOutcome, Stage
     from schemas.dhr_state import DhrInput
+    from schemas.dhr_steps import DOCUMENT_TITLES, DocumentKind
     from schemas.partner_task import TaskKind
     from schemas.records import ReleaseChair
     from schemas.setup import DhrSetup
@@ -271,7 +272,7 @@ class DomesticHomicideReviewWorkflow(DhrChair):
                     "submission": submission.number,
                     "documents": [
                         {
-                            "kind": d.kind,
+                            "title": DOCUMENT_TITLES[DocumentKind(d.kind)],
                             "version": d.version,
                             "reference": d.reference,
                             "sha256": d.sha256,

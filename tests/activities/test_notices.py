@@ -99,7 +99,7 @@ SAMPLE: dict[str, Any] = {
     "months": 4,
     "submission": 1,
     "documents": [
-        {"kind": "overview-report", "version": 2, "reference": "AV-DHR-OR", "sha256": "ab" * 32}
+        {"title": "Overview report", "version": 2, "reference": "AV-DHR-OR", "sha256": "ab" * 32}
     ],
     "signed_off_on": "2025-09-01",
 }
