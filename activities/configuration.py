@@ -21,43 +21,22 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.strict_yaml import strict_load
+from schemas.dhr import DhrPolicy
 from schemas.directory import (
     ENTRY_KEYS,
+    Area,
     Directory,
     IndependentChair,
     entry_label,
     reference_problems,
 )
-from schemas.errors import ConfigurationError
-from schemas.setup import CommunityTriggerSetup
+from schemas.errors import DirectoryError
+from schemas.setup import CommunityTriggerSetup, DhrSetup
 from schemas.shared import Process
 from schemas.validation import field_path, shown, utf8_text
 
-_NEXT_STEP = (
-    "Correct the directory file and try again; each field is described in schemas/directory.py "
-    "and schemas/policy.py."
-)
-
-
 DIRECTORY_LIMIT_BYTES = 2 * 1024 * 1024
 """The largest directory file read: a CSP's is tens of kilobytes; more is the wrong file."""
-
-
-class DirectoryError(ConfigurationError):
-    """The CSP directory file is missing, is not YAML, or does not validate.
-
-    `problems` holds one line per fault, each naming the entry and field; the message lists them
-    all at once, after the file's path.
-    """
-
-    def __init__(self, path: Path, problems: list[str], *, next_step: str = _NEXT_STEP) -> None:
-        self.path = path
-        self.problems = tuple(problems)
-        noun = "problem" if len(problems) == 1 else "problems"
-        lines = [f"The CSP directory {path} has {len(problems)} {noun}:"]
-        lines += [f"  - {problem}" for problem in problems]
-        lines.append(next_step)
-        super().__init__("\n".join(lines))
 
 
 def load_directory(path: Path) -> Directory:
@@ -231,16 +210,10 @@ class ConfigurationActivities:
         self._loaded = (raw, directory)
         return directory
 
-    @activity.defn(name="community_trigger_setup")
-    async def community_trigger_setup(self, area: str) -> CommunityTriggerSetup:
-        """Resolve an area's point of contact, relevant bodies, coordinators and policy in force.
-
-        The relevant bodies are those of s.105 for the area; an application is passed to every one
-        of them (s.104(3)(b)). The policy is the highest version of the area's named policy.
-        """
-        directory = await self._directory()
+    def _area(self, directory: Directory, area: str) -> Area:
+        """The area, or a non-retryable UnknownArea error listing the known areas."""
         try:
-            found = directory.area(area)
+            return directory.area(area)
         except KeyError:
             known = ", ".join(a.id for a in directory.areas)
             raise ApplicationError(
@@ -249,6 +222,37 @@ class ConfigurationActivities:
                 type="UnknownArea",
                 non_retryable=True,
             ) from None
+
+    @activity.defn(name="dhr_setup")
+    async def dhr_setup(self, area: str) -> DhrSetup:
+        """Resolve an area's name, point of contact, agencies, coordinators and DHR policy.
+
+        The agencies are the area's partners in the directory, each asked at scoping whether it
+        had contact with the victim or the perpetrator (statutory-reference.md §2.3 step 2). The
+        policy is the highest version of the area's named DHR policy, or DhrPolicy's defaults; a
+        fault in it is a DirectoryError, retried so the review waits while the CSP corrects it.
+        """
+        directory = await self._directory()
+        found = self._area(directory, area)
+        return DhrSetup(
+            area_id=found.id,
+            area_name=found.name,
+            point_of_contact=found.point_of_contact,
+            policy=directory.policy_for(Process.DHR.value, found.id, DhrPolicy),
+            agencies=tuple(directory.agency(body) for body in found.relevant_bodies),
+            coordinator_emails=tuple(c.email for c in directory.coordinators_for(found.id)),
+            neighbouring_areas=found.neighbouring_areas,
+        )
+
+    @activity.defn(name="community_trigger_setup")
+    async def community_trigger_setup(self, area: str) -> CommunityTriggerSetup:
+        """Resolve an area's point of contact, relevant bodies, coordinators and policy in force.
+
+        The relevant bodies are those of s.105 for the area; an application is passed to every one
+        of them (s.104(3)(b)). The policy is the highest version of the area's named policy.
+        """
+        directory = await self._directory()
+        found = self._area(directory, area)
         return CommunityTriggerSetup(
             area_id=found.id,
             area_name=found.name,

@@ -13,7 +13,7 @@ schema says boolean is refused, naming the field, rather than read as true.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -26,7 +26,18 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.shared import LATEST_DATE, CaseDate, FreeText, Model, Reference, Slug
+from schemas.policy import Reminders
+from schemas.shared import (
+    LATEST_DATE,
+    CaseDate,
+    Deadline,
+    DecisionRecord,
+    EmailAddress,
+    FreeText,
+    Model,
+    Reference,
+    Slug,
+)
 
 # Far above any real notification, low enough that a hostile file stays small.
 MAX_PERPETRATORS = 20
@@ -323,8 +334,14 @@ class DhrPolicy(Model):
     A case records the policy it opened under, so a later edit never changes a running review.
     """
 
-    name: Slug = Field(description="Policy name, e.g. 'derbyshire-dhr'.")
-    version: int = Field(ge=1, description="Increase on every change; cases record the version.")
+    name: Slug = Field(
+        default="statutory-default",
+        description="Policy name, e.g. 'derbyshire-dhr'. An area naming no DHR policy follows "
+        "'statutory-default' v1: these defaults.",
+    )
+    version: int = Field(
+        default=1, ge=1, description="Increase on every change; cases record the version."
+    )
     follows: FreeText = Field(
         default="DVCVA 2004 s.9; Multi-agency Statutory Guidance for the Conduct of Domestic "
         "Homicide Reviews (December 2016)",
@@ -367,6 +384,30 @@ class DhrPolicy(Model):
         "provide it on request (Preston: 12 months; statutory-reference.md §2.3 step 16). "
         "Empty to keep it online.",
     )
+    reminders: Reminders = Field(
+        default_factory=Reminders,
+        description="When the CSP's own steps (the decision, the Commissioner's copy) and the "
+        "agencies' tasks (scoping, IMRs, recommendations) are chased: reminders before the due "
+        "date, then overdue notices and escalation (local practice).",
+    )
+    dac_copy_reminder_working_days: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="Remind the coordinators this many working days after the report is signed "
+        "off, and every as many again, until the copy to the Domestic Abuse Commissioner is "
+        "recorded as sent ('as soon as reasonably practicable', DVCVA 2004 s.9(3B)).",
+    )
+    home_office_email: EmailAddress | None = Field(
+        default=None,
+        description="The Home Office DHR team's address for decisions, revised timetables and "
+        "QA submissions. Empty: those notices go to the area's point of contact to forward.",
+    )
+    csp_chair_email: EmailAddress | None = Field(
+        default=None,
+        description="The CSP chair, reminded before the decision whether to hold a review is "
+        "due and told of a missed completion target. Empty: the area's coordinators.",
+    )
     darr_commencement: date | None = Field(
         default=None,
         description="The date Victims and Prisoners Act 2024 s.19 comes into force, making the "
@@ -406,3 +447,196 @@ class DhrPolicy(Model):
         if self.darr_in_force(on):
             return "Domestic Abuse Related Death Review"
         return "Domestic Homicide Review"
+
+
+# --------------------------------------------------------------------------------------------
+# The review as it runs: stages and the status a coordinator sees (no names, no pseudonyms)
+# --------------------------------------------------------------------------------------------
+
+
+class Stage(StrEnum):
+    """Where a review is (statutory-reference.md §2.3). Used in the Stage search attribute."""
+
+    NOTIFIED = "notified"
+    DECISION = "review-decision"
+    CHAIR = "independent-chair"
+    PANEL = "panel"
+    AGENCY_REPORTS = "agency-reports"
+    REPORT = "overview-report"
+    QUALITY_ASSURANCE = "quality-assurance"
+    PUBLICATION = "publication"
+    ACTION_PLAN = "action-plan"
+    CLOSED = "closed"
+
+
+class DhrTask(Model):
+    """A partner task as the review sees it: scoping request, IMR or recommendation."""
+
+    task_id: str
+    agency: Slug
+    kind: str
+    step: str = Field(description="scoping, imr or recommendation-N.")
+    requested_on: date
+    due: date
+    state: str
+    answered_on: date | None = None
+    days_late: int = 0
+    author_independent: bool | None = Field(
+        default=None, description="For an IMR: its author was independent of the case."
+    )
+    signed_off_by: str | None = Field(
+        default=None, description="For an IMR: the senior manager (role) who signed it off."
+    )
+
+
+class DocumentVersion(Model):
+    """One version of a review document: its reference and SHA-256, never its content."""
+
+    kind: str = Field(description="overview-report, executive-summary or action-plan.")
+    version: int
+    reference: str
+    sha256: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class QaSubmission(Model):
+    """One submission to the Home Office Quality Assurance Panel and the panel's answer."""
+
+    number: int
+    submitted_on: date
+    documents: tuple[DocumentVersion, ...]
+    outcome: str | None = Field(default=None, description="approved or amendments.")
+    letter_on: date | None = None
+
+
+class Proceeding(Model):
+    """A parallel proceeding (criminal trial, inquest, IOPC, other review) and its status."""
+
+    kind: str
+    reference: str
+    status: str
+    recorded_by: str
+    updated_on: date
+
+
+class Hold(Model):
+    """A named step held until proceedings allow, with who agreed it (§2.6)."""
+
+    step: str
+    reason: str
+    agreed_with: str
+    held_by: str
+    held_on: date
+
+
+class FamilyEvent(Model):
+    """One step of family involvement: leaflet, advocacy, engagement, interview, draft shared."""
+
+    kind: str
+    on: date
+    recorded_by: str
+
+
+class Pause(Model):
+    """The whole review paused by CSP decision, with the reason and who agreed (§2.6)."""
+
+    reason: str
+    agreed_by: str
+    paused_on: date
+
+
+class Publication(Model):
+    """Where the published report is, and when it comes down (§2.3 steps 15-16)."""
+
+    agreed_date: date | None = None
+    published_on: date | None = None
+    url: str | None = None
+    removal_on: date | None = None
+
+
+STAGE_TITLES: dict[Stage, str] = {
+    Stage.NOTIFIED: "Notified",
+    Stage.DECISION: "Deciding whether to hold a review",
+    Stage.CHAIR: "Appointing the independent chair",
+    Stage.PANEL: "Setting up the panel and terms of reference",
+    Stage.AGENCY_REPORTS: "Waiting for chronologies and IMRs",
+    Stage.REPORT: "Writing the overview report",
+    Stage.QUALITY_ASSURANCE: "With the Home Office Quality Assurance Panel",
+    Stage.PUBLICATION: "Waiting to publish",
+    Stage.ACTION_PLAN: "Following the action plan",
+    Stage.CLOSED: "Closed",
+}
+"""Each stage's name for people (the console and the timeline never show the slug)."""
+
+DEADLINE_TITLES = {
+    "review-decision": "Decide whether to hold a review",
+    "completion-target": "Complete the review",
+    "dac-copy": "Send the report to the Domestic Abuse Commissioner",
+}
+
+DECISION_TITLES = {
+    "notification": "Notification recorded",
+    "review-decision": "Decision whether to hold a review",
+    "review": "Hold a review",
+    "no-review": "No review",
+    "chair": "Independent chair",
+    "chair-independence": "Chair's independence declaration",
+    "terms-of-reference": "Terms of reference",
+    "pause": "Review paused or resumed",
+    "revised-timetable": "Revised timetable",
+    "sign-off": "Report signed off",
+    "qa-submission": "Submitted to the QA Panel",
+    "qa": "QA Panel's letter",
+    "dac-copy": "Copy to the Domestic Abuse Commissioner",
+    "publication-date": "Publication date agreed with the family",
+    "publication": "Published",
+    "recommendations": "Recommendations recorded",
+    "close": "Closed early",
+}
+
+
+class DhrStatus(Model):
+    """Everything `cspflow status` shows of a review: ids, stages and dates, never a name."""
+
+    case_id: str
+    area: str
+    reference: str
+    policy: str
+    stage: Stage = Field(
+        json_schema_extra={"titles": {stage.value: title for stage, title in STAGE_TITLES.items()}}
+    )
+    as_of: datetime
+    deadlines: tuple[Deadline, ...] = Field(json_schema_extra={"titles": {**DEADLINE_TITLES}})
+    tasks: tuple[DhrTask, ...]
+    decisions: tuple[DecisionRecord, ...] = Field(json_schema_extra={"titles": {**DECISION_TITLES}})
+    allowed_steps: tuple[str, ...] = Field(description="Steps a coordinator can take now.")
+    review_name: str = Field(default="Domestic Homicide Review")
+    screening: DhrScreening | None = Field(
+        default=None, description="The engine's proposal (D1-D6) until the CSP decides."
+    )
+    review_held: bool | None = None
+    chair_id: str | None = None
+    chair_declaration_signed_on: date | None = None
+    terms_of_reference_version: int = 0
+    completion_target: date | None = None
+    paused: Pause | None = None
+    holds: tuple[Hold, ...] = ()
+    proceedings: tuple[Proceeding, ...] = ()
+    family: tuple[FamilyEvent, ...] = ()
+    documents: tuple[DocumentVersion, ...] = ()
+    signed_off_on: date | None = None
+    qa_submissions: tuple[QaSubmission, ...] = ()
+    dac_copy_sent_on: date | None = None
+    publication: Publication = Field(default_factory=Publication)
+    publication_blockers: tuple[str, ...] = ()
+
+
+class DhrOutcome(Model):
+    """What a finished review returns."""
+
+    case_id: str
+    review_held: bool | None
+    completed_within_target: bool | None
+    recommendations: int
+    closed_reason: str

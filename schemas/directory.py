@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from schemas.errors import DirectoryError
 from schemas.policy import CommunityTriggerPolicy
 from schemas.shared import CaseDate, EmailAddress, FreeText, Model, Process, Slug
-from schemas.validation import shown
+from schemas.validation import field_path, shown
+
+PolicyModel = TypeVar("PolicyModel", bound=BaseModel)
 
 
 class AgencyKind(StrEnum):
@@ -111,6 +114,11 @@ class Area(Model):
         default=(), description="Areas whose chairs may review this area's cases."
     )
     community_trigger_policy: Slug = Field(description="Name of the policy in force.")
+    policies: dict[Slug, Slug] = Field(
+        default_factory=dict,
+        description="The policy in force for each other process, by process name: e.g. "
+        "{dhr: derbyshire-dhr}. A process not listed follows its statutory defaults.",
+    )
 
 
 class Directory(Model):
@@ -122,6 +130,12 @@ class Directory(Model):
     coordinators: tuple[Coordinator, ...] = Field(min_length=1)
     chairs: tuple[IndependentChair, ...] = ()
     community_trigger_policies: tuple[CommunityTriggerPolicy, ...] = Field(min_length=1)
+    policies: dict[Slug, tuple[dict[str, Any], ...]] = Field(
+        default_factory=dict,
+        description="Each other process's local policies, by process name: named and versioned "
+        "entries, each validated by the process's own policy model when a case reads it "
+        "(`policy_for`).",
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:
@@ -150,6 +164,47 @@ class Directory(Model):
         name = self.area(area_id).community_trigger_policy
         candidates = [p for p in self.community_trigger_policies if p.name == name]
         return max(candidates, key=lambda p: p.version)
+
+    def policy_for(self, process: str, area_id: str, model: type[PolicyModel]) -> PolicyModel:
+        """Return an area's policy in force for a process: the highest version of its named
+        policy, validated by `model`.
+
+        An area that names no policy for the process follows the model's defaults (for a DHR,
+        'statutory-default' v1). Every entry of the named policy is validated, so a fault in any
+        version is reported, naming the entry ('policies.dhr[1] (derbyshire-dhr v2)') and the
+        field, as the loader names the rest of the file's faults.
+        """
+        area = self.area(area_id)
+        name = area.policies.get(process)
+        if name is None:
+            return model.model_validate({})
+        index = self.areas.index(area)
+        entries = [
+            (i, entry)
+            for i, entry in enumerate(self.policies.get(process, ()))
+            if entry.get("name") == name
+        ]
+        if not entries:
+            raise DirectoryError(
+                None,
+                [
+                    f"areas[{index}] ({area.id}).policies.{process}: no {process} policy named "
+                    f"{shown(name)} under policies.{process}"
+                ],
+            )
+        problems: list[str] = []
+        found: list[PolicyModel] = []
+        for i, entry in entries:
+            label = f"policies.{process}[{i}] ({name} v{entry.get('version', '?')})"
+            try:
+                found.append(model.model_validate(entry))
+            except ValidationError as error:
+                for fault in error.errors(include_url=False):
+                    message = fault["msg"].removeprefix("Value error, ")
+                    problems.append(f"{field_path(tuple(fault['loc']), prefix=label)}: {message}")
+        if problems:
+            raise DirectoryError(None, problems)
+        return max(found, key=lambda policy: int(getattr(policy, "version", 0)))
 
     def coordinators_for(self, area_id: str) -> tuple[Coordinator, ...]:
         """Return the coordinators of an area."""
@@ -254,6 +309,18 @@ def reference_problems(data: Mapping[str, Any]) -> list[str]:
                 for ref in _listed(entry, field):
                     if ref not in known:
                         problems.append(f"{label}.{field}: {what} {shown(ref)}")
+            if section == "areas" and isinstance(entry.get("policies"), Mapping):
+                for process, named in entry["policies"].items():
+                    names = {
+                        str(p.get("name"))
+                        for p in _process_policies(data, str(process))
+                        if isinstance(p, Mapping)
+                    }
+                    if str(named) not in names:
+                        problems.append(
+                            f"{label}.policies.{process}: no {process} policy named "
+                            f"{shown(named)} under policies.{process}"
+                        )
             if section == "areas":
                 policy = entry.get("community_trigger_policy")
                 if policy is not None and str(policy) not in policies:
@@ -275,6 +342,13 @@ def reference_problems(data: Mapping[str, Any]) -> list[str]:
     ):
         problems.extend(_duplicates(data, section, keys))
     return problems
+
+
+def _process_policies(data: Mapping[str, Any], process: str) -> list[Any]:
+    """The raw entries of one process's policies (nothing when the file has something else)."""
+    policies = data.get("policies")
+    entries = policies.get(process) if isinstance(policies, Mapping) else None
+    return list(entries) if isinstance(entries, list | tuple) else []
 
 
 def _duplicates(data: Mapping[str, Any], section: str, keys: tuple[str, ...]) -> list[str]:

@@ -8,8 +8,8 @@ Our exception hierarchy:
 
 * CspflowError
   * ConfigurationError - a file or setting the CSP maintains is wrong
-    * DirectoryError - the CSP directory (areas, agencies, chairs, policies); defined in
-      `activities.configuration`, next to the loader that raises it
+    * DirectoryError - the CSP directory (areas, agencies, chairs, policies): raised by the
+      loader in `activities.configuration` and by `Directory.policy_for`
   * InputError - a file or argument a user passes to a command is wrong (an application file,
     an unknown area)
 
@@ -19,6 +19,8 @@ whose `type` is the class name; an activity decides there whether the error is w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class CspflowError(Exception):
     """Base of every error a person can fix: the message says what to do."""
@@ -26,6 +28,37 @@ class CspflowError(Exception):
 
 class ConfigurationError(CspflowError):
     """A file or setting the CSP maintains (directory, policies, CSPFLOW_* settings) is wrong."""
+
+
+DIRECTORY_NEXT_STEP = (
+    "Correct the directory file and try again; each field is described in schemas/directory.py "
+    "and schemas/policy.py."
+)
+
+
+class DirectoryError(ConfigurationError):
+    """The CSP directory file is missing, is not YAML, or does not validate.
+
+    `problems` holds one line per fault, each naming the entry and field; the message lists them
+    all at once, after the file's path (or "file" when the caller does not know the path: a
+    policy read from an already loaded directory).
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        problems: list[str],
+        *,
+        next_step: str = DIRECTORY_NEXT_STEP,
+    ) -> None:
+        self.path = path
+        self.problems = tuple(problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        where = f"The CSP directory {path}" if path is not None else "The CSP directory file"
+        lines = [f"{where} has {len(problems)} {noun}:"]
+        lines += [f"  - {problem}" for problem in problems]
+        lines.append(next_step)
+        super().__init__("\n".join(lines))
 
 
 class InputError(CspflowError):

@@ -1,8 +1,9 @@
 """The partner task: ask one relevant body for one thing by one due date.
 
-Every process reuses it (Community Trigger information requests and recommendations now; DHR
-IMRs and Channel actions later). The task sees only what the agency needs: the case reference,
-the agency's own references and what is asked, never the applicant's personal details.
+Every process reuses it (Community Trigger information requests and recommendations; DHR scoping
+requests, IMRs and recommendations; Channel actions later). The task sees only what the agency
+needs: the case reference, the agency's own references and what is asked, never the applicant's
+personal details.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StringConstraints, field_validator
 
-from schemas.shared import PRINTABLE, Acting, CaseDate, EmailAddress, FreeText, Model, Slug
+from schemas.shared import (
+    PRINTABLE,
+    Acting,
+    CaseDate,
+    EmailAddress,
+    FreeText,
+    Model,
+    Sha256,
+    Slug,
+)
 
 RESPONSE_LIMIT_BYTES = 256 * 1024
 """The largest answer a partner may submit, as UTF-8 JSON (256 KiB). The largest valid answer
@@ -32,6 +42,8 @@ class TaskKind(StrEnum):
 
     INFORMATION_REQUEST = "information-request"
     RECOMMENDATION = "recommendation"
+    SCOPING = "scoping"
+    IMR = "imr"
 
 
 class InformationResponse(Model):
@@ -81,9 +93,63 @@ class RecommendationResponse(Model):
     )
 
 
+class ScopingResponse(Model):
+    """An agency's answer to a DHR scoping request (statutory-reference.md §2.3 steps 2 and 7).
+
+    Says whether the agency had contact with the victim or the suspected perpetrator, and that
+    its records are secured for the review; names no one (the review's pseudonyms are in the
+    case, never in a partner's answer by mail).
+    """
+
+    had_contact: StrictBool = Field(
+        description="True when the agency had contact with the victim or the suspected "
+        "perpetrator before the death."
+    )
+    records_secured: StrictBool = Field(
+        description="True when the agency's records about them are secured for the review."
+    )
+    summary: FreeText = Field(
+        min_length=1,
+        max_length=5000,
+        description="The kind and period of contact, in the agency's words, using the review's "
+        "pseudonyms only.",
+    )
+
+
+class ImrResponse(Model):
+    """An agency's chronology and Individual Management Review for a DHR (2016 guidance).
+
+    The author should not have been directly involved with the victim or the perpetrator, nor
+    line-manage anyone who was, and a senior manager signs the IMR off (statutory-reference.md
+    §2.3 step 7, §2.8 'agency_requests').
+    """
+
+    summary: FreeText = Field(
+        min_length=1,
+        max_length=20_000,
+        description="The IMR's analysis and learning, or where the full document was sent.",
+    )
+    chronology_included: StrictBool = Field(
+        description="True when the agency's chronology of contact is included."
+    )
+    author_independent: StrictBool = Field(
+        description="True when the author was not directly involved with the victim or the "
+        "perpetrator and line-manages no one who was."
+    )
+    signed_off_by: Annotated[str, StringConstraints(min_length=1, max_length=200), PRINTABLE] = (
+        Field(description="The role of the senior manager who signed the IMR off.")
+    )
+    document_sha256: Sha256 | None = Field(
+        default=None,
+        description="The SHA-256 of the IMR document sent by secure route, if any.",
+    )
+
+
 RESPONSE_MODELS: dict[TaskKind, type[Model]] = {
     TaskKind.INFORMATION_REQUEST: InformationResponse,
     TaskKind.RECOMMENDATION: RecommendationResponse,
+    TaskKind.SCOPING: ScopingResponse,
+    TaskKind.IMR: ImrResponse,
 }
 
 
@@ -118,6 +184,17 @@ class PartnerTaskInput(Model):
     max_escalations: int = Field(ge=1)
     bank_holidays: tuple[date, ...] = Field(description="England and Wales bank holidays in play.")
     policy: str = Field(description="The policy label the timescales came from.")
+    report_to: str | None = Field(
+        default=None,
+        description="The case's workflow id, signalled with the task's result when it ends. A "
+        "case that continues as new (a DHR runs for years) cannot await its old run's children, "
+        "so its tasks outlive the run and report back by id; None: the parent awaits the child.",
+    )
+    templates: str = Field(
+        default="",
+        description="The prefix of the task's notice templates under partner-task/: '' for the "
+        "Community Trigger's ('partner-task/request'), 'dhr-' for a DHR's.",
+    )
 
 
 class ExtendTask(Acting):

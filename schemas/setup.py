@@ -1,4 +1,5 @@
-"""What a Community Trigger case needs to know about its area when it opens (ASBCPA 2014 s.104).
+"""What a case needs to know about its area when it opens: a Community Trigger (ASBCPA 2014
+s.104) or a Domestic Homicide Review (DVCVA 2004 s.9).
 
 The setup activity resolves it from the CSP directory; the workflow records it in its history, so
 the point of contact, relevant bodies and policy version of a case are those in force when the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from schemas.dhr import DhrPolicy
 from schemas.directory import Agency, PointOfContact
 from schemas.policy import CommunityTriggerPolicy
 from schemas.shared import EmailAddress, Model, Slug
@@ -38,4 +40,33 @@ class CommunityTriggerSetup(Model):
     neighbouring_areas: tuple[Slug, ...] = Field(
         default=(),
         description="Areas whose independent chairs may review this area's cases.",
+    )
+
+
+class DhrSetup(Model):
+    """What a Domestic Homicide Review needs of its area when it opens (DVCVA 2004 s.9).
+
+    Resolved from the CSP directory by the `dhr_setup` activity and recorded in the review's
+    history, so the agencies asked and the policy followed are those in force at notification.
+    """
+
+    area_id: Slug = Field(description="The area whose CSP establishes the review.")
+    area_name: str = Field(description="The area's public name, e.g. 'Amber Valley'.")
+    point_of_contact: PointOfContact = Field(
+        description="The CSP's published contact; letters for the family go there to be sent."
+    )
+    policy: DhrPolicy = Field(
+        description="The area's DHR procedure in force at notification (statutory-default v1 "
+        "when the area names none)."
+    )
+    agencies: tuple[Agency, ...] = Field(
+        min_length=1,
+        description="The agencies of the area asked at scoping whether they knew the victim or "
+        "the perpetrator (s.9(4) bodies and the area's other partners).",
+    )
+    coordinator_emails: tuple[EmailAddress, ...] = Field(
+        default=(), description="The area's coordinators, who run the review for the CSP."
+    )
+    neighbouring_areas: tuple[Slug, ...] = Field(
+        default=(), description="Areas whose independent chairs may chair the review."
     )

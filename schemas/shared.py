@@ -76,6 +76,35 @@ field or a list item puts its length bounds before the check,
 "String should have at most 40 characters" (pydantic's generic length check otherwise).
 """
 
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_HTTPS_URL = re.compile(r"^https://[^\s/$.?#][^\s]*$")
+
+
+def _sha256(value: str) -> str:
+    if not _SHA256.match(value):
+        raise ValueError(
+            f"{shown(value)} is not a SHA-256 digest: give the 64 lower-case hexadecimal "
+            "characters that `sha256sum FILE` prints"
+        )
+    return value
+
+
+def _https_url(value: str) -> str:
+    if not _HTTPS_URL.match(value):
+        raise ValueError(
+            f"{shown(value)} is not a web address: give the https:// address where it is published"
+        )
+    return value
+
+
+Sha256 = Annotated[str, PRINTABLE, AfterValidator(_sha256)]
+"""A document's SHA-256 digest in lower-case hex: identifies a version without its content."""
+
+HttpsUrl = Annotated[
+    str, Field(min_length=10, max_length=500), PRINTABLE, AfterValidator(_https_url)
+]
+"""An https:// address (where a report is published)."""
+
 EARLIEST_DATE = date(1990, 1, 1)
 LATEST_DATE = date(2100, 12, 31)
 """The dates cspflow counts deadlines between: the bank-holiday tables (activities/calendar.py)
@@ -125,6 +154,7 @@ class Process(StrEnum):
     """The statutory processes cspflow runs; the value is used in ids and search attributes."""
 
     COMMUNITY_TRIGGER = "community-trigger"
+    DHR = "dhr"
 
 
 class DeadlineState(StrEnum):

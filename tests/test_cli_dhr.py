@@ -98,10 +98,11 @@ def test_schema_says_booleans_are_booleans() -> None:
     assert schema["properties"]["domestic_abuse_concern"]["type"] == "boolean"
 
 
-def test_a_dhr_cannot_be_started_yet_and_says_what_can(tmp_path: Path) -> None:
-    """Until the review's workflow lands, `start dhr` refuses and points to `check dhr`."""
-    path = tmp_path / "notification.json"
-    path.write_text(json.dumps(example()))
-    result = runner.invoke(app, ["start", "dhr", "--file", str(path)])
-    assert result.exit_code == 2
-    assert "cspflow check dhr" in result.stderr
+def test_a_dhr_can_be_started_and_its_steps_are_offered() -> None:
+    """With its workflow registered, `start dhr` is allowed and every step has a verb."""
+    from starter.registry import startable
+
+    definition = startable("dhr")
+    assert definition.status_model is not None
+    verbs = {s.verb for s in definition.steps}
+    assert {"decide", "declare", "terms", "sign-off", "submit-qa", "publish", "close"} <= verbs

@@ -2,10 +2,10 @@
 
 The one primitive every process reuses: Community Trigger information requests (s.104(3)(b): the
 application is passed to all relevant bodies) and recommendations (s.104(8)-(9): recipients must
-have regard to them), and later DHR IMRs and Channel actions. A child workflow with its own id
-('{case_id}.task.{step}.{agency}'), so its history stands alone and an agency's answer addresses it
-directly. The wait is the updatable-timer shape: a condition with a timeout, recomputed when the
-due date moves.
+have regard to them), DHR scoping requests, IMRs and recommendations, and later Channel
+actions. A child workflow with its own id ('{case_id}.task.{step}.{agency}'), so its history
+stands alone and an agency's answer addresses it directly. The wait is the updatable-timer
+shape: a condition with a timeout, recomputed when the due date moves.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -45,7 +46,16 @@ with workflow.unsafe.imports_passed_through():
 KIND_LABELS = {
     TaskKind.INFORMATION_REQUEST: "information request",
     TaskKind.RECOMMENDATION: "recommendation",
+    TaskKind.SCOPING: "scoping request",
+    TaskKind.IMR: "chronology and individual management review",
 }
+
+REPORT_TO_CASE = "partner-task-report-to-case"
+"""Patch: a task given `report_to` signals its result to the case by workflow id when it ends
+(a DHR's tasks outlive the case's run across continue-as-new). Tasks without it are unchanged."""
+
+TASK_FINISHED = "task_finished"
+"""The case's signal that takes a task's result."""
 
 
 @workflow.defn(name="PartnerTask")
@@ -78,7 +88,7 @@ class PartnerTaskWorkflow:
                 status_memo.keep_status_in_memo(self.status)
             )
         await self._record()
-        await self._notice("request", "partner-task/request", (task.agency.email,))
+        await self._notice("request", self._template("request"), (task.agency.email,))
         chaser = Chaser(
             task.reminder_offsets,
             task.escalation_interval,
@@ -101,7 +111,18 @@ class PartnerTaskWorkflow:
             )
         await self._record()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._result()
+        result = self._result()
+        if task.report_to is not None and workflow.patched(REPORT_TO_CASE):
+            await self._report_to_case(task.report_to, result)
+        return result
+
+    async def _report_to_case(self, case_id: str, result: PartnerTaskResult) -> None:
+        """Signal the result to the case's current run; a case already closed needs nothing."""
+        try:
+            await workflow.get_external_workflow_handle(case_id).signal(TASK_FINISHED, result)
+        except ApplicationError as error:
+            if error.type != "ExternalWorkflowExecutionNotFound":
+                raise
 
     async def _send_chase(self, chase: Chase) -> None:
         task = self._task
@@ -110,7 +131,7 @@ class PartnerTaskWorkflow:
             self._events.append(TaskEvent(at=workflow.now(), what=f"reminder {chase.number} sent"))
             await self._notice(
                 chase.step,
-                "partner-task/reminder",
+                self._template("reminder"),
                 (task.agency.email,),
                 n=chase.number,
                 reminder_number=chase.number,
@@ -130,14 +151,14 @@ class PartnerTaskWorkflow:
         )
         await self._notice(
             chase.step,
-            "partner-task/overdue",
+            self._template("overdue"),
             (task.agency.email,),
             n=chase.number,
             days_overdue=overdue_days,
         )
         await self._notice(
             f"escalation-{chase.due.isoformat()}",
-            "partner-task/escalation",
+            self._template("escalation"),
             (task.coordinator_email, task.agency.escalation_email),
             n=chase.number,
             days_overdue=overdue_days,
@@ -248,6 +269,9 @@ class PartnerTaskWorkflow:
         )
 
     # ---- helpers -----------------------------------------------------------------------------
+
+    def _template(self, name: str) -> str:
+        return f"partner-task/{self._task.templates}{name}"
 
     def _response_schema(self) -> dict[str, Any]:
         # Built once: the memo's publisher compares the status after every change.

@@ -1,4 +1,4 @@
-"""The Domestic Homicide Review as cspflow declares it: DVCVA 2004 s.9 (first slice: screening).
+"""The Domestic Homicide Review as cspflow declares it: DVCVA 2004 s.9.
 
 `cspflow example dhr` prints `dhr_example`; `cspflow check dhr` runs `check_dhr` and, without
 --json, shows the screening with `show_dhr_screening`. The rules themselves are in
@@ -9,7 +9,9 @@ suspected perpetrator (current intimate partner)", never a pseudonym.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -21,15 +23,40 @@ from schemas.dhr import (
     DhrPolicy,
     DhrRoute,
     DhrScreening,
+    DhrStatus,
     DhrVictim,
     Notifier,
     Relationship,
+    Stage,
     SuspectedPerpetrator,
+)
+from schemas.dhr_state import DhrInput
+from schemas.dhr_steps import (
+    AgreePublicationDate,
+    CloseReview,
+    DecideReview,
+    DeclareIndependence,
+    HoldStep,
+    PauseReview,
+    RecordDacCopy,
+    RecordDocument,
+    RecordFamilyInvolvement,
+    RecordProceeding,
+    RecordPublication,
+    RecordQaOutcome,
+    ReleaseHold,
+    ResumeReview,
+    ReviseTimetable,
+    SetRecommendations,
+    SetTermsOfReference,
+    SignOffReport,
+    SubmitToQa,
 )
 from schemas.directory import Directory
 from schemas.errors import InputError
+from schemas.shared import Process
 from schemas.validation import shown
-from starter.registry import ProcessDefinition
+from starter.registry import ActivityDeps, ProcessDefinition, StepDefinition
 
 EXAMPLE_REFERENCE = "AV-DHR-EXAMPLE-001"
 
@@ -132,8 +159,189 @@ def show_dhr_screening(console: Console, screening: DhrScreening) -> None:
     )
 
 
+def _imr_rows(case: DhrStatus) -> list[tuple[str, str, str, str, str]]:
+    """Per agency: requested, due, received, days late (issue 14 step 7)."""
+    rows = []
+    for task in case.tasks:
+        if task.kind != "imr":
+            continue
+        received = task.answered_on.isoformat() if task.answered_on else "-"
+        if task.state == "cancelled":
+            received = "cancelled"
+        late = task.days_late
+        if task.answered_on is None and task.state in ("open", "overdue"):
+            late = max(0, (case.as_of.date() - task.due).days)
+        rows.append(
+            (task.agency, task.requested_on.isoformat(), task.due.isoformat(), received, str(late))
+        )
+    return rows
+
+
+def status_sections(case: DhrStatus) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The console's view of a review's own parts: (heading, rows); ids and dates, no names."""
+    sections: list[tuple[str, list[tuple[str, str]]]] = []
+    if case.screening is not None:
+        sections.append(
+            (
+                "Proposed decision",
+                [
+                    (
+                        "Proposal",
+                        "Hold a review" if case.screening.review_required else "No review",
+                    ),
+                    ("Route", _ROUTE_WORDS[case.screening.route]),
+                    ("Decision due", case.screening.decision_due.isoformat()),
+                    *[("Reason", reason) for reason in case.screening.reasons],
+                ],
+            )
+        )
+    review = [("Review", case.review_name)]
+    if case.review_held is not None:
+        review.append(("Decision", "Review held" if case.review_held else "No review"))
+    if case.completion_target is not None:
+        review.append(("Completion target", case.completion_target.isoformat()))
+    if case.chair_id is not None:
+        signed = case.chair_declaration_signed_on
+        review.append(("Independent chair", case.chair_id))
+        review.append(("Independence declared", signed.isoformat() if signed else "not yet"))
+    if case.terms_of_reference_version:
+        review.append(("Terms of reference", f"version {case.terms_of_reference_version}"))
+    if case.paused is not None:
+        review.append(
+            (
+                "Paused",
+                f"since {case.paused.paused_on}: {case.paused.reason} "
+                f"(agreed by {case.paused.agreed_by})",
+            )
+        )
+    sections.append(("The review", review))
+    imrs = _imr_rows(case)
+    if imrs:
+        sections.append(
+            (
+                "Chronologies and IMRs",
+                [
+                    (agency, f"requested {req}; due {due}; received {got}; days late {late}")
+                    for agency, req, due, got, late in imrs
+                ],
+            )
+        )
+    if case.proceedings or case.holds:
+        sections.append(
+            (
+                "Parallel proceedings and holds",
+                [(f"{p.kind} {p.reference}", p.status) for p in case.proceedings]
+                + [
+                    (f"Held: {h.step}", f"{h.reason} (agreed with {h.agreed_with})")
+                    for h in case.holds
+                ],
+            )
+        )
+    if case.family:
+        sections.append(("Family involvement", [(e.kind, e.on.isoformat()) for e in case.family]))
+    if case.documents or case.qa_submissions:
+        rows = [
+            (f"{d.kind} v{d.version}", f"{d.reference} sha256 {d.sha256}") for d in case.documents
+        ]
+        rows += [
+            (f"QA submission {q.number}", f"{q.submitted_on}: {q.outcome or 'awaiting letter'}")
+            for q in case.qa_submissions
+        ]
+        if case.signed_off_on is not None:
+            rows.append(("Signed off", case.signed_off_on.isoformat()))
+        rows.append(
+            ("Copy to the Domestic Abuse Commissioner", str(case.dac_copy_sent_on or "not yet"))
+        )
+        sections.append(("Report and quality assurance", rows))
+    publication = case.publication
+    if publication.agreed_date or publication.published_on or case.publication_blockers:
+        rows = [("Date agreed with the family", str(publication.agreed_date or "not yet"))]
+        if publication.url:
+            rows += [("Published", f"{publication.published_on} at {publication.url}")]
+            rows += [("Removal", str(publication.removal_on or "kept online"))]
+        rows += [("Not yet because", reason) for reason in case.publication_blockers]
+        sections.append(("Publication", rows))
+    return sections
+
+
+def show_status(console: Console, case: DhrStatus) -> None:
+    """Print a review's own parts after the common tables, with the per-agency IMR table."""
+    if case.screening is not None:
+        show_dhr_screening(console, case.screening)
+    imrs = _imr_rows(case)
+    if imrs:
+        table = Table(title="Chronologies and IMRs")
+        for column in ("agency", "requested", "due", "received", "days late"):
+            table.add_column(column, overflow="fold")
+        for row in imrs:
+            table.add_row(*row)
+        console.print(table)
+    for heading, rows in status_sections(case):
+        if heading in ("Proposed decision", "Chronologies and IMRs"):
+            continue
+        console.print(heading, style="bold", markup=False)
+        for label, value in rows:
+            console.print(f"  {label}: {value}", markup=False, highlight=False)
+
+
+def _workflow() -> type:
+    from workflows.dhr import DomesticHomicideReviewWorkflow
+
+    return DomesticHomicideReviewWorkflow
+
+
+def _workflows() -> Sequence[type]:
+    return (_workflow(),)
+
+
+def _activities(deps: ActivityDeps) -> Sequence[Callable[..., Any]]:
+    from activities.configuration import ConfigurationActivities
+
+    return (ConfigurationActivities(deps.settings.directory_file).dhr_setup,)
+
+
+def _start_input(case_id: str, notification: DhrNotification, opened_by: str) -> DhrInput:
+    return DhrInput(case_id=case_id, notification=notification, opened_by=opened_by)
+
+
+STEPS = (
+    StepDefinition("decide", "decide_review", DecideReview, "Decide whether to hold a review"),
+    StepDefinition(
+        "declare", "declare_independence", DeclareIndependence, "Record the chair's declaration"
+    ),
+    StepDefinition(
+        "terms", "set_terms_of_reference", SetTermsOfReference, "Set the panel and terms"
+    ),
+    StepDefinition(
+        "family", "record_family_involvement", RecordFamilyInvolvement, "Record family involvement"
+    ),
+    StepDefinition("proceeding", "record_proceeding", RecordProceeding, "Record a proceeding"),
+    StepDefinition("hold", "hold_step", HoldStep, "Hold a step"),
+    StepDefinition("release", "release_hold", ReleaseHold, "Release a held step"),
+    StepDefinition("pause", "pause_review", PauseReview, "Pause the review"),
+    StepDefinition("resume", "resume_review", ResumeReview, "Resume the review"),
+    StepDefinition("timetable", "revise_timetable", ReviseTimetable, "Revise the timetable"),
+    StepDefinition("document", "record_document", RecordDocument, "Record a document version"),
+    StepDefinition("sign-off", "sign_off_report", SignOffReport, "Sign off the report"),
+    StepDefinition("submit-qa", "submit_to_qa", SubmitToQa, "Submit to the QA Panel"),
+    StepDefinition("qa-outcome", "record_qa_outcome", RecordQaOutcome, "Record the QA letter"),
+    StepDefinition("dac-copy", "record_dac_copy", RecordDacCopy, "Record the Commissioner's copy"),
+    StepDefinition(
+        "publication-date",
+        "agree_publication_date",
+        AgreePublicationDate,
+        "Record the publication date",
+    ),
+    StepDefinition("publish", "record_publication", RecordPublication, "Record publication"),
+    StepDefinition(
+        "recommendations", "set_recommendations", SetRecommendations, "Record recommendations"
+    ),
+    StepDefinition("close", "close_review", CloseReview, "Close the review"),
+)
+
+
 DEFINITION = ProcessDefinition(
-    name="dhr",
+    name=Process.DHR.value,
     title="Domestic Homicide Review",
     statute="Domestic Violence, Crime and Victims Act 2004, section 9",
     case_prefix="dhr-",
@@ -145,7 +353,15 @@ DEFINITION = ProcessDefinition(
     show_check=show_dhr_screening,
     policy_model=DhrPolicy,
     templates="dhr",
-    # Screening only in this release: the review's workflow is issue 14's next slice, so
-    # `cspflow start dhr` says so instead of starting a case nobody can move on.
-    workflow=None,
+    status_model=DhrStatus,
+    stages=tuple(stage.value for stage in Stage),
+    steps=STEPS,
+    workflow=_workflow,
+    start_input=_start_input,
+    workflows=_workflows,
+    activities=_activities,
+    show_status=show_status,
+    status_sections=status_sections,
+    start_hint="Enter the notification as received, using pseudonyms only. Nothing is recorded "
+    "until every answer is valid.",
 )

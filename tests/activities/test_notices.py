@@ -89,8 +89,56 @@ SAMPLE: dict[str, Any] = {
     "attempts": 5,
     "workflows": ["ct-amber-valley-AV-2025-014"],
     "cause": "its recorded history no longer replays (a nondeterminism error)",
+    "notified_on": "2025-03-03",
+    "decision_due": "2025-04-02",
+    "review_held": True,
+    "review_name": "Domestic Homicide Review",
+    "other_reviews": ["sar: no care and support needs were known"],
+    "target": "2025-10-02",
+    "previous_target": "2025-09-02",
+    "months": 4,
+    "submission": 1,
+    "documents": [
+        {"title": "Overview report", "version": 2, "reference": "AV-DHR-OR", "sha256": "ab" * 32}
+    ],
+    "signed_off_on": "2025-09-01",
 }
 """One value for every placeholder of every template, none of them an address."""
+
+DHR_PLACEHOLDERS: dict[str, set[str]] = {
+    "dhr/acknowledgement": {"area_name", "case_reference", "decision_due", "notified_on"},
+    "dhr/chair-appointed": {"area_name", "case_id", "case_reference"},
+    "dhr/completion-missed": {"case_id", "case_reference", "days_overdue", "target"},
+    "dhr/completion-reminder": {"case_id", "case_reference", "months", "target"},
+    "dhr/dac-copy-reminder": {"case_id", "case_reference", "reminder_number", "signed_off_on"},
+    "dhr/decision-family": {
+        "area_name",
+        "case_reference",
+        "point_of_contact_name",
+        "review_held",
+        "review_name",
+    },
+    "dhr/decision-home-office": {
+        "area_name",
+        "case_reference",
+        "other_reviews",
+        "reasons",
+        "review_held",
+        "review_name",
+    },
+    "dhr/no-eligible-chair": {"case_id", "case_reference", "reasons"},
+    "dhr/qa-submission": {"area_name", "case_id", "case_reference", "documents", "submission"},
+    "dhr/revised-timetable": {
+        "area_name",
+        "case_reference",
+        "previous_target",
+        "reason",
+        "target",
+    },
+    "dhr/step-overdue": {"case_id", "case_reference", "days_overdue", "due", "step"},
+    "dhr/step-reminder": {"case_id", "case_reference", "due", "step"},
+}
+"""The DHR's own notices (activities/templates/dhr/)."""
 
 EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
     "system/case-stalled": {"case_reference", "case_id", "since", "attempts", "workflows", "cause"},
@@ -155,9 +203,20 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
             ("reminder", ("reminder_number",)),
             ("overdue", ("days_overdue",)),
             ("escalation", ("days_overdue",)),
+            ("dhr-request", ()),
+            ("dhr-reminder", ("reminder_number",)),
+            ("dhr-overdue", ("days_overdue",)),
+            ("dhr-escalation", ("days_overdue",)),
         )
     },
+    **DHR_PLACEHOLDERS,
 }
+
+
+def subject_prefix(template: str) -> str:
+    """What every subject of a template's process starts with: the review's kind and reference."""
+    dhr = template.startswith(("dhr/", "partner-task/dhr-"))
+    return ("Domestic Homicide Review" if dhr else "Community Trigger") + " AV-2025-014: "
 
 
 def context_for(template: str) -> dict[str, Any]:
@@ -585,7 +644,7 @@ def test_every_template_renders_with_a_subject_free_of_personal_data(
     rendered = render_notice(template, version, SAMPLE)
     assert "@" not in rendered.subject
     assert "\n" not in rendered.subject
-    assert rendered.subject.startswith("Community Trigger AV-2025-014: ")
+    assert rendered.subject.startswith(subject_prefix(template))
     assert "AV-2025-014" in rendered.text
     assert "style=" not in rendered.html
     assert rendered.html.startswith("<!DOCTYPE html>")
@@ -593,10 +652,13 @@ def test_every_template_renders_with_a_subject_free_of_personal_data(
     assert "\n\n\n" not in rendered.text
 
 
+@pytest.mark.parametrize("prefix", ["", "dhr-"])
 @pytest.mark.parametrize("name", ["request", "reminder", "overdue", "escalation"])
-def test_partner_mails_say_how_to_answer_and_warn_that_email_is_not_secure(name: str) -> None:
+def test_partner_mails_say_how_to_answer_and_warn_that_email_is_not_secure(
+    name: str, prefix: str
+) -> None:
     """An agency is told the commands, its references, and not to reply with personal data."""
-    template = f"partner-task/{name}"
+    template = f"partner-task/{prefix}{name}"
     rendered = render_notice(template, 1, context_for(template))
     task_id = SAMPLE["task_id"]
     for body in (rendered.text, rendered.html):
@@ -613,7 +675,7 @@ def test_partner_mails_say_how_to_answer_and_warn_that_email_is_not_secure(name:
         "escalation": f"escalation {DASH} information request from Derbyshire Constabulary "
         "overdue by 3 days",
     }
-    assert rendered.subject == f"Community Trigger AV-2025-014: {expected[name]}"
+    assert rendered.subject == f"{subject_prefix(template)}{expected[name]}"
 
 
 def test_a_threshold_not_met_letter_says_what_else_the_applicant_can_do() -> None:

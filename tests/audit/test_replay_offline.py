@@ -134,7 +134,11 @@ def test_exported_histories_replay_from_the_folder_with_junit_output(tmp_path: P
     cases = root.findall("testsuite/testcase")
     assert len(cases) == len(STORED)
     assert not root.findall(".//failure")
-    assert {c.get("classname") for c in cases} == {"replay.CommunityTrigger", "replay.PartnerTask"}
+    assert {c.get("classname") for c in cases} == {
+        "replay.CommunityTrigger",
+        "replay.PartnerTask",
+        "replay.DomesticHomicideReview",
+    }
 
 
 def test_a_workflow_with_several_runs_is_exported_one_file_per_run(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from schemas import dhr_steps
 from schemas.community_trigger import (
     Applicant,
     Application,
@@ -41,8 +42,10 @@ from schemas.directory import (
 from schemas.partner_task import (
     CancelTask,
     ExtendTask,
+    ImrResponse,
     InformationResponse,
     RecommendationResponse,
+    ScopingResponse,
     SubmitResponse,
 )
 from schemas.policy import CommunityTriggerPolicy, EscalationBody, VulnerabilityOverrideRule
@@ -102,6 +105,98 @@ def application_data(**changes: Any) -> dict[str, Any]:
 
 # A valid instance of every input model, as the dict a file or a payload would hold. Nested models
 # appear both on their own (so each field can be spoiled) and inside their parents.
+DHR_VALID: dict[type[BaseModel], dict[str, Any]] = {
+    dhr_steps.OtherReviewConsidered: {"review": "sar", "conclusion": "Not needed."},
+    dhr_steps.DecideReview: {
+        "by": BY,
+        "decision": "override",
+        "hold_review": True,
+        "reason": "Learning.",
+        "other_reviews": [{"review": "sar", "conclusion": "Not needed."}],
+    },
+    dhr_steps.DeclareIndependence: {
+        "by": BY,
+        "chair_id": "chair-north",
+        "signed_on": TODAY.isoformat(),
+        "not_employed_by_involved_agency": True,
+        "no_line_management_link": True,
+        "conflicts_declared": "None.",
+    },
+    dhr_steps.PanelMember: {"agency": "test-police", "role": "DI"},
+    dhr_steps.SetTermsOfReference: {
+        "by": BY,
+        "panel": [{"agency": "test-police", "role": "DI"}],
+        "scope_from": TODAY.isoformat(),
+        "scope_to": TODAY.isoformat(),
+        "key_lines_of_enquiry": ["What was known?"],
+        "imr_due": TODAY.isoformat(),
+    },
+    dhr_steps.RecordFamilyInvolvement: {"by": BY, "step": "engaged", "on": TODAY.isoformat()},
+    dhr_steps.RecordProceeding: {
+        "by": BY,
+        "kind": "criminal",
+        "reference": "URN-1",
+        "status": "ongoing",
+    },
+    dhr_steps.HoldStep: {
+        "by": BY,
+        "step": "family-interviews",
+        "reason": "Trial.",
+        "agreed_with": "SIO",
+    },
+    dhr_steps.ReleaseHold: {"by": BY, "step": "family-interviews", "reason": "Verdict."},
+    dhr_steps.PauseReview: {"by": BY, "reason": "Trial.", "agreed_by": "CSP chair"},
+    dhr_steps.ResumeReview: {"by": BY, "reason": "Verdict."},
+    dhr_steps.ReviseTimetable: {
+        "by": BY,
+        "new_target": TODAY.isoformat(),
+        "reason": "Trial.",
+        "agreed_by": "CSP chair",
+    },
+    dhr_steps.RecordDocument: {
+        "by": BY,
+        "kind": "overview-report",
+        "reference": "OR-1",
+        "sha256": "ab" * 32,
+    },
+    dhr_steps.SignOffReport: {
+        "by": BY,
+        "signed_off_on": TODAY.isoformat(),
+        "agreed_by": "CSP chair",
+    },
+    dhr_steps.SubmitToQa: {"by": BY, "submitted_on": TODAY.isoformat()},
+    dhr_steps.RecordQaOutcome: {"by": BY, "outcome": "approved", "letter_on": TODAY.isoformat()},
+    dhr_steps.RecordDacCopy: {"by": BY, "sent_on": TODAY.isoformat()},
+    dhr_steps.AgreePublicationDate: {
+        "by": BY,
+        "publish_on": TODAY.isoformat(),
+        "agreed_with_family": True,
+    },
+    dhr_steps.RecordPublication: {
+        "by": BY,
+        "published_on": TODAY.isoformat(),
+        "url": "https://csp.example.org/dhr/1",
+    },
+    dhr_steps.DhrRecommendation: {
+        "owner": "test-police",
+        "action": "Train.",
+        "due": TODAY.isoformat(),
+    },
+    dhr_steps.SetRecommendations: {
+        "by": BY,
+        "recommendations": [{"owner": "test-police", "action": "Train.", "due": TODAY.isoformat()}],
+    },
+    dhr_steps.CloseReview: {"by": BY, "reason": "Joint review led elsewhere."},
+    ScopingResponse: {"had_contact": True, "records_secured": True, "summary": "Seen twice."},
+    ImrResponse: {
+        "summary": "Analysis.",
+        "chronology_included": True,
+        "author_independent": True,
+        "signed_off_by": "Head of Safeguarding",
+    },
+}
+"""The DHR's step inputs and partner answers (schemas/dhr_steps.py, schemas/partner_task.py)."""
+
 VALID: dict[type[BaseModel], dict[str, Any]] = {
     Application: application_data(),
     Applicant: application_data()["applicant"],
@@ -190,6 +285,7 @@ VALID: dict[type[BaseModel], dict[str, Any]] = {
         "follows": "ASBCPA 2014 s.104",
         "escalation_body": {"name": "PCC", "email": "pcc@example.org"},
     },
+    **DHR_VALID,
 }
 
 INPUT_MODELS = (*VALID, Directory)
@@ -225,7 +321,10 @@ def fields_where(test: Any) -> list[tuple[type[BaseModel], str]]:
 
 
 def set_value(data: dict[str, Any], field: str, value: Any, annotation: Any) -> dict[str, Any]:
-    """`data` with `field` set to `value` (as the one item of a tuple field)."""
+    """`data` with `field` set to `value` (as the one item of a tuple field, or the value of
+    one entry of a mapping such as an area's `policies`)."""
+    if typing.get_origin(annotation) is dict:
+        return {**data, field: {"dhr": value}}
     is_tuple = typing.get_origin(annotation) is tuple or any(
         typing.get_origin(arg) is tuple for arg in typing.get_args(annotation)
     )

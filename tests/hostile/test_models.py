@@ -57,6 +57,8 @@ TEXT_REFUSALS = (
     "is not a valid reference",
     "unable to parse raw data as a unicode string",
     "is not an email address",
+    "is not a SHA-256 digest",
+    "is not a web address",
 )
 
 

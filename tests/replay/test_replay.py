@@ -28,7 +28,7 @@ def test_there_are_stored_histories_of_every_workflow() -> None:
         ]["name"]
         for p in STORED
     }
-    assert types >= {"CommunityTrigger", "PartnerTask"}
+    assert types >= {"CommunityTrigger", "PartnerTask", "DomesticHomicideReview"}
 
 
 async def test_every_stored_history_replays_without_nondeterminism() -> None:

@@ -10,6 +10,18 @@ from schemas.community_trigger import Application
 COORDINATOR = "coord@north.example.org"
 APPLICANT = "applicant@example.net"
 AGENCIES = ("north-council", "test-police", "test-icb")
+HOME_OFFICE = "dhr@homeoffice.example.org"
+CSP_CHAIR = "chair@north-csp.example.org"
+DHR_POLICY: dict[str, Any] = {
+    "name": "test-dhr",
+    "version": 1,
+    "scoping_response_working_days": 10,
+    "imr_due_weeks": 8,
+    "reminders": {"before_due": [3, 1], "escalation_interval": 2, "max_escalations": 3},
+    "home_office_email": HOME_OFFICE,
+    "csp_chair_email": CSP_CHAIR,
+}
+"""The north area's DHR policy; south names none and follows DhrPolicy's defaults."""
 
 
 def _agency(ident: str, kind: str) -> dict[str, Any]:
@@ -29,6 +41,7 @@ def _chair(
     capacity: int = 2,
     organisation: str = "Independent",
     conflicts: tuple[str, ...] = (),
+    processes: tuple[str, ...] = ("community-trigger", "dhr"),
 ) -> dict[str, Any]:
     return {
         "id": ident,
@@ -36,7 +49,7 @@ def _chair(
         "email": f"{ident}@chairs.example.org",
         "organisation": organisation,
         "home_area": home,
-        "processes": ["community-trigger"],
+        "processes": list(processes),
         "max_active_cases": capacity,
         "conflicts": list(conflicts),
     }
@@ -62,6 +75,7 @@ def directory_document(
                 "relevant_bodies": list(AGENCIES),
                 "neighbouring_areas": ["south"],
                 "community_trigger_policy": "test-ct",
+                "policies": {"dhr": "test-dhr"},
             },
             {
                 "id": "south",
@@ -93,6 +107,7 @@ def directory_document(
             _chair("chair-south-police", "south", organisation="test-police"),
             _chair("chair-south", "south"),
         ],
+        "policies": {"dhr": [DHR_POLICY]},
         "community_trigger_policies": [
             {
                 "name": "test-ct",

@@ -240,3 +240,19 @@ async def test_an_answer_whose_holds_information_is_not_a_boolean_is_refused(
     assert (await cspflow.task_status(handle.id)).state is TaskState.OPEN
     await cspflow.step(handle.id, "cancel", CancelTask(by=COORDINATOR, reason="Test over"))
     assert (await handle.result()).state is TaskState.CANCELLED
+
+
+async def test_a_task_reporting_to_a_closed_case_still_ends_with_its_answer(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, today: date
+) -> None:
+    """`report_to` naming no running case: the signal finds nothing, and the task still ends."""
+    task = task_input(
+        f"ct-north-T.task.report-{today}.test-police", today, today + timedelta(days=10)
+    ).model_copy(update={"report_to": f"dhr-north-GONE-{today}", "templates": "dhr-"})
+    handle = await start_task(env, worker, task)
+    await eventually(lambda: cspflow.task_status(handle.id), lambda s: s is not None)
+    await cspflow.submit(
+        handle.id, {"holds_information": False, "summary": "No contact.", "incident_references": []}
+    )
+    result = await handle.result()
+    assert result.state is TaskState.ANSWERED and result.response is not None

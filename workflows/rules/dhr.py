@@ -15,13 +15,15 @@ or the circumstances, which are recorded and never decided on.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, timedelta
 
 from schemas.dhr import (
     ChargeStatus,
     DeathCause,
     DhrFinding,
     DhrNotification,
+    DhrPolicy,
     DhrRoute,
     DhrScreening,
     Limb,
@@ -482,3 +484,87 @@ def screen_notification(notification: DhrNotification) -> DhrScreening:
         reasons=tuple(f.reason for f in findings),
         findings=tuple(findings),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The review's timetable and gates (statutory-reference.md §2.3 steps 7-17, §2.6)
+# --------------------------------------------------------------------------------------------
+
+
+def completion_target(decided_on: date, policy: DhrPolicy) -> date:
+    """Return the last day of the completion target: six months beginning with the decision.
+
+    2016 guidance §5 "Timescales": a review is to be completed within six months of the decision
+    to hold it (statutory-reference.md §2.3 step 12, [SG*]); the months come from the policy and
+    are counted as every statutory period in cspflow (§0.2, `deadlines.end_of_period`).
+    """
+    return end_of_period(decided_on, policy.completion_target_months)
+
+
+def completion_reminders(decided_on: date, policy: DhrPolicy) -> tuple[date, ...]:
+    """Return the days the chair and the CSP are reminded of the completion target.
+
+    One for each of the policy's points (default 4 and 5 months, issue 14): the day after the
+    period of that many months beginning with the decision ends, i.e. the corresponding date.
+    """
+    return tuple(
+        end_of_period(decided_on, months) + timedelta(days=1)
+        for months in policy.completion_reminder_months
+    )
+
+
+def imr_due(requested_on: date, policy: DhrPolicy) -> date:
+    """Return when chronologies and IMRs are due when the panel sets no date (default 8 weeks).
+
+    Local practice, often 6-8 weeks (statutory-reference.md §2.3 step 7, [SG*]/[UNVERIFIED]).
+    """
+    return requested_on + timedelta(weeks=policy.imr_due_weeks)
+
+
+def publication_removal(published_on: date, policy: DhrPolicy) -> date | None:
+    """Return the day a published report comes down, or None when the policy keeps it online.
+
+    Preston keeps reports online for 12 months, then provides them on request
+    (statutory-reference.md §2.3 step 16, [LOCAL]): the last day of that period.
+    """
+    months = policy.publication_removal_months
+    return None if months is None else end_of_period(published_on, months)
+
+
+def publication_blockers(
+    qa_approved: bool,
+    criminal_statuses: Sequence[str],
+    agreed_date: date | None,
+    on: date,
+) -> tuple[str, ...]:
+    """Return every reason a review may not be published on `on` (empty: it may).
+
+    The anonymised report is published only after the Home Office QA Panel approved it, after
+    criminal proceedings have concluded, and on a date agreed with the family
+    (statutory-reference.md §2.3 step 15; §2.6: "publication waits until proceedings conclude").
+    """
+    reasons = []
+    if not qa_approved:
+        reasons.append("the Home Office Quality Assurance Panel has not approved the report")
+    open_cases = [s for s in criminal_statuses if s != "concluded"]
+    if open_cases:
+        reasons.append(
+            f"criminal proceedings have not concluded ({len(open_cases)} recorded as "
+            "pending or ongoing)"
+        )
+    if agreed_date is None:
+        reasons.append("no publication date has been agreed with the family")
+    elif on < agreed_date:
+        reasons.append(f"the date agreed with the family is {agreed_date.isoformat()}")
+    return tuple(reasons)
+
+
+def decision_reasons(
+    screening: DhrScreening, hold_review: bool, override_reason: str | None
+) -> tuple[str, ...]:
+    """Return the reasons recorded with the CSP's decision: an override's reason first, then
+    every finding of the screening it confirmed or overrode (DVCVA 2004 s.9(1); D1-D5)."""
+    if override_reason is None:
+        return screening.reasons
+    held = "hold a review" if hold_review else "not hold a review"
+    return (f"override of the proposal, to {held}: {override_reason}", *screening.reasons)

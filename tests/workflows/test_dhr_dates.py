@@ -1,0 +1,178 @@
+"""Date-exact DHR tests on their own time-skipping server, started from a fixed quiet date.
+
+Two agencies late with their IMRs: reminders 3 and 1 working days before the due date, overdue
+notices and escalation to the agency's senior manager and the coordinator on the first working
+day after it and every 2 working days (the test policy; May Day skipped), and the per-agency
+table of requested, due, received and days late (issue 14 step 7). Then the six-month target:
+reminders at 4 and 5 months and an escalation when missed (2016 guidance §5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
+from email.utils import parsedate_to_datetime
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from schemas.dhr import Stage
+from schemas.dhr_steps import DecideReview, ReviseTimetable
+from starter.client import Cspflow
+from starter.processes.dhr import _imr_rows
+from tests.conftest import Inbox, start_time_skipping_server
+from tests.workflows.dhr_cases import (
+    IMR_ANSWER,
+    SCOPING_ANSWER,
+    at_stage,
+    close_and_finish,
+    notification,
+    start,
+    status,
+    step,
+    to_agency_reports,
+)
+from tests.workflows.directory import COORDINATOR, CSP_CHAIR, HOME_OFFICE
+from tests.workflows.helpers import eventually, move_clock_to
+
+START = datetime(2049, 3, 1, 7, 0, tzinfo=UTC)
+"""A Monday far beyond real time, in a year with 2027's calendar (the test server's clock starts
+at real now): no bank holiday near the IMR due date (26 April 2049); May Day is 3 May."""
+
+
+@pytest.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """This module's own time-skipping server, moved to START before any case opens."""
+    async with await start_time_skipping_server() as environment:
+        now = await environment.get_current_time()
+        await environment.sleep(START - now)
+        yield environment
+
+
+def days_sent(inbox: Inbox, to: str, word: str, about: str = "") -> list[date]:
+    """The days mail to `to` whose subject has `word` (and `about`) was sent."""
+    return [
+        parsedate_to_datetime(str(m["Date"])).astimezone(UTC).date()
+        for m in inbox.to(to)
+        if word in str(m["Subject"]).lower() and about in str(m["Subject"]).lower()
+    ]
+
+
+IMR = "individual management review"
+
+
+async def test_two_agencies_late_with_imrs_are_reminded_and_escalated_on_working_days(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox
+) -> None:
+    """Police and ICB late: reminders 21 and 23 April, overdue 27 and 29 April and 4 May."""
+    today = START.date()
+    case_id = await start(cspflow, notification(today, reference="LATE-1"))
+    reports = await to_agency_reports(cspflow, case_id, today)
+    imrs = {t.agency: t for t in reports.tasks if t.kind == "imr"}
+    assert {t.due for t in imrs.values()} == {date(2049, 4, 26)}
+    await cspflow.submit(imrs["north-council"].task_id, IMR_ANSWER)
+    now = await env.get_current_time()
+    await env.sleep(datetime(2049, 5, 5, 12, 0, tzinfo=UTC) - now)
+    for agency in ("test-police", "test-icb"):
+        requests, head = f"requests@{agency}.example.org", f"head@{agency}.example.org"
+        reminders = [date(2049, 4, 21), date(2049, 4, 23)]
+        assert days_sent(inbox, requests, "reminder", IMR) == reminders
+        overdue = [date(2049, 4, 27), date(2049, 4, 29), date(2049, 5, 4)]
+        assert days_sent(inbox, requests, "overdue by", IMR) == overdue
+        assert days_sent(inbox, head, "escalation", IMR) == overdue
+    assert days_sent(inbox, "requests@north-council.example.org", "reminder", IMR) == []
+    assert len(days_sent(inbox, COORDINATOR, "escalation", IMR)) == 6
+    late = await status(cspflow, case_id)
+    table = {row[0]: row for row in _imr_rows(late)}
+    assert table["north-council"][3] == "2049-03-01" and table["north-council"][4] == "0"
+    assert table["test-police"][3] == "-"
+    assert {t.agency for t in late.tasks if t.kind == "imr" and t.state == "overdue"} == {
+        "test-police",
+        "test-icb",
+    }
+    for agency in ("test-police", "test-icb"):
+        await cspflow.submit(imrs[agency].task_id, IMR_ANSWER)
+    answered = await eventually(
+        lambda: status(cspflow, case_id),
+        lambda s: all(t.answered_on is not None for t in s.tasks if t.kind == "imr"),
+        what="late IMRs received",
+    )
+    rows = {row[0]: row for row in _imr_rows(answered)}
+    assert rows["test-icb"][3] == "2049-05-05" and rows["test-icb"][4] == "9"
+    imr_rows = [t for t in answered.tasks if t.kind == "imr"]
+    assert all(t.author_independent and t.signed_off_by for t in imr_rows)
+    await close_and_finish(env, cspflow, case_id)
+
+
+async def test_the_six_month_target_is_reminded_escalated_and_revised(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox
+) -> None:
+    """Reminders at 4 and 5 months to the chair and the CSP; escalation the day after the
+    target; a revised timetable goes to the Home Office."""
+    today = (await env.get_current_time()).date()
+    case_id = await start(cspflow, notification(today, reference="TARGET-1"))
+    reports = await to_agency_reports(cspflow, case_id, today)
+    target = reports.completion_target
+    assert target is not None
+    for task in reports.tasks:
+        await cspflow.submit(task.task_id, SCOPING_ANSWER if task.kind == "scoping" else IMR_ANSWER)
+    now = await env.get_current_time()
+    await env.sleep(datetime.combine(target + timedelta(days=2), time(12), UTC) - now)
+    reminders = days_sent(inbox, CSP_CHAIR, "months since the decision")
+    assert len(reminders) == 2
+    missed = days_sent(inbox, CSP_CHAIR, "missed")
+    assert missed == [target + timedelta(days=1)]
+    new_target = target + timedelta(days=60)
+    await step(
+        cspflow,
+        case_id,
+        "revise_timetable",
+        ReviseTimetable,
+        new_target=new_target.isoformat(),
+        reason="Trial listed late",
+        agreed_by="CSP chair",
+    )
+    revised = await eventually(
+        lambda: status(cspflow, case_id),
+        lambda s: s.completion_target == new_target,
+        what="revised target",
+    )
+    assert revised.completion_target == new_target
+    await eventually(
+        lambda: _count(inbox, HOME_OFFICE, "revised completion date"),
+        lambda n: n == 1,
+        what="Home Office told of the revised timetable",
+    )
+    await close_and_finish(env, cspflow, case_id)
+
+
+async def _count(inbox: Inbox, to: str, word: str) -> int:
+    return len([m for m in inbox.to(to) if word in str(m["Subject"]).lower()])
+
+
+async def test_the_csp_chair_is_reminded_before_the_decision_is_due_and_escalated_after(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox
+) -> None:
+    """Notified 1 March 2050: decision due 31 March (D6); the CSP chair is reminded on 28 and 30
+    March and told it is overdue on 1, 5 and 7 April (a weekend skipped); deciding on 7 April
+    records the deadline missed by 7 days."""
+    await move_clock_to(env, datetime(2050, 3, 1, 7, 0, tzinfo=UTC))
+    case_id = await start(cspflow, notification(date(2050, 3, 1), reference="SLOW-1"))
+    opened = await at_stage(cspflow, case_id, Stage.DECISION)
+    assert opened.screening is not None and opened.screening.decision_due == date(2050, 3, 31)
+    await move_clock_to(env, datetime(2050, 4, 7, 12, 0, tzinfo=UTC))
+    for to in (CSP_CHAIR, COORDINATOR):
+        reminded = days_sent(inbox, to, "review decision due")
+        assert reminded == [date(2050, 3, 28), date(2050, 3, 30)]
+        escalated = days_sent(inbox, to, "review decision overdue")
+        assert escalated == [date(2050, 4, 1), date(2050, 4, 5), date(2050, 4, 7)]
+    await step(cspflow, case_id, "decide_review", DecideReview, decision="confirm")
+    decided = await eventually(
+        lambda: status(cspflow, case_id),
+        lambda s: s.review_held is not None,
+        what="the decision",
+    )
+    deadline = next(d for d in decided.deadlines if d.name == "review-decision")
+    assert deadline.state.value == "missed" and deadline.days_late == 7
+    await close_and_finish(env, cspflow, case_id)

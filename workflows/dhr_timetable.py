@@ -1,0 +1,168 @@
+"""The review's clocks that run beside its stages: the completion target and the copy to the
+Domestic Abuse Commissioner.
+
+2016 guidance §5 "Timescales": a review is completed within six months of the decision to hold it;
+when it is not, the reasons are recorded, a revised timetable is agreed with the CSP and the Home
+Office is kept informed (statutory-reference.md §2.3 step 12, §2.6). DVCVA 2004 s.9(3B): the
+report goes to the Domestic Abuse Commissioner "as soon as reasonably practicable after the
+report is completed", so cspflow reminds the coordinators until that is recorded. Each notice is
+sent once (its key is kept in the review's state, across continue-as-new); a paused review is not
+chased about its target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.dhr_report_steps import DhrReportSteps
+    from workflows.rules.chasing import notice_moment
+    from workflows.rules.deadlines import add_working_days, days_late
+    from workflows.rules.dhr import completion_reminders
+
+
+class DhrTimetable(DhrReportSteps):
+    """The completion-target and Commissioner-copy watches of a review."""
+
+    def _ensure_watches(self) -> None:
+        """Start the watches the review's state calls for (again, in a continued run)."""
+        s = self._s
+        if self._watching:
+            return
+        if s.review_held and s.completion_target is not None:
+            self._watching = True
+            self._loops.append(asyncio.create_task(self._watch_timetable()))
+
+    def _watch_stopped(self) -> bool:
+        return self._stop() or self._finished
+
+    async def _sleep_or_change(self, until: date, changed: Callable[[], bool]) -> bool:
+        """Sleep until the notice moment of `until`; True when woken early by a change."""
+        delay = (notice_moment(until) - workflow.now()).total_seconds()
+        if delay <= 0:
+            return False
+        try:
+            await workflow.wait_condition(
+                lambda: changed() or self._watch_stopped(),
+                timeout=delay,
+            )
+            return True
+        except TimeoutError:
+            return False
+
+    async def _watch_timetable(self) -> None:
+        """Remind before the completion target, escalate after it, then the Commissioner copy."""
+        s = self._s
+        while not self._watch_stopped() and s.signed_off_on is None:
+            if s.pending_timetable is not None:
+                await self._apply_timetable()
+                continue
+            if s.pause is not None:
+                await workflow.wait_condition(lambda: s.pause is None or self._watch_stopped())
+                continue
+            target = s.completion_target
+            assert target is not None and s.decided_on is not None
+            points = [
+                (day, "completion-reminder", n)
+                for n, day in enumerate(completion_reminders(s.decided_on, self.setup.policy), 1)
+                if day <= target
+            ] + [(target + timedelta(days=1), "completion-missed", 0)]
+            since = s.target_set_at or workflow.now()
+            pending = [
+                (day, kind, n)
+                for day, kind, n in points
+                if f"{kind}-{target}-{n}" not in s.chases_sent
+                # A missed target is escalated at once even when the date was set late.
+                and (kind == "completion-missed" or notice_moment(day) >= since)
+            ]
+
+            def moved(t: date = target) -> bool:
+                return (
+                    s.completion_target != t
+                    or s.pending_timetable is not None
+                    or s.pause is not None
+                    or s.signed_off_on is not None
+                )
+
+            if not pending:
+                await workflow.wait_condition(lambda: moved() or self._watch_stopped())
+                continue
+            day, kind, n = pending[0]
+            if await self._sleep_or_change(day, moved):
+                continue
+            if self._watch_stopped():
+                break
+            s.chases_sent.add(f"{kind}-{target}-{n}")
+            await self._completion_notice(kind, target, n)
+        await self._watch_commissioner_copy()
+
+    async def _completion_notice(self, kind: str, target: date, n: int) -> None:
+        to = self._csp_chair()
+        if self._s.chair_email:
+            to = (self._s.chair_email, *to)
+        context: dict[str, object] = {"target": target.isoformat()}
+        if kind == "completion-reminder":
+            context["months"] = self.setup.policy.completion_reminder_months[n - 1]
+        else:
+            context["days_overdue"] = days_late(target, workflow.now().date())
+        await self._notice(kind, to, context, step=f"{kind}-{target.isoformat()}", n=n)
+
+    async def _apply_timetable(self) -> None:
+        """Record a revised timetable agreed with the CSP and tell the Home Office (§2.6)."""
+        s = self._s
+        revised = s.pending_timetable
+        assert revised is not None and s.completion_target is not None
+        previous = s.completion_target
+        s.completion_target, s.target_set_at = revised.new_target, workflow.now()
+        self._set_deadline(
+            "completion-target",
+            revised.new_target,
+            f"revised timetable agreed by {revised.agreed_by}",
+        )
+        await self._decide(
+            "revised-timetable",
+            revised.new_target.isoformat(),
+            revised.by,
+            (revised.reason, f"agreed by {revised.agreed_by}", f"previous target {previous}"),
+        )
+        await self._notice(
+            "revised-timetable",
+            self._home_office(),
+            {
+                "area_name": self.setup.area_name,
+                "target": revised.new_target.isoformat(),
+                "previous_target": previous.isoformat(),
+                "reason": revised.reason,
+            },
+            step=f"revised-timetable-{revised.new_target.isoformat()}",
+        )
+        s.pending_timetable = None
+        await self._record_case()
+
+    async def _watch_commissioner_copy(self) -> None:
+        """Remind the coordinators every few working days until the copy is recorded as sent."""
+        s = self._s
+        every = self.setup.policy.dac_copy_reminder_working_days
+        while not self._watch_stopped() and s.dac_copy_sent_on is None:
+            if s.signed_off_on is None:
+                await workflow.wait_condition(
+                    lambda: s.signed_off_on is not None or self._watch_stopped()
+                )
+                continue
+            n = s.dac_reminders + 1
+            day = add_working_days(s.signed_off_on, every * n, s.holidays)
+            if await self._sleep_or_change(day, lambda: s.dac_copy_sent_on is not None):
+                continue
+            if self._watch_stopped() or s.dac_copy_sent_on is not None:
+                break
+            s.dac_reminders = n
+            await self._notice(
+                "dac-copy-reminder",
+                self.setup.coordinator_emails,
+                {"signed_off_on": s.signed_off_on.isoformat(), "reminder_number": n},
+                n=n,
+            )
