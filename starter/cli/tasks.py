@@ -36,6 +36,17 @@ RESPONSE_EXAMPLES: dict[TaskKind, dict[str, Any]] = {
         "incident_references": ["DP-26-0311"],
     },
     TaskKind.RECOMMENDATION: {"status": "done", "note": "Mediation offered and accepted."},
+    TaskKind.SCOPING: {
+        "had_contact": True,
+        "records_secured": True,
+        "summary": "Two contacts in the scope period; the records are secured.",
+    },
+    TaskKind.IMR: {
+        "summary": "Individual management review with chronology, as agreed by the panel.",
+        "chronology_included": True,
+        "author_independent": True,
+        "signed_off_by": "Head of Safeguarding",
+    },
 }
 
 
