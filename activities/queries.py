@@ -36,9 +36,11 @@ async def list_cases(
 ) -> list[CaseRow]:
     """List cases, soonest deadline first, optionally only those overdue on a given day.
 
-    A case is overdue on a day when it is still open and its next deadline is before that day:
-    the due date is the last day on which the step is on time (schemas.shared.Deadline).
-    Cases with no deadline come last.
+    A case is overdue on a day when it is still open and its next open deadline is before that
+    day (workflows.rules.deadlines.is_overdue: the due date is the last day on which the step is
+    on time). The next_deadline column holds the next *open* deadline, kept current by the case
+    (rules.deadlines.next_open_deadline) and empty once it closes, so a met deadline never makes
+    a case overdue. Cases with no deadline come last.
     """
     query = sa.select(Case)
     if process is not None:
@@ -48,7 +50,12 @@ async def list_cases(
     if stage is not None:
         query = query.where(Case.stage == stage)
     if overdue_on is not None:
-        query = query.where(Case.closed_at.is_(None), Case.next_deadline < overdue_on)
+        # The SQL form of rules.deadlines.is_overdue(next_deadline, overdue_on).
+        query = query.where(
+            Case.closed_at.is_(None),
+            Case.next_deadline.is_not(None),
+            Case.next_deadline < overdue_on,
+        )
     query = query.order_by(
         Case.next_deadline.is_(None), Case.next_deadline, Case.received_on, Case.case_id
     )

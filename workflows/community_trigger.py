@@ -99,6 +99,8 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
             f"{policy.timescales.threshold_decision} working days after receipt",
         )
         await self._record_case()
+        if workflow.patched("ct-next-deadline-kept-current"):
+            self._deadline_recorder = asyncio.create_task(self._keep_next_deadline_recorded())
 
     async def _acknowledge(self) -> None:
         app, setup = self._case.application, self.setup

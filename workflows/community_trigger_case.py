@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.chase import Chaser
     from workflows.partner_task import PartnerTaskWorkflow
     from workflows.rules.chasing import Chase, ChaseKind
-    from workflows.rules.deadlines import add_working_days, days_late
+    from workflows.rules.deadlines import add_working_days, days_late, next_open_deadline
 
 
 class CaseClosing(Exception):
@@ -105,6 +105,10 @@ class CommunityTriggerCase:
         self._appeal_decision: RecordAppealDecision | None = None
         self._closing: CloseCase | None = None
         self._closed_reason: str | None = None
+        # One record_case at a time, so the records never end on an older stage or deadline.
+        self._record_lock = asyncio.Lock()
+        self._recorded_deadline: date | None = None
+        self._deadline_recorder: asyncio.Task[None] | None = None
 
     # ---- helpers for the procedure ----------------------------------------------------------
 
@@ -173,9 +177,27 @@ class CommunityTriggerCase:
         )
 
     def _next_deadline(self) -> date | None:
+        if self._stage is Stage.CLOSED:
+            return None
         open_dues = [d.due for d in self._deadlines.values() if d.state is DeadlineState.OPEN]
         open_dues += [t.due for t in self._tasks.values() if t.state in ("open", "overdue")]
-        return min(open_dues, default=None)
+        return next_open_deadline(open_dues)
+
+    async def _keep_next_deadline_recorded(self) -> None:
+        """Record the case again whenever its next open deadline changes, until it closes.
+
+        A deadline met, set or cancelled between two stage changes would otherwise leave the
+        records and the CspNextDeadline search attribute on a deadline already met (issue 12,
+        defect 4): `cspflow cases --overdue` then lists a case that is on time.
+        """
+        while self._stage is not Stage.CLOSED:
+            await workflow.wait_condition(
+                lambda: (
+                    self._stage is Stage.CLOSED or self._next_deadline() != self._recorded_deadline
+                )
+            )
+            if self._stage is not Stage.CLOSED:
+                await self._record_case()
 
     async def _wait_for(self, condition: Any, deadline: str | None) -> None:
         """Wait for a human step, chasing the coordinator about its deadline; honour closing."""
@@ -279,7 +301,12 @@ class CommunityTriggerCase:
         await self._record_case()
 
     async def _record_case(self) -> None:
+        async with self._record_lock:
+            await self._record_case_now()
+
+    async def _record_case_now(self) -> None:
         app, nxt = self._case.application, self._next_deadline()
+        self._recorded_deadline = nxt
         workflow.upsert_search_attributes(
             [
                 search_attributes.PROCESS.value_set(Process.COMMUNITY_TRIGGER.value),

@@ -11,7 +11,7 @@ the same dates it got the first time (style.md §2).
 from __future__ import annotations
 
 import calendar
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date, timedelta
 
 SATURDAY = 5  # date.weekday(): Monday is 0
@@ -112,3 +112,22 @@ def years_spanned(start: date, days: int) -> tuple[int, ...]:
     other = start + timedelta(days=days)
     first, last = sorted((start.year, other.year))
     return tuple(range(first, last + 1))
+
+
+def next_open_deadline(open_dues: Iterable[date]) -> date | None:
+    """Return a case's next open deadline: the earliest due date still open; None when none is.
+
+    The one definition every face reads (the CspNextDeadline search attribute, the records'
+    next_deadline column, `cspflow cases --overdue`, the console's "Overdue only"): a deadline
+    met, missed or cancelled never counts, and a closed case has none (issue 12, defect 4).
+    """
+    return min(open_dues, default=None)
+
+
+def is_overdue(due: date, today: date) -> bool:
+    """Return True when an open deadline due on `due` is overdue on `today`.
+
+    The due date is the last day on which the step is on time (schemas.shared.Deadline), so a
+    step is overdue from the day after it. A case is overdue when its next open deadline is.
+    """
+    return due < today
