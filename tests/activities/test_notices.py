@@ -63,6 +63,7 @@ SAMPLE: dict[str, Any] = {
     "due": "2025-03-20",
     "days_overdue": 3,
     "meeting_on": "2025-04-02T13:30:00+00:00",
+    "previous_meeting_on": "2025-04-09",
     "findings": "The agencies did not share what they knew.\n\nNo one owned the case.",
     "recommendations": [
         {
@@ -119,6 +120,11 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
     "community-trigger/chair-allocated": {"case_reference", "case_id", "area_name"},
     "community-trigger/no-eligible-chair": {"case_reference", "case_id", "reasons"},
     "community-trigger/meeting-invitation": {"case_reference", "meeting_on"},
+    "community-trigger/meeting-rescheduled": {
+        "case_reference",
+        "meeting_on",
+        "previous_meeting_on",
+    },
     "community-trigger/meeting-papers": {"case_reference", "case_id", "meeting_on"},
     "community-trigger/outcome-letter": {
         "case_reference",
