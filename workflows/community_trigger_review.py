@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.community_trigger_steps import CommunityTriggerSteps
     from workflows.rules.chairs import ChairCase, rank_independent_chairs
     from workflows.rules.chasing import notice_moment
+    from workflows.rules.community_trigger import meeting_date_warnings
     from workflows.rules.deadlines import add_working_days, subtract_working_days
 
 
@@ -167,9 +168,12 @@ class CommunityTriggerReview(CommunityTriggerSteps):
             "meeting",
             meeting.meeting_on.isoformat(),
             meeting.by,
-            ()
-            if meeting.invite_applicant
-            else (f"applicant not invited: {meeting.reason_not_invited}",),
+            (
+                ()
+                if meeting.invite_applicant
+                else (f"applicant not invited: {meeting.reason_not_invited}",)
+            )
+            + self._meeting_warnings(meeting),
         )
         papers_due = self._set_papers_deadline(meeting)
         if workflow.patched("ct-meeting-rescheduled"):
@@ -205,6 +209,20 @@ class CommunityTriggerReview(CommunityTriggerSteps):
         await self._move_to(Stage.VICTIM_CONSULTATION)
         # Guidance (2025): the victim is consulted on the action plan before it is finalised.
         await self._wait_for(lambda: self._consultation is not None, "outcome-letter")
+
+    def _meeting_warnings(self, meeting: ScheduleMeeting) -> tuple[str, ...]:
+        """What is unusual about the date, recorded with the decision (issue 12, defect 8)."""
+        if not workflow.patched("ct-meeting-date-warnings"):
+            return ()
+        information_due = max(
+            (
+                t.due
+                for t in self._tasks.values()
+                if t.kind == TaskKind.INFORMATION_REQUEST.value and t.state in ("open", "overdue")
+            ),
+            default=None,
+        )
+        return meeting_date_warnings(meeting.meeting_on, self._holidays, information_due)
 
     def _set_papers_deadline(self, meeting: ScheduleMeeting) -> date:
         days = self.setup.policy.timescales.papers_before_meeting
@@ -255,7 +273,7 @@ class CommunityTriggerReview(CommunityTriggerSteps):
         reasons: tuple[str, ...] = (f"rescheduled from {old} to {new}",)
         if not meeting.invite_applicant:
             reasons += (f"applicant not invited: {meeting.reason_not_invited}",)
-        await self._decide("meeting", new, meeting.by, reasons)
+        await self._decide("meeting", new, meeting.by, reasons + self._meeting_warnings(meeting))
         self._set_papers_deadline(meeting)
 
     # ---- 7. the outcome letter -----------------------------------------------------------------

@@ -119,6 +119,10 @@ class CommunityTriggerSteps(CommunityTriggerCase):
                 f"meeting_on ({step.meeting_on}) is in the past: give the date the "
                 "meeting will be held"
             )
+        if self._meeting is not None and step.meeting_on == self._meeting.meeting_on:
+            raise ValueError(
+                f"the meeting is already on {step.meeting_on}: give the new date to move it"
+            )
 
     @workflow.update
     def record_review(self, step: RecordReview) -> CaseStatus:

@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.validation import describe_validation_error
     from workflows.chase import Chaser
     from workflows.rules.chasing import Chase, ChaseKind
-    from workflows.rules.deadlines import days_late
+    from workflows.rules.deadlines import days_late, non_working_day, working_days_around
 
 KIND_LABELS = {
     TaskKind.INFORMATION_REQUEST: "information request",
@@ -192,6 +192,17 @@ class PartnerTaskWorkflow:
             )
         if change.new_due < workflow.now().date():
             raise ValueError(f"new_due ({change.new_due}) is in the past: give a future date")
+        # Refused, not warned: a due date is the last day on which the answer is on time, and
+        # the first overdue notice goes on the first working day after it (rules/chasing.py),
+        # so a Saturday would make Monday's answer late with no working day to give it in.
+        # Every due date cspflow computes is a working day; an extension keeps that true.
+        why = non_working_day(change.new_due, self._task.bank_holidays)
+        if why is not None:
+            before, after = working_days_around(change.new_due, self._task.bank_holidays)
+            raise ValueError(
+                f"new_due ({change.new_due}) is {why}, not a working day: give the working day "
+                f"before ({before}) or after ({after})"
+            )
 
     @workflow.update
     def cancel(self, change: CancelTask) -> PartnerTaskResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -15,7 +16,7 @@ from schemas.community_trigger import (
     ScheduleMeeting,
     Stage,
 )
-from starter.client import Cspflow
+from starter.client import ClientError, Cspflow
 from tests.conftest import Inbox
 from tests.workflows.directory import APPLICANT, application
 from tests.workflows.helpers import case_result, eventually
@@ -88,5 +89,60 @@ async def test_a_rescheduled_meeting_reinvites_moves_the_papers_and_records_both
     )
     assert inbox.to(CHAIR)
     assert {d.name: d.due for d in status.deadlines}["review-record"] > second
+    await cspflow.step(case_id, "close_case", CloseCase(by=BY, reason="withdrawn"))
+    await case_result(env.client, case_id, CaseOutcome)
+
+
+def saturday_after(day: date) -> date:
+    return day + timedelta(days=(5 - day.weekday()) % 7 or 7)
+
+
+async def test_a_meeting_on_a_weekend_before_the_information_is_due_is_recorded_with_warnings(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox, today: date
+) -> None:
+    """Unusual dates stand, with each warning in the meeting's decision record."""
+    case_id = await cspflow.start_community_trigger(application(today, reference="ODD-1"))
+    status = await at_meeting_stage(cspflow, case_id)
+    information_due = max(t.due for t in status.tasks if t.kind == "information-request")
+    saturday = saturday_after(today)
+    assert saturday <= information_due
+    await cspflow.step(case_id, "schedule_meeting", ScheduleMeeting(by=BY, meeting_on=saturday))
+    status = await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: any(d.step == "meeting" for d in s.decisions),
+        what="the meeting decision",
+    )
+    [meeting] = [d for d in status.decisions if d.step == "meeting"]
+    warnings = [r for r in meeting.reasons if r.startswith("warning:")]
+    assert len(warnings) == 2
+    assert "a Saturday" in warnings[0]
+    assert f"{information_due.day} {information_due:%B %Y}" in warnings[1]
+    await cspflow.step(case_id, "close_case", CloseCase(by=BY, reason="withdrawn"))
+    await case_result(env.client, case_id, CaseOutcome)
+
+
+async def test_a_meeting_in_the_past_or_on_the_same_date_again_is_refused(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox, today: date
+) -> None:
+    """Impossible dates are refused before anything reaches history, saying what to do."""
+    case_id = await cspflow.start_community_trigger(application(today, reference="ODD-2"))
+    await at_meeting_stage(cspflow, case_id)
+    with pytest.raises(ClientError, match="in the past"):
+        await cspflow.step(
+            case_id,
+            "schedule_meeting",
+            ScheduleMeeting(by=BY, meeting_on=today - timedelta(days=1)),
+        )
+    meeting_on = add_working_days(today, 30, ())
+    await cspflow.step(case_id, "schedule_meeting", ScheduleMeeting(by=BY, meeting_on=meeting_on))
+    await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: any(d.name == "meeting-papers" for d in s.deadlines),
+        what="papers deadline",
+    )
+    with pytest.raises(ClientError, match="already"):
+        await cspflow.step(
+            case_id, "schedule_meeting", ScheduleMeeting(by=BY, meeting_on=meeting_on)
+        )
     await cspflow.step(case_id, "close_case", CloseCase(by=BY, reason="withdrawn"))
     await case_result(env.client, case_id, CaseOutcome)

@@ -131,3 +131,23 @@ def is_overdue(due: date, today: date) -> bool:
     step is overdue from the day after it. A case is overdue when its next open deadline is.
     """
     return due < today
+
+
+def non_working_day(day: date, bank_holidays: Collection[date]) -> str | None:
+    """Say why `day` is not a working day ('a Saturday', 'a Sunday', 'a bank holiday'); None
+    when it is one (§0.2: Monday to Friday, not an England and Wales bank holiday)."""
+    if day.weekday() == SATURDAY:
+        return "a Saturday"
+    if day.weekday() > SATURDAY:
+        return "a Sunday"
+    if day in bank_holidays:
+        return "a bank holiday"
+    return None
+
+
+def working_days_around(day: date, bank_holidays: Collection[date]) -> tuple[date, date]:
+    """Return the working day just before `day` and the one just after, to offer instead of it."""
+    return (
+        subtract_working_days(day, 1, bank_holidays),
+        add_working_days(day, 1, bank_holidays),
+    )
