@@ -170,6 +170,12 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
         await self._decide("threshold", "met" if met else "not-met", decision.by, reasons)
         self._threshold_met = met
         await self._record_case()
+        if not met:
+            await self._close_served_tasks(
+                TaskKind.INFORMATION_REQUEST,
+                "no longer needed: the threshold for a case review was not met, so no review "
+                "will be held",
+            )
         return met
 
     async def _tell_applicant_the_decision(self, met: bool) -> None:

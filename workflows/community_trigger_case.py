@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -422,6 +423,25 @@ class CommunityTriggerCase:
         self._track_task(task)
         self._runners.append(asyncio.create_task(self._run_task(task)))
         return task_id
+
+    async def _close_served_tasks(self, kind: TaskKind, reason: str) -> None:
+        """Close the open tasks of one kind: the step they serve is decided (defect 5).
+
+        Each task records `reason` and tells its agency, so no one is chased for an answer
+        nobody will read.
+        """
+        if not workflow.patched("ct-close-served-tasks"):
+            return
+        await workflow.wait_condition(lambda: len(self._handles) == len(self._tasks))
+        for task_id, handle in list(self._handles.items()):
+            if self._tasks[task_id].kind != kind.value or task_id in self._task_results:
+                continue
+            try:
+                await handle.signal(PartnerTaskWorkflow.purpose_served, reason)
+            except ApplicationError as error:
+                # The task finished (answered) before its result reached this case.
+                if error.type != "ExternalWorkflowExecutionNotFound":
+                    raise
 
     async def _run_task(self, task: PartnerTaskInput) -> None:
         handle = await workflow.start_child_workflow(

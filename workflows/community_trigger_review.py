@@ -206,6 +206,10 @@ class CommunityTriggerReview(CommunityTriggerSteps):
             (review.findings[:500],),
         )
         self._review_carried_out = True
+        await self._close_served_tasks(
+            TaskKind.INFORMATION_REQUEST,
+            "no longer needed: the review panel has met and recorded its findings",
+        )
         await self._move_to(Stage.VICTIM_CONSULTATION)
         # Guidance (2025): the victim is consulted on the action plan before it is finalised.
         await self._wait_for(lambda: self._consultation is not None, "outcome-letter")

@@ -65,6 +65,7 @@ class PartnerTaskWorkflow:
         self._answered_by: str | None = None
         self._answered_at: datetime | None = None
         self._cancel_reason: str | None = None
+        self._closed_by_case: str | None = None
 
     @workflow.run
     async def run(self, task: PartnerTaskInput) -> PartnerTaskResult:
@@ -92,6 +93,11 @@ class PartnerTaskWorkflow:
                 TaskEvent(at=workflow.now(), what="cancelled", detail=self._cancel_reason)
             )
         await self._record()
+        if self._closed_by_case and workflow.patched("partner-task-closed-notice"):
+            # The agency stops hearing about it only if it is told (issue 12, defect 5).
+            await self._notice(
+                "closed", "partner-task/closed", (task.agency.email,), reason=self._closed_by_case
+            )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
 
@@ -224,9 +230,25 @@ class PartnerTaskWorkflow:
         if not self._closed:
             self._cancel_reason = f"the case closed: {reason}"
             self._state = TaskState.CANCELLED
+            # The agency is told only that the case closed: the coordinator's reason may name
+            # someone.
+            self._closed_by_case = "no longer needed: the case is closed"
             self._events.append(
                 TaskEvent(at=workflow.now(), what="cancelled", detail=self._cancel_reason)
             )
+
+    @workflow.signal
+    def purpose_served(self, reason: str) -> None:
+        """The step this task serves was decided: the task closes, without an answer.
+
+        `reason` is the case's words for the agency (no personal data); it is recorded in the
+        task's history and sent to the agency in a short notice.
+        """
+        if not self._closed:
+            self._cancel_reason = reason
+            self._state = TaskState.CANCELLED
+            self._closed_by_case = reason
+            self._events.append(TaskEvent(at=workflow.now(), what="closed", detail=reason))
 
     @workflow.query
     def status(self) -> PartnerTaskStatus:

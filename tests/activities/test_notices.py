@@ -142,6 +142,15 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
         "template_failed",
         "recipient_role",
     },
+    "partner-task/closed": {
+        "task_id",
+        "case_reference",
+        "agency_name",
+        "kind_label",
+        "agency_references",
+        "due",
+        "reason",
+    },
     **{
         f"partner-task/{name}": {
             "task_id",
