@@ -138,6 +138,26 @@ class Complaint(Model):
         return self
 
 
+class VulnerabilityOverride(Model):
+    """A senior officer's decision that a review is needed to protect a vulnerable victim."""
+
+    officer: FreeText = Field(min_length=1, max_length=200, description="Name of the officer.")
+    role: FreeText = Field(min_length=1, max_length=100, description="e.g. 'police-inspector'.")
+
+
+class ThresholdAssessment(Model):
+    """Facts a coordinator assesses that the discretionary rules need."""
+
+    impact_significant: bool = Field(
+        default=False, description="The cumulative impact was assessed as significant."
+    )
+    vulnerability_override: VulnerabilityOverride | None = Field(
+        default=None,
+        description="A senior officer's decision that a review is needed to protect a "
+        "vulnerable victim, where the area's policy allows one.",
+    )
+
+
 class Application(Model):
     """A Community Trigger application as received at the point of contact (s.104(3))."""
 
@@ -159,6 +179,13 @@ class Application(Model):
     )
     description: FreeText = Field(
         min_length=1, max_length=10_000, description="The behaviour in the applicant's words."
+    )
+    assessment: ThresholdAssessment | None = Field(
+        default=None,
+        description="The coordinator's threshold assessment, when already made (for example "
+        "while screening on the phone): whether the cumulative impact is significant and a "
+        "senior officer's vulnerability override. `cspflow check` applies it as the assess step "
+        "would, and a case started from this file proposes its threshold decision with it.",
     )
 
     @model_validator(mode="after")
@@ -202,22 +229,6 @@ class LocalRuleFinding(Model):
     rule: str
     met: bool
     reason: str
-
-
-class VulnerabilityOverride(Model):
-    """A senior officer's decision that a review is needed to protect a vulnerable victim."""
-
-    officer: FreeText = Field(min_length=1, max_length=200, description="Name of the officer.")
-    role: FreeText = Field(min_length=1, max_length=100, description="e.g. 'police-inspector'.")
-
-
-class ThresholdAssessment(Model):
-    """Facts a coordinator assesses that the discretionary rules need."""
-
-    impact_significant: bool = Field(
-        default=False, description="The cumulative impact was assessed as significant."
-    )
-    vulnerability_override: VulnerabilityOverride | None = None
 
 
 class ThresholdDecision(Model):

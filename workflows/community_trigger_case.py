@@ -89,7 +89,9 @@ class CommunityTriggerCase:
         self._consent_given = (
             app.applicant.is_victim or app.applicant.victim_consent_given_on is not None
         )
-        self._assessment = ThresholdAssessment()
+        # An assessment made before the case started (screened with `cspflow check`) is the
+        # first one; the assess step replaces it.
+        self._assessment = app.assessment or ThresholdAssessment()
         self._proposal: ThresholdDecision | None = None
         self._threshold: DecideThreshold | None = None
         self._threshold_met: bool | None = None

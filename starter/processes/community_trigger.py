@@ -150,8 +150,16 @@ def check_references(application: Application, directory: Directory) -> None:
 def check_community_trigger(
     application: Application, directory: Directory, area: str | None
 ) -> ThresholdDecision:
-    """Propose the threshold decision under an area's policy (s.104(4)-(5)); start nothing."""
-    from workflows.rules.community_trigger import propose_threshold_decision
+    """Propose the threshold decision under an area's policy (s.104(4)-(5)); start nothing.
+
+    The file's `assessment` (impact, vulnerability override) is applied as the `assess` step
+    applies it: an override the step would refuse is refused here, with every reason, so a
+    coordinator can screen on the phone what they will later assess (issue 12, defect 6).
+    """
+    from workflows.rules.community_trigger import (
+        propose_threshold_decision,
+        vulnerability_override_problems,
+    )
 
     check_references(application, directory)
     judged_under = area or application.area
@@ -162,7 +170,20 @@ def check_community_trigger(
             code="unknown_area",
             fields=("area",),
         )
-    return propose_threshold_decision(application, directory.community_trigger_policy(judged_under))
+    policy = directory.community_trigger_policy(judged_under)
+    assessment = application.assessment
+    override = assessment.vulnerability_override if assessment else None
+    if override is not None:
+        problems = vulnerability_override_problems(application, policy, override)
+        if problems:
+            raise InputError(
+                "assessment.vulnerability_override is refused: "
+                + "; ".join(problems)
+                + ": correct the file (or leave the override out) and run the command again",
+                code="override_refused",
+                fields=("assessment.vulnerability_override",),
+            )
+    return propose_threshold_decision(application, policy, assessment)
 
 
 def show_threshold(console: Console, decision: ThresholdDecision) -> None:
