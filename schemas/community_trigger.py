@@ -180,6 +180,12 @@ class Application(Model):
     description: FreeText = Field(
         min_length=1, max_length=10_000, description="The behaviour in the applicant's words."
     )
+    late_entry_reason: Annotated[str, StringConstraints(max_length=500), PRINTABLE] | None = Field(
+        default=None,
+        description="Why the application is entered only now, when received_on is in a financial "
+        "year that has ended (its published figures change). Required then; shown beside the "
+        "figures. No names.",
+    )
     assessment: ThresholdAssessment | None = Field(
         default=None,
         description="The coordinator's threshold assessment, when already made (for example "

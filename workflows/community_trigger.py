@@ -31,7 +31,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.community_trigger_review import CommunityTriggerReview
     from workflows.partner_task import PartnerTaskWorkflow
     from workflows.rules.chasing import notice_moment
-    from workflows.rules.community_trigger import propose_threshold_decision
+    from workflows.rules.community_trigger import (
+        figures_already_due,
+        propose_threshold_decision,
+    )
     from workflows.rules.deadlines import add_working_days
 
 
@@ -77,13 +80,24 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
     # ---- 1. record the application ------------------------------------------------------------
 
     async def _open(self) -> None:
-        app = self._case.application
+        app, today = self._case.application, workflow.now().date()
+        # The edges refuse a future date against the local day; UTC may be a day behind it.
+        if workflow.patched("ct-received-date-checked") and app.received_on > today + timedelta(
+            days=1
+        ):
+            raise ApplicationError(
+                f"received_on ({app.received_on}) is in the future: an application cannot be "
+                "received after today; start the case again with the date it was received",
+                type="FutureReceivedDate",
+                non_retryable=True,
+            )
         self._setup = await effects.run_effect(
             "community_trigger_setup", app.area, CommunityTriggerSetup
         )
         policy = self.setup.policy
+        # Every year the case spans: from receipt (or today) to two years after the later.
         self._holidays = await effects.bank_holidays(
-            app.received_on, workflow.now().date() + timedelta(days=730)
+            min(app.received_on, today), max(app.received_on, today) + timedelta(days=730)
         )
         self._chaser_for_policy(policy)
         if not self._consent_given:
@@ -101,6 +115,16 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
         await self._record_case()
         if workflow.patched("ct-next-deadline-kept-current"):
             self._deadline_recorder = asyncio.create_task(self._keep_next_deadline_recorded())
+        if workflow.patched("ct-late-entry-recorded") and figures_already_due(
+            app.received_on, today
+        ):
+            # Entered after its year's figures were due: the reason is shown beside them.
+            await self._decide(
+                "late-entry",
+                "entered late",
+                self._case.opened_by,
+                (app.late_entry_reason or "no reason given",),
+            )
 
     async def _acknowledge(self) -> None:
         app, setup = self._case.application, self.setup

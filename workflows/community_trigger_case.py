@@ -128,6 +128,10 @@ class CommunityTriggerCase:
         if self._closing is not None or self._stage is Stage.CLOSED:
             return ()
         steps = list(STEPS_BY_STAGE[self._stage])
+        if self._threshold is not None:
+            # Decided: the case is recording it and leaving the stage; a second decision or
+            # assessment taken meanwhile would be silently lost.
+            steps = [s for s in steps if s not in ("assess_threshold", "decide_threshold")]
         if self._appeal_window_end is not None and self._appeal is None:
             steps.append("request_appeal")
         if self._appeal is not None and self._appeal_decision is None:

@@ -147,6 +147,35 @@ def check_references(application: Application, directory: Directory) -> None:
         )
 
 
+def check_received_on(application: Application, today: date) -> None:
+    """Refuse a received date in the future, and a late entry without its reason.
+
+    An application cannot have been received after today. One received in a financial year
+    that has ended counts in figures already due (s.104(10)), so entering it now changes them:
+    it needs `late_entry_reason`, recorded with the case and shown beside the figures (issue
+    12, defect 10).
+    """
+    from workflows.rules.community_trigger import figures_already_due, financial_year_end
+
+    received = application.received_on
+    if received > today:
+        raise InputError(
+            f"received_on ({received}) is in the future: give the date the point of contact "
+            "received the application, and run the command again",
+            code="future_date",
+            fields=("received_on",),
+        )
+    if figures_already_due(received, today) and not application.late_entry_reason:
+        end = financial_year_end(received)
+        raise InputError(
+            f"received_on ({received}) is in the financial year that ended on {end}, whose "
+            "figures are already due: entering it now changes them. Give late_entry_reason "
+            "(why it is entered only now; no names) and run the command again",
+            code="late_entry_reason_required",
+            fields=("late_entry_reason",),
+        )
+
+
 def check_community_trigger(
     application: Application, directory: Directory, area: str | None
 ) -> ThresholdDecision:
@@ -162,6 +191,7 @@ def check_community_trigger(
     )
 
     check_references(application, directory)
+    check_received_on(application, date.today())
     judged_under = area or application.area
     if judged_under not in {a.id for a in directory.areas}:
         known = ", ".join(a.id for a in directory.areas)

@@ -339,3 +339,18 @@ def meeting_date_warnings(
             f"information is due ({_day(information_due)}): the papers may not include it"
         )
     return tuple(warnings)
+
+
+def financial_year_end(day: date) -> date:
+    """Return the last day (31 March) of the financial year that `day` falls in."""
+    return date(day.year + 1 if day.month >= 4 else day.year, 3, 31)
+
+
+def figures_already_due(received_on: date, today: date) -> bool:
+    """Return True when an application received on `received_on` belongs to figures already due.
+
+    The s.104(10) figures count applications by the financial year received, and a year's
+    figures fall due once it has ended. Entering such an application now changes figures that
+    may already be published, so it takes an explicit late-entry reason (issue 12, defect 10).
+    """
+    return financial_year_end(received_on) < today
