@@ -355,6 +355,16 @@ class RecordAppealDecision(Acting):
     reasons: FreeText = Field(min_length=1, max_length=5000)
 
 
+class LetterPosted(Acting):
+    """A letter for an applicant with no email was posted by the person asked to post it."""
+
+    letter: Slug = Field(
+        description="The letter posted, as `cspflow status` lists it under Letters to post "
+        "(e.g. 'acknowledgement')."
+    )
+    posted_on: CaseDate = Field(description="The day it was posted.")
+
+
 class CloseCase(Acting):
     """Close the case early (e.g. application withdrawn), telling the applicant why."""
 
@@ -400,6 +410,25 @@ class TaskSummary(Model):
     days_late: int = 0
 
 
+class LetterToPost(Model):
+    """A letter to an applicant with no email: a task for a named person to print and post it.
+
+    It holds what posting needs (the applicant's name and postal address, and which letter: the
+    letter itself was emailed to that person), so it is shown only to those running the case.
+    """
+
+    letter: str = Field(description="Which letter, e.g. 'acknowledgement'.")
+    title: str = Field(description="The letter's name for people, e.g. 'Acknowledgement letter'.")
+    assigned_to: str = Field(description="Who posts it: the area's point of contact.")
+    assigned_email: str = Field(description="Where the letter and the instruction were sent.")
+    addressee: str = Field(description="The applicant's name, as the envelope gives it.")
+    postal_address: str = Field(description="The applicant's postal address.")
+    ready_on: date = Field(description="The day the letter was sent to be posted.")
+    due: date = Field(description="The day it should be posted by.")
+    posted_on: date | None = Field(default=None, description="The day it was posted.")
+    posted_by: str | None = Field(default=None, description="Who said it was posted.")
+
+
 class ChairAllocation(Model):
     """The independent chair allocated, and the reasons for every candidate."""
 
@@ -409,7 +438,8 @@ class ChairAllocation(Model):
 
 
 class CaseStatus(Model):
-    """Everything `cspflow status` shows, with no personal details."""
+    """Everything `cspflow status` shows, with no personal details except, for a letter to
+    post, the applicant's name and postal address that posting it needs."""
 
     case_id: str
     area: str
@@ -423,6 +453,11 @@ class CaseStatus(Model):
     proposed_threshold: ThresholdDecision | None = None
     chair: ChairAllocation | None = None
     meeting_on: date | None = None
+    letters_to_post: tuple[LetterToPost, ...] = Field(
+        default=(),
+        description="Letters to an applicant with no email, to be printed and posted, with the "
+        "name and address they need; done when `letter-posted` records it.",
+    )
     allowed_steps: tuple[str, ...] = Field(description="Steps a coordinator can take now.")
 
 

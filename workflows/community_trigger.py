@@ -304,8 +304,9 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
                     ):
                         raise
         await asyncio.gather(*self._runners)
+        posting = workflow.patched("ct-letter-to-post")
         for name, deadline in self._deadlines.items():
-            if deadline.state.value == "open":
+            if deadline.state.value == "open" and not (posting and name.startswith("letter-")):
                 self._cancel_deadline(name)
         if self._chair and self._chair.chair_id:
             await effects.run_effect(
@@ -313,6 +314,9 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
                 ReleaseChair(case_id=self._allocation_key(), released_at=workflow.now()),
             )
         await self._to_applicant("case-closed", {"reason": reason})
+        if posting:
+            self._finishing = True
+            await self._until_letters_posted()
         self._closed_reason = reason
         await self._move_to(Stage.CLOSED)
         await workflow.wait_condition(workflow.all_handlers_finished)

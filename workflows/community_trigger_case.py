@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         ChairAllocation,
         CloseCase,
         DecideThreshold,
+        LetterToPost,
         OverrideChair,
         RecordAppealDecision,
         RecordConsent,
@@ -112,6 +113,8 @@ class CommunityTriggerCase:
         self._record_lock = asyncio.Lock()
         self._recorded_deadline: date | None = None
         self._deadline_recorder: asyncio.Task[None] | None = None
+        self._letters: dict[str, LetterToPost] = {}
+        self._finishing = False  # closing: only letters still to post can be recorded
 
     # ---- helpers for the procedure ----------------------------------------------------------
 
@@ -125,8 +128,10 @@ class CommunityTriggerCase:
         return self._setup
 
     def _allowed_steps(self) -> tuple[str, ...]:
-        if self._closing is not None or self._stage is Stage.CLOSED:
-            return ()
+        unposted = any(v.posted_on is None for v in self._letters.values())
+        posting = ("letter_posted",) if unposted else ()
+        if self._closing is not None or self._finishing or self._stage is Stage.CLOSED:
+            return posting
         steps = list(STEPS_BY_STAGE[self._stage])
         if self._threshold is not None:
             # Decided: the case is recording it and leaving the stage; a second decision or
@@ -136,7 +141,7 @@ class CommunityTriggerCase:
             steps.append("request_appeal")
         if self._appeal is not None and self._appeal_decision is None:
             steps.append("record_appeal_decision")
-        return (*steps, "close_case")
+        return (*steps, *posting, "close_case")
 
     def _require(self, step: str) -> None:
         if self._setup is None:

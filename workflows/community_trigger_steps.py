@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
         CaseStatus,
         CloseCase,
         DecideThreshold,
+        LetterPosted,
         OverrideChair,
         RecordAppealDecision,
         RecordConsent,
@@ -25,14 +26,14 @@ with workflow.unsafe.imports_passed_through():
         Stage,
         ThresholdDecision,
     )
-    from workflows.community_trigger_case import CommunityTriggerCase
+    from workflows.community_trigger_letters import CommunityTriggerLetters
     from workflows.rules.community_trigger import (
         propose_threshold_decision,
         vulnerability_override_problems,
     )
 
 
-class CommunityTriggerSteps(CommunityTriggerCase):
+class CommunityTriggerSteps(CommunityTriggerLetters):
     """The human steps of a case (Updates with validators) and its view (Query)."""
 
     # ---- human steps ---------------------------------------------------------------------------
@@ -203,6 +204,16 @@ class CommunityTriggerSteps(CommunityTriggerCase):
             raise ValueError("there is no appeal awaiting a decision in this case")
 
     @workflow.update
+    def letter_posted(self, step: LetterPosted) -> CaseStatus:
+        """Record that a letter to an applicant with no email was posted."""
+        self._mark_posted(step)
+        return self.status()
+
+    @letter_posted.validator
+    def _check_letter_posted(self, step: LetterPosted) -> None:
+        self._check_posted(step)
+
+    @workflow.update
     def close_case(self, step: CloseCase) -> CaseStatus:
         """Close the case early, e.g. when the application is withdrawn."""
         self._closing = step
@@ -231,5 +242,6 @@ class CommunityTriggerSteps(CommunityTriggerCase):
             proposed_threshold=self._proposal,
             chair=self._chair,
             meeting_on=self._meeting.meeting_on if self._meeting else None,
+            letters_to_post=tuple(self._letters.values()),
             allowed_steps=self._allowed_steps(),
         )

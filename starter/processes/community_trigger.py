@@ -22,6 +22,7 @@ from schemas.community_trigger import (
     CloseCase,
     Complaint,
     DecideThreshold,
+    LetterPosted,
     OverrideChair,
     RecordAppealDecision,
     RecordConsent,
@@ -272,6 +273,30 @@ def show_status(console: Console, case: CaseStatus) -> None:
             console.print(f"  - {reason}", markup=False)
     if case.meeting_on is not None:
         console.print(f"Review meeting: {case.meeting_on:%-d %B %Y}")
+    for title, rows in _letter_sections(case):
+        console.print(title, style="bold")
+        for label, value in rows:
+            console.print(f"  {label}: {value}", markup=False)
+
+
+def _letter_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Letters to post (an applicant with no email): what, to whom, by whom, and whether sent."""
+    rows: list[tuple[str, str]] = []
+    for letter in case.letters_to_post:
+        posted = (
+            f"Posted on {letter.posted_on:%-d %B %Y} by {letter.posted_by}"
+            if letter.posted_on
+            else f"Not yet posted: record it with `cspflow step {case.case_id} letter-posted` "
+            f"(letter {letter.letter})"
+        )
+        rows += [
+            ("Letter", letter.title),
+            ("To post by", f"{letter.assigned_to}, by {letter.due:%-d %B %Y}"),
+            ("Addressee", letter.addressee),
+            ("Postal address", letter.postal_address),
+            ("Status", posted),
+        ]
+    return [("Letters to post", rows)] if rows else []
 
 
 def status_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -304,7 +329,7 @@ def status_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]]
         )
     if case.meeting_on is not None:
         sections.append(("Review meeting", [("Date", f"{case.meeting_on:%-d %B %Y}")]))
-    return sections
+    return sections + _letter_sections(case)
 
 
 def show_policy(console: Console, described: dict[str, Any]) -> None:
@@ -420,6 +445,9 @@ STEPS = (
         "record_appeal_decision",
         RecordAppealDecision,
         "Record the decision on the request",
+    ),
+    StepDefinition(
+        "letter-posted", "letter_posted", LetterPosted, "Record that a letter was posted"
     ),
     StepDefinition("close", "close_case", CloseCase, "Close the case"),
 )

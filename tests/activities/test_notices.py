@@ -64,6 +64,11 @@ SAMPLE: dict[str, Any] = {
     "days_overdue": 3,
     "meeting_on": "2025-04-02T13:30:00+00:00",
     "previous_meeting_on": "2025-04-09",
+    "letter_title": "Acknowledgement letter",
+    "letter": "acknowledgement",
+    "addressee": "A. Resident",
+    "postal_address": "1 Example Road, Ripley DE5 3XX",
+    "assigned_to": "Amber Valley Community Safety Team",
     "findings": "The agencies did not share what they knew.\n\nNo one owned the case.",
     "recommendations": [
         {
@@ -126,6 +131,16 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
         "previous_meeting_on",
     },
     "community-trigger/meeting-papers": {"case_reference", "case_id", "meeting_on"},
+    "community-trigger/letter-to-post": {
+        "case_reference",
+        "case_id",
+        "letter_title",
+        "letter",
+        "addressee",
+        "postal_address",
+        "assigned_to",
+        "due",
+    },
     "community-trigger/outcome-letter": {
         "case_reference",
         "findings",
