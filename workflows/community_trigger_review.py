@@ -312,6 +312,9 @@ class CommunityTriggerReview(CommunityTriggerSteps):
         review = self._review
         assert review is not None
         await self._move_to(Stage.RECOMMENDATIONS)
+        latest = max((r.due for r in review.recommendations), default=None)
+        if latest is not None and workflow.patched("ct-holidays-cover-recommendations"):
+            await self._cover_bank_holidays(latest)
         started = []
         for index, rec in enumerate(review.recommendations):
             await self._record_recommendation(index, rec, "open")
@@ -329,6 +332,17 @@ class CommunityTriggerReview(CommunityTriggerSteps):
         for index, task_id in enumerate(started):
             state = self._task_results[task_id].state.value
             await self._record_recommendation(index, review.recommendations[index], state)
+
+    async def _cover_bank_holidays(self, day: date) -> None:
+        """Load the bank holidays of every year up to the one after `day`, if not held yet.
+
+        A recommendation may be due years ahead, and its chase runs past its due date: counting
+        working days there with no holidays loaded would treat them as working days.
+        """
+        held = max((h.year for h in self._holidays), default=day.year - 1)
+        if held < day.year + 1:
+            more = await effects.bank_holidays(date(held + 1, 1, 1), date(day.year + 1, 12, 31))
+            self._holidays = tuple(sorted({*self._holidays, *more}))
 
     async def _record_recommendation(self, index: int, rec: Recommendation, state: str) -> None:
         await effects.run_effect(
