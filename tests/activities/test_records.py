@@ -382,6 +382,8 @@ async def test_figures_count_a_financial_year_by_day_received(
         "threshold_not_met": 2,
         "reviews_carried_out": 2,
         "reviews_with_recommendations": 1,
+        "late_entries": 0,  # every case here was opened (T0) before its year ended
+        "late_entries_with_reason": 0,
     }
     assert (await community_trigger_figures(session_factory, "amber-valley", 2024))[
         "applications"
