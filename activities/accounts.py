@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -32,6 +32,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from activities.access_tokens import revoke_account_tokens
 from activities.db import Base, SessionFactory, write_transaction
 from schemas.accounts import Account, Role
 from schemas.directory import Directory
@@ -70,6 +71,23 @@ class User(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     disabled: Mapped[bool] = mapped_column(default=False)
+    # Carried in every session cookie; advancing it ends every session of the account.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class SignInFailure(Base):
+    """Failed sign-ins to one sign-in name in the current window, and the lockout's end.
+
+    Keyed by the name typed, whether or not an account has it, so a lockout says nothing about
+    which names exist (OWASP Authentication Cheat Sheet, "Account lockout").
+    """
+
+    __tablename__ = "sign_in_failures"
+
+    email: Mapped[str] = mapped_column(primary_key=True)
+    failures: Mapped[int]
+    first_failed_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
 
 
 class AnswerLinkRevocation(Base):
@@ -228,6 +246,11 @@ async def reset_password(
             raise _unknown(email)
         row.password_hash = password_hash
         row.updated_at = at or datetime.now(UTC)
+        # A reset is often because the password leaked: every session and access token made
+        # with it ends, and a lockout from guessing it is lifted for the account's owner.
+        row.session_generation += 1
+        await revoke_account_tokens(session, email, "password reset", row.updated_at)
+        await session.execute(sa.delete(SignInFailure).where(SignInFailure.email == email))
 
 
 async def set_disabled(
@@ -241,6 +264,11 @@ async def set_disabled(
             raise _unknown(email)
         row.disabled = disabled
         row.updated_at = at or datetime.now(UTC)
+        # Enabling again must not revive a session (or a copied cookie) from before, nor a
+        # token: disabling revokes them for good.
+        row.session_generation += 1
+        if disabled:
+            await revoke_account_tokens(session, email, "account disabled", row.updated_at)
         return _account(row)
 
 
@@ -280,6 +308,81 @@ async def get_account(session_factory: SessionFactory, email: str) -> Account | 
     async with session_factory() as session:
         row = await session.get(User, _normal_email(email))
     return None if row is None else _account(row)
+
+
+async def session_account(
+    session_factory: SessionFactory, email: str
+) -> tuple[Account, int] | None:
+    """Return the account for `email` and its current session generation, or None."""
+    async with session_factory() as session:
+        row = await session.get(User, _normal_email(email))
+    return None if row is None else (_account(row), row.session_generation)
+
+
+async def end_sessions(session_factory: SessionFactory, email: str) -> None:
+    """End every session of an account at once, on every browser (signing out)."""
+    async with write_transaction(session_factory) as session:
+        await session.execute(
+            sa.update(User)
+            .where(User.email == _normal_email(email))
+            .values(session_generation=User.session_generation + 1)
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Lockout after repeated failures
+# --------------------------------------------------------------------------------------------
+
+
+async def locked_until(
+    session_factory: SessionFactory, email: str, now: datetime
+) -> datetime | None:
+    """When the lockout of sign-in name `email` ends, or None if it is not locked at `now`."""
+    async with session_factory() as session:
+        row = await session.get(SignInFailure, _normal_email(email))
+    if row is None or row.locked_until is None or row.locked_until <= now:
+        return None
+    return row.locked_until
+
+
+async def record_sign_in_failure(
+    session_factory: SessionFactory,
+    email: str,
+    now: datetime,
+    *,
+    attempts: int,
+    window: timedelta,
+    lockout: timedelta,
+) -> datetime | None:
+    """Count one failed sign-in; lock the name when it reaches `attempts` within `window`.
+
+    Returns the lockout's end when this failure locked it, else None. Counting per name, not
+    per address, stops a guesser who spreads tries over many addresses (NCSC, "Password
+    administration for system owners": limit the number of guesses).
+    """
+    email = _normal_email(email)
+    async with write_transaction(session_factory) as session:
+        row = await session.get(SignInFailure, email)
+        if row is None:
+            row = SignInFailure(email=email, failures=0, first_failed_at=now, locked_until=None)
+            session.add(row)
+        elif now - row.first_failed_at > window or (
+            row.locked_until is not None and row.locked_until <= now
+        ):
+            row.failures, row.first_failed_at, row.locked_until = 0, now, None
+        row.failures += 1
+        if row.failures >= attempts:
+            row.locked_until = now + lockout
+            return row.locked_until
+    return None
+
+
+async def clear_sign_in_failures(session_factory: SessionFactory, email: str) -> None:
+    """Forget the failures of a name after a successful sign-in."""
+    async with write_transaction(session_factory) as session:
+        await session.execute(
+            sa.delete(SignInFailure).where(SignInFailure.email == _normal_email(email))
+        )
 
 
 async def list_accounts(session_factory: SessionFactory) -> list[Account]:

@@ -14,12 +14,14 @@ a report that joins them tolerates a late row better than a refused write retrie
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -33,6 +35,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from schemas.errors import ConfigurationError
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -45,6 +49,19 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 _MIGRATION_LOCK_KEY = 0x63737066  # "cspf": one advisory lock id for schema upgrades
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+
+class RecordsDatabaseMissing(ConfigurationError):
+    """The records database's SQLite file is not where the settings say; nothing was created."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"the records database {path} does not exist: if it was moved, put it back; if this "
+            "is a new installation, create it by migration (`cspflow dev`, the worker "
+            "`python worker.py` on start, or `alembic upgrade head` with CSPFLOW_DATABASE_URL "
+            "set), then retry. cspflow never creates an empty records database by opening it."
+        )
+        self.path = path
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -239,15 +256,25 @@ def _use_wal(cursor: Any) -> None:
         time.sleep(0.05)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """Make SQLite safe for a worker and a CLI writing at once.
+def _configure_sqlite(engine: AsyncEngine, path: Path | None) -> None:
+    """Make SQLite safe for a worker and a CLI writing at once, and never open a stray file.
 
     WAL lets readers run beside the writer; busy_timeout makes a writer wait for the lock
     instead of failing. pysqlite's own BEGIN is switched off and SQLAlchemy emits it, so a
     transaction can ask for `BEGIN IMMEDIATE` (SQLAlchemy docs, "Serializable isolation /
     Savepoints / Transactional DDL"): it takes the write lock before its first read, which
     serialises read-then-write steps across processes (a chair reservation).
+
+    With `path` (an engine that must not create the file), a connection is refused with
+    RecordsDatabaseMissing, naming the file, while the file is missing.
     """
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _on_do_connect(_dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
+        if path is None:
+            return
+        if not path.exists():
+            raise RecordsDatabaseMissing(path)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -266,21 +293,36 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, *, create: bool = False) -> AsyncEngine:
     """Build the records engine for a SQLite or PostgreSQL URL (built once per process).
 
     Only these two backends are supported because the idempotent writes use their common
-    `INSERT ... ON CONFLICT` form. A SQLite file's folder is created, so the embedded system
-    starts from an empty data_dir. Statement parameters are hidden from logs and error messages,
+    `INSERT ... ON CONFLICT` form. Statement parameters are hidden from logs and error messages,
     because they hold personal data (recipients, names in records) that must never be logged.
+
+    A SQLite file is created only by migration (`migrate` passes `create=True`, which also makes
+    its folder): every other engine opens it as a SQLite URI with `mode=rw`, so a missing file
+    is an error naming it (RecordsDatabaseMissing) instead of a new empty database that fails
+    later with "no such table" (issue 12: a file moved away and back left a pooled connection on
+    such a database, and a request went unsent until a restart).
     """
     parsed = sa.make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = None
+        database = parsed.database or ""
+        uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
+        if database and database != ":memory:" and not uri:
+            path = Path(database).expanduser().absolute()
+            if create:
+                # Only migration creates the file, and then 0600 before SQLite opens it.
+                _private_sqlite_file(path)
+            parsed = parsed.set(
+                database=f"file:{quote(str(path))}",
+                query={**parsed.query, "mode": "rwc" if create else "rw", "uri": "true"},
+            )
         engine = create_async_engine(parsed, hide_parameters=True)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, None if create else path)
         return engine
     if backend == "postgresql":
         return create_async_engine(parsed, pool_pre_ping=True, hide_parameters=True)
@@ -288,6 +330,20 @@ def make_engine(url: str) -> AsyncEngine:
         f"records database URL {parsed.render_as_string(hide_password=True)!r} is not supported: "
         "set CSPFLOW_DATABASE_URL to a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL"
     )
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the records file 0600 (its folder 0700 if new) before SQLite does, whatever the umask.
+
+    It holds personal data (issue 13, "Files"); SQLite gives its -wal and -shm files the mode
+    of the database file, so they are 0600 too.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
 
 
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:
@@ -348,7 +404,7 @@ async def migration_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConne
             yield conn
 
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0005"
 """The newest migration's revision (migrations/versions/); tests/activities/test_records.py
 checks it against alembic's own head, so a new migration that forgets it fails there."""
 
@@ -369,9 +425,10 @@ async def migrate(url: str) -> None:
     Called by the worker and the CLI on start, so a fresh data_dir or a new release needs no
     separate step; safe when two processes call it at once (see `migration_transaction`). A
     database already at SCHEMA_HEAD is left alone without importing alembic, which keeps a CLI
-    command such as `cspflow cases` about 0.15 s quicker (benchmark 5: under 1 s).
+    command such as `cspflow cases` about 0.15 s quicker (benchmark 5: under 1 s). Its engine
+    is the only one that may create a SQLite file (see `make_engine`).
     """
-    engine = make_engine(url)
+    engine = make_engine(url, create=True)
     try:
         if await _at_head(engine):
             return

@@ -61,6 +61,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.records import claim_notice, mark_notice_failed, mark_notice_sent
 from schemas.notices import NoticeRequest, NoticeResult
+from schemas.plain_words import plain, plain_all
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -213,6 +214,32 @@ def step_label(value: Any) -> str:
     return str(value).replace("-", " ").replace("_", " ")
 
 
+@functools.cache
+def template_titles() -> dict[str, str]:
+    """Every notice's name for people, by template name: 'community-trigger/acknowledgement' ->
+    'Acknowledgement letter'.
+
+    Each template folder's `titles.yaml` holds its own (a process's words stay with its
+    templates); a template with no title is named by its file name in words.
+    """
+    from activities.strict_yaml import strict_load
+
+    titles: dict[str, str] = {}
+    for path in sorted(TEMPLATES_DIR.glob("*/titles.yaml")):
+        loaded = strict_load(path.read_text(encoding="utf-8")) or {}
+        titles.update({f"{path.parent.name}/{name}": str(title) for name, title in loaded.items()})
+    return titles
+
+
+def template_title(template: str) -> str:
+    """A notice's name for people (see `template_titles`)."""
+    known = template_titles().get(template)
+    if known:
+        return known
+    words = template.rsplit("/", 1)[-1].replace("-", " ")
+    return words[:1].upper() + words[1:]
+
+
 def paragraphs(value: Any) -> list[str]:
     """Split free text into paragraphs at blank lines, for HTML <p> elements."""
     return [part.strip() for part in re.split(r"\n\s*\n", str(value)) if part.strip()]
@@ -237,6 +264,9 @@ def template_environment() -> Environment:
         days=days,
         step_label=step_label,
         paragraphs=paragraphs,
+        plain=plain,
+        plain_all=plain_all,
+        template_title=template_title,
     )
     return environment
 

@@ -35,6 +35,8 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 
 from starter.health import SERVER_SETTING
+from starter.settings import Settings
+from starter.step_signing import StepSigner
 from tests.workflows import directory
 from workflows import search_attributes
 
@@ -306,6 +308,13 @@ async def worker_processes(
     finally:
         for process in processes:
             await stop_process(process, grace=25)
+
+
+def step_signer(worker_env: Mapping[str, str]) -> StepSigner:
+    """The front's step signer for workers run with `worker_env` (the key in their data
+    folder, made here if they have not made it yet): the workflows refuse unsigned steps."""
+    data_dir = Path(worker_env["CSPFLOW_DATA_DIR"])
+    return StepSigner.from_settings(Settings(data_dir=data_dir), create=True)
 
 
 def cspflow_worker_env(

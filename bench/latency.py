@@ -93,7 +93,10 @@ async def main_async(args: argparse.Namespace) -> None:
                 harness.worker_processes(bare_command, 1, harness.plain_env(), folder, "bare"),
             ):
                 cspflow = Cspflow(
-                    await harness.connect(server, data_converter(keys)), "bench-cspflow", BY
+                    await harness.connect(server, data_converter(keys)),
+                    "bench-cspflow",
+                    BY,
+                    signer=harness.step_signer(env),
                 )
                 bare_client = await harness.connect(server)
                 started = time.monotonic()

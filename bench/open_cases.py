@@ -466,7 +466,7 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             ) as workers:
                 pids = [w.pid for w in workers]
                 client = await harness.connect(server, data_converter(keys))
-                cspflow = Cspflow(client, task_queue, BY)
+                cspflow = Cspflow(client, task_queue, BY, signer=harness.step_signer(env))
                 result["before"] = {
                     "server_db_mib": mib(state_bytes(database)),
                     "server_rss_mib": rss_mib(server.pid),

@@ -319,7 +319,9 @@ async def main_async(args: argparse.Namespace) -> None:
                     harness.CSPFLOW_WORKER, 1, env, folder, "cspflow-worker"
                 ):
                     client = await harness.connect(server, data_converter(keys))
-                    cspflow = SteppedCspflow(client, task_queue, BY)
+                    cspflow = SteppedCspflow(
+                        client, task_queue, BY, signer=harness.step_signer(env)
+                    )
                     case_id, events, closed = await harness.bounded(
                         drive_to(cspflow, args.events, args.seed), 360, "driving the case"
                     )

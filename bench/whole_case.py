@@ -455,7 +455,7 @@ async def run_cspflow(args: argparse.Namespace, folder: Path) -> tuple[Side, Cas
                 harness.CSPFLOW_WORKER, args.workers, env, folder, "cspflow-worker"
             ) as workers:
                 client = await harness.connect(server, converter)
-                cspflow = Cspflow(client, task_queue, BY)
+                cspflow = Cspflow(client, task_queue, BY, signer=harness.step_signer(env))
 
                 def drive(n: int, rng: random.Random, tally: Tally) -> Awaitable[str]:
                     return cspflow_case(cspflow, n, today, rng, tally)

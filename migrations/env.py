@@ -61,7 +61,7 @@ def _run_on(connection: Connection) -> None:
 
 
 async def _run_with_own_engine() -> None:
-    engine = make_engine(_url())
+    engine = make_engine(_url(), create=True)  # `alembic upgrade head` creates the database
     try:
         async with migration_transaction(engine) as conn:
             await conn.run_sync(_run_on)

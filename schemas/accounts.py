@@ -17,6 +17,7 @@ log line or JSON output built from an `Account` can carry it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -104,3 +105,16 @@ class Account(Model):
         the existence of another area's case.
         """
         return tuple(area for area in all_areas if self.can_read(area))
+
+
+class AccessToken(Model):
+    """A personal access token, as lists show it: never its secret (issue 13)."""
+
+    id: str = Field(description="The token's public id: name it to revoke it.")
+    email: AccountEmail = Field(description="The account the token acts as.")
+    name: str = Field(description="Where the token is used, e.g. 'laptop'.")
+    created_at: datetime = Field(description="When it was made.")
+    created_by: str = Field(description="Who made it: the account itself or an operator.")
+    last_used_at: datetime | None = Field(default=None, description="Its latest use, if any.")
+    revoked_at: datetime | None = Field(default=None, description="When it stopped working.")
+    revoked_by: str | None = Field(default=None, description="Who revoked it.")

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StrictBool, StringConstraints, model_validator
 
 from schemas.shared import (
     PRINTABLE,
@@ -60,26 +60,35 @@ class VictimKind(StrEnum):
 class Applicant(Model):
     """Who applied: the victim, or any other person (s.104(1)(a)) with the victim's consent."""
 
-    name: FreeText = Field(min_length=1, max_length=200, description="Applicant's full name.")
+    name: FreeText = Field(
+        min_length=1, max_length=200, title="Name", description="Applicant's full name."
+    )
     email: EmailAddress | None = Field(
         default=None,
+        title="Email address",
         description="Email for letters; if absent, letters go to the point of contact to post.",
     )
     phone: Annotated[str, StringConstraints(max_length=40), PRINTABLE] | None = Field(
-        default=None, description="Telephone number."
+        default=None, title="Telephone number", description="Telephone number."
     )
     postal_address: Annotated[str, StringConstraints(max_length=500), PRINTABLE] | None = Field(
-        default=None, description="For letters."
+        default=None, title="Postal address", description="For letters."
     )
-    is_victim: bool = Field(description="True when the applicant is the victim.")
+    is_victim: StrictBool = Field(
+        title="Is the applicant the victim?",
+        description="True when the applicant is the victim.",
+        json_schema_extra={"messages": {"missing": "Select whether the applicant is the victim"}},
+    )
     relationship_to_victim: Annotated[str, StringConstraints(max_length=100), PRINTABLE] | None = (
         Field(
             default=None,
+            title="Relationship to the victim",
             description="For a third party: e.g. 'daughter', 'councillor', 'housing officer'.",
         )
     )
     victim_consent_given_on: CaseDate | None = Field(
         default=None,
+        title="Date the victim consented",
         description="For a third party: the day the victim consented. Leave empty if consent "
         "is still to be obtained; the case then waits for it.",
     )
@@ -101,32 +110,62 @@ class Applicant(Model):
 class Victim(Model):
     """A person, business or group harmed by the behaviour."""
 
-    kind: VictimKind = Field(description="An individual, a business or a community group.")
-    name: FreeText = Field(
-        min_length=1, max_length=200, description="The victim's name, or the business or group's."
+    kind: VictimKind = Field(
+        title="Who the victim is",
+        description="An individual, a business or a community group.",
+        json_schema_extra={"what": "who the victim is"},
     )
-    vulnerable: bool = Field(default=False, description="Recorded as vulnerable after assessment.")
+    name: FreeText = Field(
+        min_length=1,
+        max_length=200,
+        title="Name",
+        description="The victim's name, or the business or group's.",
+    )
+    vulnerable: StrictBool = Field(
+        default=False,
+        title="Vulnerable",
+        description="Recorded as vulnerable after assessment.",
+        json_schema_extra={"messages": {"missing": "Select whether the victim is vulnerable"}},
+    )
 
 
 class Complaint(Model):
     """A complaint already made about the behaviour: the unit the statutory threshold counts."""
 
-    behaviour_on: CaseDate = Field(description="Date of the alleged anti-social behaviour.")
-    reported_on: CaseDate = Field(description="Date the complaint was made to the agency.")
+    behaviour_on: CaseDate = Field(
+        title="Date of the behaviour", description="Date of the alleged anti-social behaviour."
+    )
+    reported_on: CaseDate = Field(
+        title="Date reported", description="Date the complaint was made to the agency."
+    )
     complainant: FreeText = Field(
         min_length=1,
         max_length=200,
+        title="Who complained",
+        json_schema_extra={"what": "who complained"},
         description="Who complained (a name or a stable label such as 'resident at no. 4').",
     )
-    reported_to: Slug = Field(description="Agency id the complaint was made to.")
+    reported_to: Slug = Field(
+        title="Agency the complaint was made to",
+        description="Agency id the complaint was made to.",
+        json_schema_extra={"what": "the agency the complaint was made to"},
+    )
     agency_reference: Reference | None = Field(
-        default=None, description="The agency's own reference (an incident or log number)."
+        default=None,
+        title="Agency's reference",
+        description="The agency's own reference (an incident or log number).",
     )
     incident_id: Reference | None = Field(
         default=None,
+        title="Incident reference",
         description="Shared id for one incident reported more than once, so it counts once.",
     )
-    hate_related: bool = Field(default=False, description="Perceived as motivated by hostility.")
+    hate_related: StrictBool = Field(
+        default=False,
+        title="Hate-related",
+        description="Perceived as motivated by hostility.",
+        json_schema_extra={"messages": {"missing": "Select whether the complaint is hate-related"}},
+    )
 
     @model_validator(mode="after")
     def _reported_after_behaviour(self) -> Self:
@@ -148,11 +187,12 @@ class VulnerabilityOverride(Model):
 class ThresholdAssessment(Model):
     """Facts a coordinator assesses that the discretionary rules need."""
 
-    impact_significant: bool = Field(
+    impact_significant: StrictBool = Field(
         default=False, description="The cumulative impact was assessed as significant."
     )
     vulnerability_override: VulnerabilityOverride | None = Field(
         default=None,
+        title="Vulnerability override",
         description="A senior officer's decision that a review is needed to protect a "
         "vulnerable victim, where the area's policy allows one.",
     )
@@ -161,33 +201,51 @@ class ThresholdAssessment(Model):
 class Application(Model):
     """A Community Trigger application as received at the point of contact (s.104(3))."""
 
-    area: Slug = Field(description="Area id from the directory, e.g. 'amber-valley'.")
+    area: Slug = Field(title="Area", description="Area id from the directory, e.g. 'amber-valley'.")
     application_reference: Reference = Field(
+        title="Application reference",
         description="The area's own reference for this application, e.g. 'AV-2025-014'. One "
-        "reference starts one case."
+        "reference starts one case.",
     )
-    received_on: CaseDate = Field(description="Date the point of contact received the application.")
-    channel: ApplicationChannel = Field(description="How the application was received.")
-    applicant: Applicant = Field(description="Who applied (the victim, or someone with consent).")
+    received_on: CaseDate = Field(
+        title="Date received", description="Date the point of contact received the application."
+    )
+    channel: ApplicationChannel = Field(
+        title="How the application was received",
+        description="How the application was received.",
+        json_schema_extra={"what": "how the application was received"},
+    )
+    applicant: Applicant = Field(
+        title="Applicant", description="Who applied (the victim, or someone with consent)."
+    )
     victims: tuple[Victim, ...] = Field(
-        min_length=1, max_length=MAX_VICTIMS, description="At least one victim (at most 50)."
+        min_length=1,
+        max_length=MAX_VICTIMS,
+        title="Victims",
+        description="At least one victim (at most 50).",
     )
     complaints: tuple[Complaint, ...] = Field(
         default=(),
         max_length=MAX_COMPLAINTS,
+        title="Complaints",
         description="Complaints already made (at most 200); may be empty (threshold then not met).",
     )
     description: FreeText = Field(
-        min_length=1, max_length=10_000, description="The behaviour in the applicant's words."
+        min_length=1,
+        max_length=10_000,
+        title="Description of the behaviour",
+        description="The behaviour in the applicant's words.",
     )
     late_entry_reason: Annotated[str, StringConstraints(max_length=500), PRINTABLE] | None = Field(
         default=None,
+        title="Why it is entered late",
         description="Why the application is entered only now, when received_on is in a financial "
         "year that has ended (its published figures change). Required then; shown beside the "
         "figures. No names.",
     )
     assessment: ThresholdAssessment | None = Field(
         default=None,
+        title="Threshold assessment",
         description="The coordinator's threshold assessment, when already made (for example "
         "while screening on the phone): whether the cumulative impact is significant and a "
         "senior officer's vulnerability override. `cspflow check` applies it as the assess step "
@@ -258,9 +316,15 @@ class ThresholdDecision(Model):
 class RecordConsent(Acting):
     """The victim consented to a third-party application."""
 
-    consent_given_on: CaseDate = Field(description="The day the victim consented.")
+    consent_given_on: CaseDate = Field(
+        title="Date consent was given", description="The day the victim consented."
+    )
     evidence: FreeText = Field(
-        min_length=1, max_length=500, description="How consent was recorded."
+        min_length=1,
+        max_length=500,
+        title="How consent was recorded",
+        description="How consent was recorded.",
+        json_schema_extra={"what": "how consent was recorded"},
     )
 
 
@@ -273,12 +337,19 @@ class AssessThreshold(Acting):
 class DecideThreshold(Acting):
     """Confirm the proposed threshold decision, or override it with a reason."""
 
-    decision: Literal["confirm", "override"]
-    met: bool | None = Field(
-        default=None, description="For an override: the decision being made instead."
+    decision: Literal["confirm", "override"] = Field(
+        title="Decision",
+        json_schema_extra={
+            "messages": {"missing": "Select whether to confirm or override the proposal"}
+        },
+    )
+    met: StrictBool | None = Field(
+        default=None,
+        title="Threshold met",
+        description="For an override: the decision being made instead.",
     )
     reason: Annotated[str, StringConstraints(max_length=2000), PRINTABLE] | None = Field(
-        default=None, description="Required for an override: why."
+        default=None, title="Reason", description="Required for an override: why."
     )
 
     @model_validator(mode="after")
@@ -293,16 +364,18 @@ class DecideThreshold(Acting):
 class OverrideChair(Acting):
     """Allocate a named chair instead of the one proposed."""
 
-    chair_id: Slug
-    reason: FreeText = Field(min_length=1, max_length=2000)
+    chair_id: Slug = Field(title="Chair", json_schema_extra={"what": "the chair"})
+    reason: FreeText = Field(min_length=1, max_length=2000, title="Reason")
 
 
 class ScheduleMeeting(Acting):
     """Set the review meeting's date; the applicant is invited unless the chair gives reasons."""
 
-    meeting_on: CaseDate
-    invite_applicant: bool = True
-    reason_not_invited: Annotated[str, StringConstraints(max_length=2000), PRINTABLE] | None = None
+    meeting_on: CaseDate = Field(title="Meeting date")
+    invite_applicant: StrictBool = Field(default=True, title="Invite the applicant")
+    reason_not_invited: Annotated[str, StringConstraints(max_length=2000), PRINTABLE] | None = (
+        Field(default=None, title="Why the applicant is not invited")
+    )
 
     @model_validator(mode="after")
     def _reason_if_not_invited(self) -> Self:
@@ -314,23 +387,35 @@ class ScheduleMeeting(Acting):
 class Recommendation(Model):
     """One recommendation of the panel, addressed to a body (s.104(8)-(9))."""
 
-    to_body: Slug = Field(description="Agency id that must have regard to it.")
-    action: FreeText = Field(min_length=1, max_length=2000)
-    due: CaseDate
+    to_body: Slug = Field(
+        title="Body",
+        description="Agency id that must have regard to it.",
+        json_schema_extra={"what": "the body"},
+    )
+    action: FreeText = Field(min_length=1, max_length=2000, title="Action")
+    due: CaseDate = Field(title="Due date")
 
 
 class RecordReview(Acting):
     """The panel's findings and recommendations (draft until the victim is consulted)."""
 
-    findings: FreeText = Field(min_length=1, max_length=20_000)
-    recommendations: tuple[Recommendation, ...] = Field(default=(), max_length=MAX_RECOMMENDATIONS)
+    findings: FreeText = Field(min_length=1, max_length=20_000, title="Findings")
+    recommendations: tuple[Recommendation, ...] = Field(
+        default=(), max_length=MAX_RECOMMENDATIONS, title="Recommendations"
+    )
 
 
 class RecordVictimConsultation(Acting):
     """The victim was consulted on the action plan before it was final (guidance 2025)."""
 
-    consulted_on: CaseDate
-    summary: FreeText = Field(min_length=1, max_length=5000, description="What the victim said.")
+    consulted_on: CaseDate = Field(title="Date the victim was consulted")
+    summary: FreeText = Field(
+        min_length=1,
+        max_length=5000,
+        title="What the victim said",
+        description="What the victim said.",
+        json_schema_extra={"what": "what the victim said"},
+    )
 
 
 class AppealGround(StrEnum):
@@ -344,31 +429,41 @@ class AppealGround(StrEnum):
 class RequestAppeal(Acting):
     """The applicant asks for the handling to be looked at again."""
 
-    received_on: CaseDate
-    grounds: tuple[AppealGround, ...] = Field(min_length=1, max_length=len(AppealGround))
+    received_on: CaseDate = Field(title="Date the request was received")
+    grounds: tuple[AppealGround, ...] = Field(
+        min_length=1,
+        max_length=len(AppealGround),
+        title="Grounds",
+        json_schema_extra={"item": "ground"},
+    )
 
 
 class RecordAppealDecision(Acting):
     """The escalation body's decision."""
 
-    upheld: bool = Field(description="True when the escalation body agrees with the applicant.")
-    reasons: FreeText = Field(min_length=1, max_length=5000)
+    upheld: StrictBool = Field(
+        title="Upheld",
+        description="True when the escalation body agrees with the applicant.",
+        json_schema_extra={"messages": {"missing": "Select whether the request is upheld"}},
+    )
+    reasons: FreeText = Field(min_length=1, max_length=5000, title="Reasons")
 
 
 class LetterPosted(Acting):
     """A letter for an applicant with no email was posted by the person asked to post it."""
 
     letter: Slug = Field(
+        title="Letter",
         description="The letter posted, as `cspflow status` lists it under Letters to post "
-        "(e.g. 'acknowledgement')."
+        "(e.g. 'acknowledgement').",
     )
-    posted_on: CaseDate = Field(description="The day it was posted.")
+    posted_on: CaseDate = Field(title="Date posted", description="The day it was posted.")
 
 
 class CloseCase(Acting):
     """Close the case early (e.g. application withdrawn), telling the applicant why."""
 
-    reason: FreeText = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000, title="Reason for closing")
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,6 +483,84 @@ class Stage(StrEnum):
     VICTIM_CONSULTATION = "victim-consultation"
     RECOMMENDATIONS = "recommendations"
     CLOSED = "closed"
+
+
+STAGE_TITLES = {
+    Stage.AWAITING_CONSENT: "Waiting for the victim's consent",
+    Stage.THRESHOLD: "Threshold decision",
+    Stage.APPEAL_OF_DECISION: "Time to ask for the decision to be looked at again",
+    Stage.CHAIR: "Allocating a chair",
+    Stage.MEETING: "Setting the review meeting",
+    Stage.REVIEW: "Review meeting",
+    Stage.VICTIM_CONSULTATION: "Consulting the victim",
+    Stage.RECOMMENDATIONS: "Following up the recommendations",
+    Stage.CLOSED: "Closed",
+}
+"""Each stage in a coordinator's words (the console reads them from CaseStatus.stage)."""
+
+LETTER_TITLES = {
+    "acknowledgement": "Acknowledgement letter",
+    "threshold-decision": "Threshold decision letter",
+    "meeting-invitation": "Invitation to the review meeting",
+    "meeting-rescheduled": "Letter saying the review meeting has moved",
+    "outcome-letter": "Outcome letter",
+    "appeal-decision": "Letter with the decision on the request to look again",
+    "case-closed": "Case closed letter",
+}
+"""Each letter to an applicant in a coordinator's words (a letter to post names it so)."""
+
+DEADLINE_TITLES = {
+    "acknowledgement": "Acknowledge the application",
+    "consent": "Get the victim's consent",
+    "threshold-decision": "Threshold decision",
+    "decision-notice": "Tell the applicant the decision",
+    "appeal-decision": "Decide the request to look again",
+    "meeting-date": "Set the review meeting date",
+    "meeting-papers": "Send the meeting papers",
+    "review-record": "Record the review",
+    "outcome-letter": "Send the outcome letter",
+    **{
+        f"letter-{name}": f"Post the {title[0].lower()}{title[1:]}"
+        for name, title in LETTER_TITLES.items()
+    },
+}
+"""Each deadline of a case in a coordinator's words (read from CaseStatus.deadlines)."""
+
+DECISION_TITLES = {
+    "consent": "Victim's consent",
+    "threshold-assessment": "Threshold assessment",
+    "threshold": "Threshold decision",
+    "chair": "Chair allocated",
+    "meeting": "Review meeting date",
+    "review": "Review recorded",
+    "victim-consultation": "Victim consulted",
+    "appeal-request": "Request to look again",
+    "appeal-of-decision": "Decision on the request to look again at the threshold",
+    "appeal-of-review": "Decision on the request to look again at the review",
+    "close": "Closed early",
+    "late-entry": "Entered after the year's figures were due",
+    "entered late": "Entered late",
+    "letter-posted": "Letter posted",
+    "met": "Met",
+    "not-met": "Not met",
+    "upheld": "Upheld",
+    "not-upheld": "Not upheld",
+    "closed early": "Closed early",
+}
+"""Each decision's step and outcome in a coordinator's words (read from CaseStatus.decisions)."""
+
+LOCAL_RULE_TERMS = {
+    "local rule hate_single_incident": "the local rule for a single hate-related incident",
+    "local rule multi_complainant": "the local rule for several people complaining",
+    "local rule vulnerability_override": "the local rule for protecting a vulnerable victim",
+    "local rule cumulative_harm": "the local rule for the combined harm of several incidents",
+    "hate_single_incident": "a single hate-related incident",
+    "multi_complainant": "several people complaining",
+    "vulnerability_override": "protecting a vulnerable victim",
+    "cumulative_harm": "the combined harm of several incidents",
+    "statutory test": "legal test",
+}
+"""The threshold's rule codes in words, for reasons shown to people (schemas.plain_words)."""
 
 
 class CaseInput(Model):
@@ -445,11 +618,15 @@ class CaseStatus(Model):
     area: str
     application_reference: str
     policy: str
-    stage: Stage
+    stage: Stage = Field(
+        json_schema_extra={"titles": {stage.value: title for stage, title in STAGE_TITLES.items()}}
+    )
     as_of: datetime
-    deadlines: tuple[Deadline, ...]
+    deadlines: tuple[Deadline, ...] = Field(json_schema_extra={"titles": {**DEADLINE_TITLES}})
     tasks: tuple[TaskSummary, ...]
-    decisions: tuple[DecisionRecord, ...]
+    decisions: tuple[DecisionRecord, ...] = Field(
+        json_schema_extra={"titles": {**DECISION_TITLES}, "terms": {**LOCAL_RULE_TERMS}}
+    )
     proposed_threshold: ThresholdDecision | None = None
     chair: ChairAllocation | None = None
     meeting_on: date | None = None

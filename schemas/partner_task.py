@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StrictBool, StringConstraints, field_validator
 
 from schemas.shared import PRINTABLE, Acting, CaseDate, EmailAddress, FreeText, Model, Slug
 
@@ -37,10 +37,18 @@ class TaskKind(StrEnum):
 class InformationResponse(Model):
     """A relevant body's case information for a review (s.104(3); Sch 4 para 7)."""
 
-    holds_information: bool = Field(description="Whether the body has any record of the matter.")
+    holds_information: StrictBool = Field(
+        title="Does your organisation hold any information about this?",
+        description="Whether the body has any record of the matter.",
+        json_schema_extra={
+            "messages": {"missing": "Select whether your organisation holds any information"}
+        },
+    )
     summary: FreeText = Field(
         min_length=1,
         max_length=20_000,
+        title="Summary",
+        json_schema_extra={"what": "a summary of what your organisation holds"},
         description="Contacts, actions taken and their outcome, in the body's words.",
     )
     incident_references: tuple[
@@ -48,6 +56,8 @@ class InformationResponse(Model):
     ] = Field(
         default=(),
         max_length=200,
+        title="Your incident references",
+        json_schema_extra={"item": "incident reference"},
         description="The body's own incident or log numbers (at most 200, each at most 64 "
         "characters).",
     )
@@ -56,8 +66,19 @@ class InformationResponse(Model):
 class RecommendationResponse(Model):
     """A body's answer to a recommendation addressed to it (it must have regard to it)."""
 
-    status: Literal["done", "not-accepted"]
-    note: FreeText = Field(min_length=1, max_length=5000, description="What was done, or why not.")
+    status: Literal["done", "not-accepted"] = Field(
+        title="What happened",
+        json_schema_extra={
+            "messages": {"missing": "Select whether the recommendation was done or not accepted"}
+        },
+    )
+    note: FreeText = Field(
+        min_length=1,
+        max_length=5000,
+        title="Note",
+        description="What was done, or why not.",
+        json_schema_extra={"what": "what was done, or why not"},
+    )
 
 
 RESPONSE_MODELS: dict[TaskKind, type[Model]] = {
@@ -102,14 +123,14 @@ class PartnerTaskInput(Model):
 class ExtendTask(Acting):
     """Move a task's due date later, with the reason (coordinator)."""
 
-    new_due: CaseDate
-    reason: FreeText = Field(min_length=1, max_length=2000)
+    new_due: CaseDate = Field(title="New due date")
+    reason: FreeText = Field(min_length=1, max_length=2000, title="Reason")
 
 
 class CancelTask(Acting):
     """Close a task without an answer, with the reason (coordinator)."""
 
-    reason: FreeText = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000, title="Reason")
 
 
 class SubmitResponse(Acting):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 
 from schemas.shared import EmailAddress, FreeText, Model, Slug
 
@@ -18,7 +18,7 @@ from schemas.shared import EmailAddress, FreeText, Model, Slug
 class HateSingleIncidentRule(Model):
     """Local rule: one hate-related incident within a window meets the threshold (§1.4)."""
 
-    enabled: bool = False
+    enabled: StrictBool = False
     window_months: int = Field(
         default=6,
         ge=1,
@@ -31,7 +31,7 @@ class HateSingleIncidentRule(Model):
 class MultiComplainantRule(Model):
     """Local rule: several different complainants about one problem (§1.4; South Bucks, Wales)."""
 
-    enabled: bool = False
+    enabled: StrictBool = False
     min_complainants: int = Field(default=5, ge=2, le=50, description="Distinct complainants.")
     window_months: int = Field(
         default=6, ge=1, le=12, description="Window ending with the application."
@@ -42,7 +42,7 @@ class VulnerabilityOverrideRule(Model):
     """Local rule: a named senior officer may find the threshold met to protect a vulnerable victim
     (§1.4; Lincolnshire)."""
 
-    enabled: bool = False
+    enabled: StrictBool = False
     authorised_roles: tuple[FreeText, ...] = Field(
         default=("community-safety-manager", "police-inspector"),
         description="Roles whose holders may give a vulnerability override.",
@@ -52,7 +52,7 @@ class VulnerabilityOverrideRule(Model):
 class CumulativeHarmRule(Model):
     """Local rule: significant cumulative impact of several incidents (§1.4; Plymouth)."""
 
-    enabled: bool = False
+    enabled: StrictBool = False
     min_incidents: int = Field(default=2, ge=1, le=50, description="Distinct incidents needed.")
     window_months: int = Field(
         default=6, ge=1, le=12, description="Window ending with the application."
@@ -217,7 +217,7 @@ class CommunityTriggerPolicy(Model):
         description="Qualifying complaints that make the threshold met (s.104(4)): three unless "
         "the procedure sets fewer.",
     )
-    deduplicate_incidents: bool = Field(
+    deduplicate_incidents: StrictBool = Field(
         default=True,
         description="Count one incident reported to several agencies once (Lincolnshire, Three "
         "Rivers, Ashfield).",
@@ -225,7 +225,7 @@ class CommunityTriggerPolicy(Model):
     local_rules: LocalRules = LocalRules()
     timescales: Timescales = Timescales()
     reminders: Reminders = Reminders()
-    chair_from_neighbouring_area: bool = Field(
+    chair_from_neighbouring_area: StrictBool = Field(
         default=True,
         description="Allocate an independent chair from another district, as the Derbyshire "
         "districts do for one another (seed 004, para 2.8).",

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from schemas.validation import shown
 
@@ -159,12 +160,49 @@ class DecisionRecord(Model):
     reasons: tuple[str, ...] = Field(default=(), description="Every reason given.")
 
 
+class StepSignature(Model):
+    """The front's signature of one human step (issue 13: who did what cannot be forged).
+
+    The console (or `cspflow` on the server) signs the case, the step, the input without this
+    field, the acting account and role and the time with an Ed25519 key only it holds; the
+    workflow checks it before anything is recorded (workflows/rules/signatures.py). Kept in the
+    step's input, so the history carries the proof and an auditor can check it again.
+    """
+
+    key_id: str = Field(max_length=64, description="Which of the front's keys signed.")
+    account: str = Field(max_length=254, description="The signed-in account that acted.")
+    role: str = Field(max_length=64, description="Its role, e.g. coordinator or answer-link.")
+    signed_at: datetime = Field(description="When the front signed the step (UTC).")
+    signature: str = Field(max_length=200, description="Ed25519 signature, base64.")
+
+
+class StepKey(Model):
+    """One public key of the front that signs steps."""
+
+    key_id: str = Field(max_length=64, description="Its id: the first 16 hex digits of SHA-256.")
+    public_key: str = Field(max_length=200, description="The raw Ed25519 public key, base64.")
+
+
+class StepKeys(Model):
+    """The keys a workflow accepts step signatures from: the front's current and previous."""
+
+    keys: tuple[StepKey, ...] = Field(description="Current key first, then earlier ones.")
+
+
 class Acting(Model):
     """Who takes a human step. Filled in by the CLI from its configured identity."""
 
     by: FreeText = Field(
         min_length=1,
         max_length=120,
+        title="Taken by",
+        json_schema_extra={"what": "who is taking this step"},
         description="The identity of the person taking this step (the CLI's CSPFLOW_USER), "
         "recorded in the case history.",
+    )
+    # Not in the JSON Schema: no form, example or `cspflow schema` asks a person for it.
+    signed: SkipJsonSchema[StepSignature | None] = Field(
+        default=None,
+        description="The front's signature of this step, added when it is sent; a workflow "
+        "started by this release refuses a step without a valid one.",
     )

@@ -13,6 +13,8 @@ import re
 
 from pydantic import ValidationError
 
+from schemas.error_messages import describe_problem, model_of
+
 SHOWN_LIMIT = 60
 """Characters of a value quoted in a message; the rest is replaced by its length."""
 
@@ -55,11 +57,17 @@ def field_path(loc: tuple[int | str, ...], prefix: str | None = None) -> str:
 
 
 def validation_problems(error: ValidationError, prefix: str | None = None) -> list[str]:
-    """Return one line per field at fault: 'path: message'."""
+    """Return one line per field at fault: 'path: sentence', the sentence a person reads.
+
+    The sentence is the one the console shows beside the field ('applicant.name: Enter the
+    applicant's name'), so a file and a form are corrected in the same words.
+    """
+    model = model_of(error)
     lines = []
     for problem in error.errors(include_url=False):
-        message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"{field_path(tuple(problem['loc']), prefix)}: {message}")
+        loc = tuple(problem["loc"])
+        sentence = describe_problem(model, problem, with_values=True)
+        lines.append(f"{field_path(loc, prefix)}: {sentence}")
     return lines
 
 

@@ -4,8 +4,15 @@ Partner agencies (police, health, housing providers) will not hold an account to
 request (issue 6), so every partner-task email carries a link to an answer page for that task
 alone. The link is a bearer credential, so it is:
 
-- signed (HMAC-SHA256 over the task id and the moment it was issued, `itsdangerous`), so a
-  changed character makes it worthless;
+- signed, so a changed character makes it worthless. The token is itsdangerous's
+  `URLSafeTimedSerializer` with its defaults: `<payload>.<timestamp>.<signature>`, where the
+  payload is the JSON `{"task": <task id>}` in URL-safe base64 (readable by anyone holding the
+  link: it is signed, not encrypted), the timestamp is the issuing second, and the signature is
+  HMAC-SHA1 over `<payload>.<timestamp>` with a key derived from the console's key
+  (CSPFLOW_WEB_SECRET_KEY) and the salt `cspflow.answer-link.v1` as SHA-1(salt + "signer" +
+  key). SHA-1's collision weakness does not carry over to HMAC (RFC 6151 §3); moving to
+  HMAC-SHA256 would refuse every link already mailed, so it needs a new salt and a period in
+  which both are accepted;
 - scoped: it names one task id and nothing else, and carries no personal data;
 - expiring: at the latest `answer_link_days` after it was issued, and in effect when the task
   closes, because the answer page refuses a task that is no longer open;

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -29,11 +34,13 @@ from schemas.partner_task import (
     PartnerTaskStatus,
     SubmitResponse,
 )
+from schemas.shared import Acting
 from schemas.validation import describe_validation_error
-from starter import health, registry
+from starter import health, reads, registry
 from starter.health import Stall
 from starter.registry import ProcessDefinition
-from workflows import search_attributes
+from starter.step_signing import StepSigner
+from workflows import search_attributes, signed_steps
 from workflows.partner_task import PartnerTaskWorkflow
 
 
@@ -54,6 +61,23 @@ class CaseStalled(ClientError):
             f"case {case_id} cannot move on, so its status cannot be read: "
             f"{stalls[0].advice}; `cspflow audit timeline {case_id}` shows what it recorded"
         )
+
+
+class NoWorker(ClientError):
+    """No worker is running for the case, so a step was not sent: nothing was recorded."""
+
+
+class StepNotYetTaken(ClientError):
+    """A step was sent but no worker took it within STEP_WAIT: the server holds it, and a
+    worker will take it (or refuse it) when one runs."""
+
+
+STEP_WAIT = timedelta(seconds=30)
+"""How long a step waits for a worker to take it before the coordinator is told."""
+
+OPENING_WAIT = timedelta(seconds=15)
+"""How long a signed step is retried while its case is still fetching the front's keys
+(workflows/signed_steps.py): one activity, normally well under a second."""
 
 
 class CaseAlreadyStarted(ClientError):
@@ -143,6 +167,10 @@ class Cspflow:
     client: Client
     task_queue: str
     user: str
+    signer: StepSigner | None = None
+    """Signs every step as `user` in `role` (the console; `cspflow` on the server). Without
+    one, a case started by this release refuses the step (workflows/signed_steps.py)."""
+    role: str = "operator"
 
     async def start(self, definition: ProcessDefinition, data: BaseModel) -> str:
         """Start a case of a registered process; a second start of one input is refused with
@@ -180,6 +208,10 @@ class Cspflow:
         """Take a human step on a case or task (a validated Update, recorded with the user).
 
         The result is the case's status (or the task's result) once the step was recorded.
+        With no worker running the step is refused before it is sent (`health.worker_polls`):
+        an Update no worker takes waits in the server for ever, then is recorded whenever a
+        worker starts. A worker that stopped within the last minute still looks alive, so the
+        wait is bounded by STEP_WAIT too, and the message then says the step may yet be taken.
         """
         if result_type is None:
             definition = registry.process_of_case(case_id)
@@ -188,19 +220,64 @@ class Cspflow:
                 if is_task_id(case_id) or definition is None
                 else (definition.status_model or dict)
             )
+        if not await health.worker_polls(self.client, self.task_queue):
+            raise NoWorker(
+                f"no worker is running for {case_id}: nothing was recorded; start the worker "
+                "(cspflow dev / cspflow worker) and take the step again"
+            )
         handle = self.client.get_workflow_handle(case_id)
+        deadline = asyncio.get_running_loop().time() + OPENING_WAIT.total_seconds()
+        refreshed = False
         try:
-            return await handle.execute_update(update, payload, result_type=result_type)
-        except WorkflowUpdateFailedError as error:
-            raise _refusal(error) from None
+            while True:
+                sent = self.sign_step(case_id, update, payload)
+                try:
+                    return await handle.execute_update(
+                        update, sent, result_type=result_type, rpc_timeout=STEP_WAIT
+                    )
+                except WorkflowUpdateFailedError as error:
+                    kind = getattr(error.cause, "type", None)
+                    late = asyncio.get_running_loop().time() > deadline
+                    if kind == signed_steps.UNKNOWN_KEY and not refreshed and self.signer:
+                        # The front's key was rotated after the case fetched its keys.
+                        await handle.signal(signed_steps.REFRESH_SIGNAL)
+                        refreshed = True
+                    elif kind not in (signed_steps.OPENING, signed_steps.UNKNOWN_KEY) or late:
+                        raise _refusal(error) from None
+                    await asyncio.sleep(0.2)
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise StepNotYetTaken(
+                f"no worker took the step within {STEP_WAIT.seconds} s: it is not recorded "
+                "yet, but Temporal holds it and a worker will take it when one runs (if the "
+                f"case still allows it); start the worker (cspflow dev / cspflow worker) and "
+                f"check `cspflow status {case_id}` before taking the step again"
+            ) from None
         except RPCError as error:
             raise ClientError(self._rpc_message(case_id, error)) from None
 
+    def sign_step(self, case_id: str, update: str, payload: BaseModel) -> BaseModel:
+        """The step signed for this case and Update, as the person it names, when we can.
+
+        The signer vouches for `by`: the console sets it to the signed-in account, never to
+        what was posted (starter/web/coordinators.py), and the workflow refuses a `by` that is
+        not the signed account.
+        """
+        if self.signer is None or not isinstance(payload, Acting):
+            return payload
+        return self.signer.sign(case_id, update, payload, account=payload.by, role=self.role)
+
     async def case_status(self, case_id: str) -> Any:
-        """The case's stage, deadlines, tasks and decisions, with live task states."""
-        handle = self.client.get_workflow_handle(case_id)
+        """The case's stage, deadlines, tasks and decisions, with live task states.
+
+        Read from the case's memo (starter/reads.py), which the server answers with every worker
+        stopped. A case started by a release before the memo has none: it is asked by Query.
+        """
+        model = _status_model(case_id)
         try:
-            status: Any = await handle.query("status", result_type=_status_model(case_id))
+            status: Any = await reads.workflow_status(self.client, case_id, model)
+            if status is None:
+                handle = self.client.get_workflow_handle(case_id)
+                status = await handle.query("status", result_type=model)
         except (RPCError, WorkflowQueryFailedError) as error:
             # A case whose workflow cannot replay cannot answer either: say that, not "no case".
             if stalls := await health.case_stalls(self.client, case_id, []):
@@ -229,7 +306,7 @@ class Cspflow:
         return await health.stalled_case_ids(self.client, areas=areas)
 
     async def _live(self, task: TaskSummary) -> TaskSummary:
-        """An open task as it is now (its own Query), asked in parallel with the others."""
+        """An open task as it is now (its own status), read in parallel with the others."""
         if task.state not in ("open", "overdue"):
             return task
         try:
@@ -239,10 +316,16 @@ class Cspflow:
         return task.model_copy(update={"state": live.state.value, "due": live.due})
 
     async def task_status(self, task_id: str) -> PartnerTaskStatus:
-        """What a partner task asks, by when, and what has happened to it."""
-        handle = self.client.get_workflow_handle(task_id)
+        """What a partner task asks, by when, and what has happened to it.
+
+        Read from the task's memo, as a case is; a task started by a release before the memo
+        is asked by Query.
+        """
         try:
-            status: PartnerTaskStatus = await handle.query(PartnerTaskWorkflow.status)
+            status = await reads.workflow_status(self.client, task_id, PartnerTaskStatus)
+            if status is None:
+                handle = self.client.get_workflow_handle(task_id)
+                status = await handle.query(PartnerTaskWorkflow.status)
             return status
         except (RPCError, WorkflowQueryFailedError) as error:
             if stall := await health.workflow_stall(self.client, task_id):

@@ -7,6 +7,19 @@ encrypts each payload on the client and worker side, so the Temporal server only
 ciphertext tagged with the id of the key that made it (issue 4, "Personal data"; house style §3;
 the `encryption/` sample of temporalio/samples-python shows the shape).
 
+Fail closed: a worker decodes with a codec that refuses a payload which is not encrypted. The
+Temporal frontend has no authentication of its own, so without this anyone who reaches it could
+send an Update such as `temporal workflow update execute --input '{"by": "mallory@..."}'` and
+have it recorded as a decision (issue 13). A refused payload is not an exception (which would
+fail the whole workflow task and retry it for ever) but a `REFUSED_ENCODING` payload that no
+payload converter reads, so the SDK refuses just what carries it: an Update is rejected before
+its validator runs and nothing reaches the history; a Signal is dropped; a workflow started with
+plain input fails its first workflow task, which `cspflow stalled` reports. Each refusal is logged
+as `unencrypted_payload_refused` with the workflow id. Payloads the server makes itself are not
+codec payloads (search attributes) or carry no payload (timeouts, cancellations), so they still
+pass. Reading old histories (replay, timelines, the codec server) accepts plain payloads: it
+records nothing new, and histories written before encryption was switched on must still read.
+
 Rotation: a key ring holds every key still needed to read old histories and one current key for
 new payloads. Add a key and make it current; keep the old one until no history encrypted with it
 is still retained or replayed.
@@ -29,23 +42,32 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Self
 
+import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
+    ActivitySerializationContext,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
     PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+    WorkflowSerializationContext,
 )
 
 from schemas.errors import ConfigurationError, CspflowError
+from starter import strict_json
 
 ENV_VAR = "CSPFLOW_PAYLOAD_KEYS"
 """Environment variable holding the key ring as JSON, as the key file does."""
 
 ENCODING = b"binary/encrypted"
+REFUSED_ENCODING = b"binary/cspflow-refused-unencrypted"
+"""What a refusing codec decodes an unencrypted payload to: no payload converter reads it."""
 CIPHER = b"AES-256-GCM"
 KEY_ID_METADATA = "encryption-key-id"
 CIPHER_METADATA = "encryption-cipher"
@@ -104,7 +126,7 @@ class KeyRing:
     def from_json(cls, text: str, source: str = ENV_VAR) -> KeyRing:
         """Read a key ring from its JSON form; `source` names where it came from in errors."""
         try:
-            document = json.loads(text)
+            document = strict_json.loads(text)
         except json.JSONDecodeError as error:
             raise KeyRingError(f"{source} is not valid JSON ({error}): {_FIX}") from error
         if not isinstance(document, dict):
@@ -238,17 +260,32 @@ def _check_key(key_id: str, key: bytes) -> bytes:
     return key
 
 
-class EncryptionCodec(PayloadCodec):
+class EncryptionCodec(PayloadCodec, WithSerializationContext):
     """Encrypt each payload with the key ring's current key; decrypt with the key it names.
 
     The ciphertext covers the whole serialized payload, its metadata (encoding, type) included.
     The key id is the GCM associated data, so a payload relabelled with another key id fails
-    authentication instead of decrypting. Payloads that are not encrypted pass through decode
-    unchanged, so histories written before encryption was switched on still read.
+    authentication instead of decrypting.
+
+    A payload that is not encrypted passes through decode unchanged when `accept_unencrypted`
+    (reading histories written before encryption was switched on); otherwise it is decoded to a
+    `REFUSED_ENCODING` payload that nothing can read, and logged (the module docstring says why).
     """
 
-    def __init__(self, keyring: KeyRing) -> None:
+    def __init__(
+        self,
+        keyring: KeyRing,
+        *,
+        accept_unencrypted: bool = True,
+        context: SerializationContext | None = None,
+    ) -> None:
         self.keyring = keyring
+        self.accept_unencrypted = accept_unencrypted
+        self._context = context
+
+    def with_context(self, context: SerializationContext) -> Self:
+        """The same codec, knowing which workflow its payloads belong to (for the refusal log)."""
+        return type(self)(self.keyring, accept_unencrypted=self.accept_unencrypted, context=context)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         """Encrypt every payload with the current key."""
@@ -272,8 +309,31 @@ class EncryptionCodec(PayloadCodec):
         return encrypted
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """Decrypt encrypted payloads; return the others as they are."""
-        return [self._decrypt(p) if is_encrypted(p) else p for p in payloads]
+        """Decrypt encrypted payloads; pass or refuse the others (see the class docstring)."""
+        decoded = []
+        for payload in payloads:
+            if is_encrypted(payload):
+                decoded.append(self._decrypt(payload))
+            elif self.accept_unencrypted:
+                decoded.append(payload)
+            else:
+                decoded.append(self._refuse(payload))
+        return decoded
+
+    def _refuse(self, payload: Payload) -> Payload:
+        context = self._context
+        workflow_id = (
+            context.workflow_id
+            if isinstance(context, WorkflowSerializationContext | ActivitySerializationContext)
+            else None
+        )
+        # The encoding only, never the data: it is whatever the sender chose to put there.
+        structlog.get_logger(__name__).warning(
+            "unencrypted_payload_refused",
+            workflow_id=workflow_id,
+            encoding=payload.metadata.get("encoding", b"").decode(errors="replace")[:64],
+        )
+        return Payload(metadata={"encoding": REFUSED_ENCODING})
 
     def _decrypt(self, payload: Payload) -> Payload:
         raw_id = payload.metadata.get(KEY_ID_METADATA)
@@ -317,16 +377,32 @@ def is_encrypted(payload: Payload) -> bool:
     return payload.metadata.get("encoding") == ENCODING
 
 
-def data_converter(keyring: KeyRing | None) -> DataConverter:
+def data_converter(keyring: KeyRing | None, *, accept_unencrypted: bool = False) -> DataConverter:
     """The pydantic data converter, encrypting every payload when a key ring is given.
 
     With encryption, failure messages and stack traces are encoded too
-    (`DefaultFailureConverterWithEncodedAttributes`): an error message can name a person.
+    (`DefaultFailureConverterWithEncodedAttributes`): an error message can name a person. An
+    unencrypted inbound payload is refused unless `accept_unencrypted` (reading old histories
+    only; the module docstring says why).
     """
     if keyring is None:
         return pydantic_data_converter
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(keyring),
+        payload_codec=EncryptionCodec(keyring, accept_unencrypted=accept_unencrypted),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def reading(converter: DataConverter) -> DataConverter:
+    """The same converter, accepting unencrypted payloads: for reading recorded histories only.
+
+    A timeline or a replay shows what is recorded; a history written before encryption was
+    switched on must still read, and nothing read this way is recorded anew.
+    """
+    codec = converter.payload_codec
+    if not isinstance(codec, EncryptionCodec) or codec.accept_unencrypted:
+        return converter
+    return dataclasses.replace(
+        converter, payload_codec=EncryptionCodec(codec.keyring, accept_unencrypted=True)
     )

@@ -37,6 +37,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import structlog
@@ -45,6 +46,9 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import PayloadCodec
 
 from schemas.errors import CspflowError
+
+if TYPE_CHECKING:
+    from activities.db import SessionFactory
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +75,7 @@ class _Request:
     path: str
     headers: dict[str, str]
     body: bytes = b""
+    peer: str = ""
 
 
 @dataclass
@@ -111,6 +116,7 @@ async def start_codec_server(
     ui_origin: str | Sequence[str] | None,
     *,
     cookie_login: bool = False,
+    access_log: SessionFactory | None = None,
 ) -> CodecServer:
     """Start the codec server on host:port (0 picks a free port) and return its handle.
 
@@ -126,7 +132,7 @@ async def start_codec_server(
         )
     given = [ui_origin] if isinstance(ui_origin, str) else list(ui_origin or ())
     origins = tuple(dict.fromkeys(_check_origin(origin) for origin in given))
-    handler = _Handler(codec, token, origins, cookie_login)
+    handler = _Handler(codec, token, origins, cookie_login, access_log)
     connections: set[asyncio.Task[None]] = set()
 
     async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -158,8 +164,14 @@ def _check_origin(origin: str) -> str:
 
 class _Handler:
     def __init__(
-        self, codec: PayloadCodec, token: str, ui_origins: tuple[str, ...], cookie_login: bool
+        self,
+        codec: PayloadCodec,
+        token: str,
+        ui_origins: tuple[str, ...],
+        cookie_login: bool,
+        access_log: SessionFactory | None = None,
     ) -> None:
+        self._access_log = access_log
         self._operations: dict[str, Callable[[Sequence[Payload]], Awaitable[list[Payload]]]] = {
             "encode": codec.encode,
             "decode": codec.decode,
@@ -183,6 +195,8 @@ class _Handler:
         try:
             try:
                 request = await asyncio.wait_for(_read_request(reader, writer), HEADER_TIMEOUT)
+                peer = writer.get_extra_info("peername")
+                request.peer = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
                 origin = request.headers.get("origin")
                 status, headers, body = await self._respond(request)
             except _HttpError as error:
@@ -213,7 +227,7 @@ class _Handler:
             raise _HttpError(
                 HTTPStatus.METHOD_NOT_ALLOWED, f"use POST /{operation} with a JSON body"
             )
-        self._authorize(request)
+        who = self._authorize(request)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
             raise _HttpError(
@@ -234,13 +248,42 @@ class _Handler:
             raise _HttpError(HTTPStatus.UNPROCESSABLE_ENTITY, str(error)) from error
         namespace = request.headers.get("x-namespace")
         log.info("codec_request", operation=operation, namespace=namespace, payloads=len(result))
+        if operation == "decode" and self._access_log is not None:
+            await self._record_decode(request, who, namespace, len(result))
         body = json_format.MessageToJson(Payloads(payloads=result)).encode()
         return HTTPStatus.OK, {"Content-Type": "application/json"}, body
 
-    def _authorize(self, request: _Request) -> None:
+    async def _record_decode(
+        self, request: _Request, who: str, namespace: str | None, count: int
+    ) -> None:
+        """Write the decode to the access log before the payloads are shown (issue 13).
+
+        The remote codec protocol carries no workflow id (the Web UI and the temporal CLI send
+        the payloads and X-Namespace only), so the case is named when the caller sends
+        X-Workflow-Id and is otherwise left empty; who, from where and how much are always
+        written. A decode that cannot be logged is refused: nothing is shown unlogged.
+        """
+        from activities.access_log import record_access
+
+        assert self._access_log is not None
+        case_id = request.headers.get("x-workflow-id", "")[:200] or None
+        detail = f"{count} payloads, namespace {namespace or 'default'}, from {request.peer}"
+        try:
+            await record_access(self._access_log, who, case_id, "codec-decode", detail=detail)
+        except Exception as error:
+            log.error("codec_access_log_failed", error=type(error).__name__)
+            raise _HttpError(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "the access log cannot be written, so nothing is decoded: try again later",
+            ) from None
+
+    def _authorize(self, request: _Request) -> str:
+        """Check the token or the browser's sign-in; return who asked, for the access log."""
         given = request.headers.get("authorization", "").encode()
-        if hmac.compare_digest(given, self._expected) or self._signed_in_ui(request):
-            return
+        if hmac.compare_digest(given, self._expected):
+            return "codec token (bearer)"
+        if self._signed_in_ui(request):
+            return f"codec browser sign-in ({request.headers.get('origin')})"
         log.warning("codec_request_refused", reason="missing or wrong access token")
         browser = " or sign this browser in at /login" if self._cookie_login else ""
         raise _HttpError(

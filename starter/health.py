@@ -18,6 +18,11 @@ Two witnesses, both Temporal's own:
 - the workflow's pending workflow task (DescribeWorkflowExecution), whose `attempt` counts the
   same consecutive problems: the check of one case, which needs no server setting.
 
+A third check needs no case at all: a task queue that no worker polls. With no worker running,
+every case waits and every step hangs, yet no workflow task fails, so neither witness above
+sees it; `task_queues_without_worker` asks the server which pollers it has seen
+(DescribeTaskQueue), and `cspflow stalled` reports each such queue (issue 12).
+
 `StallActivities.stalled_cases` turns the list into one alert per case for the StallWatch
 workflow (workflows/stall_watch.py), which emails the area's coordinators every 15 minutes.
 
@@ -30,18 +35,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 from pydantic import Field
 from temporalio import activity
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TaskQueueKind, TaskQueueType
 from temporalio.api.failure.v1 import Failure
+from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
     DescribeWorkflowExecutionRequest,
     DescribeWorkflowExecutionResponse,
     GetWorkflowExecutionHistoryReverseRequest,
@@ -49,7 +56,7 @@ from temporalio.api.workflowservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.errors import CspflowError
 from schemas.health import StallAlert
@@ -81,8 +88,43 @@ NONDETERMINISM = "[TMPRL1100]"
 MESSAGE_LIMIT = 300
 """Characters of a failure message kept: its first line, for an engineer."""
 
+POLLER_RECENT = timedelta(minutes=2)
+"""A worker long-polls for about a minute at a time, so one running has been seen more recently
+than this; the server itself lists a poller for some minutes after it went away."""
+
 _LIST_LIMIT = 1000
 """At most this many stalled workflows are listed in one call (bounded; the rest are counted)."""
+
+
+POLLER_FRESH_SECONDS = 75.0
+"""A worker counts as running if it polled its task queue this recently.
+
+The server holds a worker's poll for up to a minute and shows its start as the poller's last
+access; a stopped worker's entry stays listed for five minutes with that time ageing."""
+
+
+async def worker_polls(client: Client, task_queue: str) -> bool:
+    """Whether any worker polled `task_queue` for workflow tasks in the last POLLER_FRESH_SECONDS.
+
+    Asked before a step is sent: an Update no worker takes waits in the server with no end and
+    is recorded whenever a worker starts, so a step is refused before it is sent instead. True
+    when the server cannot say (the step is then sent and its wait is bounded).
+    """
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    try:
+        description = await client.workflow_service.describe_task_queue(request)
+    except RPCError:
+        return True
+    now = datetime.now(UTC)
+    return any(
+        (now - poller.last_access_time.ToDatetime(tzinfo=UTC)).total_seconds()
+        < POLLER_FRESH_SECONDS
+        for poller in description.pollers
+    )
 
 
 class StalledError(CspflowError):
@@ -315,6 +357,41 @@ async def stalled_case_ids(client: Client, *, areas: frozenset[str]) -> list[str
         if area in areas:
             found.add(case_id)
     return sorted(found)
+
+
+async def task_queues_without_worker(client: Client, task_queues: Sequence[str]) -> list[str]:
+    """The task queues among `task_queues` that no worker has polled within POLLER_RECENT.
+
+    A cspflow worker polls one queue for workflow and activity tasks alike; a queue missing
+    either kind of poller is listed, because cases then wait without any failure to report.
+    A server that cannot describe task queues (the rehearsal's time-skipping test server, whose
+    worker runs inside `cspflow dev`) lists none.
+    """
+    now = datetime.now(UTC)
+    idle: list[str] = []
+    for name in task_queues:
+        for kind in (
+            TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        ):
+            request = DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=name, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+                task_queue_type=kind,
+            )
+            try:
+                response = await client.workflow_service.describe_task_queue(request)
+            except RPCError as error:
+                if error.status == RPCStatusCode.UNIMPLEMENTED:
+                    return []
+                raise
+            if not any(
+                now - poller.last_access_time.ToDatetime(tzinfo=UTC) <= POLLER_RECENT
+                for poller in response.pollers
+            ):
+                idle.append(name)
+                break
+    return idle
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import email
 import email.policy
 import mailbox
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -22,6 +23,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.controller import Controller
+
+from starter.private_files import FILE_MODE, private_dir
 
 if TYPE_CHECKING:
     from starter.settings import Settings
@@ -36,8 +39,11 @@ class _MaildirHandler:
     def __init__(self, mail_dir: Path) -> None:
         # Maildir(create=True) skips tmp/new/cur when the folder exists already (an empty
         # data_dir/mail, say), so they are made here.
+        # Caught mail holds live answer links and addresses: folders 0700, messages 0600.
+        private_dir(mail_dir)
         for sub in ("tmp", "new", "cur"):
-            (mail_dir / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(mail_dir / sub)
+        self._mail_dir = mail_dir
         self._maildir = mailbox.Maildir(mail_dir, create=False)
 
     async def handle_RCPT(
@@ -58,7 +64,10 @@ class _MaildirHandler:
             f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\n"
         ).encode()
         # SMTP lines end in CRLF; a Maildir file, like any local mailbox, uses LF.
-        self._maildir.add(trace + content.replace(b"\r\n", b"\n"))
+        key = self._maildir.add(trace + content.replace(b"\r\n", b"\n"))
+        # Maildir.add creates the file 0666 less the umask, and files a new message (no info
+        # flags) in new/ under its key.
+        os.chmod(self._mail_dir / "new" / key, FILE_MODE)
         return "250 Message accepted for delivery"
 
 

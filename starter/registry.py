@@ -143,8 +143,9 @@ class ProcessDefinition:
     """The area's published procedure as Markdown or HTML (`cspflow policy publish`)."""
     show_policy: Callable[[Console, dict[str, Any]], None] | None = None
     """Print `describe_policy`'s data for a person."""
-    retention_days: int = 6 * 365
-    """How long a closed case's records are kept before the archive may remove them."""
+    retention_days: int = 30
+    """Days Temporal keeps a closed case's history (the namespace retention period): the archive
+    bundles the case before then (starter/audit/archive.py; CSPFLOW_RETENTION_DAYS overrides)."""
     cli: Callable[[Any], None] | None = None
     """Registers the process's convenience commands (thin aliases of `cspflow step`)."""
     start_hint: str = ""

@@ -41,11 +41,13 @@ from activities.db import SessionFactory
 from activities.heartbeat import HEARTBEAT_FLUSH, KeepAlive
 from activities.notices import NoticeActivities, SmtpConfig
 from activities.records import RecordActivities
+from activities.step_keys import StepKeyActivities
 from starter.codec import KeyRing, data_converter
 from starter.registry import ActivityDeps, registered_activities, registered_workflows
 from starter.settings import Settings
 from workflows.archive import ArchiveClosedCases
 from workflows.partner_task import PartnerTaskWorkflow
+from workflows.signed_steps import SignedStepsInterceptor
 from workflows.stall_watch import STALL_WATCH_EVERY, StallWatch
 
 SHARED_WORKFLOWS: Sequence[type] = (PartnerTaskWorkflow, ArchiveClosedCases, StallWatch)
@@ -68,7 +70,16 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 # Schemas and pure rules are deterministic; passing them through the sandbox instead of
 # re-importing them per workflow run cut worker CPU per workflow from 12.1 ms to 4.2 ms here.
-PASSTHROUGH = ("schemas", "workflows.rules", "pydantic", "pydantic_core", "annotated_types")
+# cryptography checks step signatures (workflows/rules/signatures.py); its Rust core imports
+# cryptography.exceptions when a signature is bad, which fails inside the sandbox's importer.
+PASSTHROUGH = (
+    "schemas",
+    "workflows.rules",
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "cryptography",
+)
 
 
 STARTUP_WAIT = timedelta(minutes=5)
@@ -171,6 +182,7 @@ def activities_for(
     # Imported here: the audit modules import this one for workflows() and the sandbox runner.
     from starter.audit.archive import ArchiveActivities
     from starter.health import StallActivities
+    from starter.step_signing import verification_keys
 
     records = RecordActivities(session_factory)
     notices = NoticeActivities(
@@ -178,6 +190,7 @@ def activities_for(
     )
     configuration = ConfigurationActivities(settings.directory_file)
     archive = [] if client is None else [ArchiveActivities(settings, session_factory, client)]
+    step_keys = StepKeyActivities(lambda: verification_keys(settings))
     stalls = [StallActivities(client, session_factory, settings.directory_file)] if client else []
     return [
         bank_holidays,
@@ -191,6 +204,7 @@ def activities_for(
         records.chair_loads,
         records.reserve_chair,
         records.release_chair,
+        step_keys.step_verification_keys,
         *(activities.archive_closed_cases for activities in archive),
         *(activities.stalled_cases for activities in stalls),
     ]
@@ -207,7 +221,8 @@ def build_worker(
     """The cspflow worker: every workflow and activity on one task queue."""
     defaults: dict[str, Any] = {
         "max_cached_workflows": settings.max_cached_workflows,
-        "interceptors": [KeepAlive()],
+        # Every step's signature is checked before its validator (issue 13).
+        "interceptors": [KeepAlive(), SignedStepsInterceptor()],
         "max_heartbeat_throttle_interval": HEARTBEAT_FLUSH,
     }
     return Worker(
@@ -333,7 +348,7 @@ async def check_retention(client: Client, settings: Settings) -> bool:
     histories for less would delete cases before they are bundled.
     """
     actual = await namespace_retention(client)
-    longest = max(settings.retention_days.values(), default=0)
+    longest = settings.longest_retention()
     if actual is None or actual >= timedelta(days=longest):
         return True
     structlog.get_logger(__name__).error(

@@ -48,10 +48,21 @@ class Settings(BaseSettings):
         default="coordinator@example.org",
         description="The identity the CLI records as acting on every step.",
     )
+    console_url: str | None = Field(
+        default=None,
+        description="The web console's address; with an access token stored (`cspflow login`) "
+        "the CLI acts through the console's API as the token's account, not through Temporal.",
+    )
     log_format: str = Field(
         default="auto", description="'json', 'console' or 'auto' (console on a tty)."
     )
     ui_port: int = Field(default=8233, description="Port of the embedded Temporal Web UI.")
+    ui_write_actions: bool = Field(
+        default=False,
+        description="Let the embedded Temporal Web UI terminate, reset, cancel, signal, update, "
+        "start and batch-change workflows. Off: it has no sign-in, and a step taken there "
+        "bypasses the console's checks. Turn on only for an operator's repair, then off again.",
+    )
     payload_key_file: Path | None = Field(
         default=None,
         description="AES-256 key ring that encrypts every workflow payload (JSON: current key id "
@@ -62,6 +73,18 @@ class Settings(BaseSettings):
         default=None,
         description="Ed25519 private key (PEM) that signs audit bundles (`cspflow audit keygen`).",
     )
+    step_signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) with which the console signs every human step; "
+        "default: step-signing-key.pem in data_dir, created (mode 0600) on first start. Only "
+        "the console (and operators on the server) may read it.",
+    )
+    step_verification_keys: list[str] = Field(
+        default_factory=list,
+        description="The public halves of the step-signing keys (base64 raw Ed25519, current "
+        "first), as JSON, for workers that do not share the console's data folder; default: "
+        "read from the key file.",
+    )
     codec_server_port: int = Field(default=8081, description="Codec server for the Web UI/CLI.")
     codec_server_token: SecretStr | None = Field(
         default=None,
@@ -69,9 +92,9 @@ class Settings(BaseSettings):
         "`cspflow dev` and kept in codec-token in data_dir (mode 0600).",
     )
     retention_days: dict[str, PositiveInt] = Field(
-        default_factory=lambda: {"community-trigger": 30},
+        default_factory=dict,
         description="Days Temporal keeps a closed case's history (the namespace retention "
-        "period), per process, as JSON; a process not named gets the shortest one given.",
+        "period), per process, as JSON; a process not named keeps its definition's period.",
     )
     archive_dir: Path | None = Field(
         default=None,
@@ -116,6 +139,28 @@ class Settings(BaseSettings):
     web_rate_limit: PositiveInt = Field(
         default=30, description="Requests a minute one address may make to answer pages."
     )
+    web_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses (or networks, e.g. 10.0.0.0/8) of the reverse proxies in front of "
+        "the console, as JSON; only their X-Forwarded-For is believed. Empty: the client's "
+        "own address is used, so a forged X-Forwarded-For cannot dodge the sign-in limit.",
+    )
+    web_idle_minutes: PositiveInt = Field(
+        default=30,
+        description="A console session unused for this many minutes ends (besides ending "
+        "8 hours after sign-in).",
+    )
+    web_lockout_attempts: PositiveInt = Field(
+        default=5,
+        description="Failed sign-ins to one account, within web_lockout_window_minutes, that "
+        "lock it for web_lockout_minutes.",
+    )
+    web_lockout_window_minutes: PositiveInt = Field(
+        default=15, description="The window in which failed sign-ins are counted."
+    )
+    web_lockout_minutes: PositiveInt = Field(
+        default=15, description="How long an account stays locked after too many failures."
+    )
 
     @property
     def records_url(self) -> str:
@@ -130,6 +175,11 @@ class Settings(BaseSettings):
         return self.payload_key_file or self.data_dir / "payload-keys.json"
 
     @property
+    def step_signing_key(self) -> Path:
+        """The step-signing key's file: step_signing_key_file, or one in data_dir."""
+        return self.step_signing_key_file or self.data_dir / "step-signing-key.pem"
+
+    @property
     def codec_token_file(self) -> Path:
         """Where `cspflow dev` keeps the codec server's generated access token."""
         return self.data_dir / "codec-token"
@@ -140,10 +190,23 @@ class Settings(BaseSettings):
         return self.archive_dir or self.data_dir / "archive"
 
     def retention_for(self, process: str) -> int:
-        """Days Temporal keeps a closed case of `process`: its own entry, else the shortest."""
+        """Days Temporal keeps a closed case of `process`: this setting's entry, else its
+        definition's `retention_days` (starter.registry), else the shortest one known."""
         if process in self.retention_days:
             return self.retention_days[process]
-        return min(self.retention_days.values(), default=30)
+        from starter import registry
+
+        known = {p.name: p.retention_days for p in registry.processes()}
+        if process in known:
+            return known[process]
+        return min([*self.retention_days.values(), *known.values()], default=30)
+
+    def longest_retention(self) -> int:
+        """The longest retention any process needs: the namespace's one period must cover it."""
+        from starter import registry
+
+        processes = {*self.retention_days, *registry.names()}
+        return max((self.retention_for(p) for p in processes), default=30)
 
     @property
     def web_url(self) -> str:
@@ -167,7 +230,7 @@ class Settings(BaseSettings):
         if not path.exists():
             import secrets
 
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             try:  # O_EXCL: of two processes starting at once, one writes and both read it
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:

@@ -37,6 +37,7 @@ from starter.client import Cspflow
 from starter.codec import KeyRing, data_converter
 from starter.runtime import build_worker
 from starter.settings import Settings
+from starter.step_signing import StepSigner
 from tests.workflows.directory import directory_document
 from workflows import search_attributes
 
@@ -147,21 +148,34 @@ async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironme
             dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal"],
         )
     else:
-        environment = await WorkflowEnvironment.start_time_skipping(
-            data_converter=ENCRYPTED,
-            test_server_existing_path=str(TEMPORAL_TEST_SERVER),
-        )
-        await environment.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=environment.client.namespace,
-                search_attributes={
-                    key.name: IndexedValueType.ValueType(key.indexed_value_type)
-                    for key in search_attributes.ALL
-                },
-            )
-        )
+        environment = await start_time_skipping_server()
     async with environment:
         yield environment
+
+
+async def start_time_skipping_server() -> WorkflowEnvironment:
+    """Start a time-skipping server with cspflow's search attributes, its clock at real now.
+
+    The session's `env` is shared: every test moves its clock, so a test that asserts an exact
+    date (a reminder on 19 December, "missed by 6 days") gets its own server instead, by
+    overriding `env` in its module (scope="module") with one started here, and moves that
+    server's clock itself (tests.workflows.helpers.move_clock_to). Such a server starts in well
+    under a second.
+    """
+    environment = await WorkflowEnvironment.start_time_skipping(
+        data_converter=ENCRYPTED,
+        test_server_existing_path=str(TEMPORAL_TEST_SERVER),
+    )
+    await environment.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=environment.client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.ValueType(key.indexed_value_type)
+                for key in search_attributes.ALL
+            },
+        )
+    )
+    return environment
 
 
 @pytest.fixture
@@ -210,7 +224,19 @@ async def worker(make_worker: Callable[..., Worker]) -> AsyncIterator[Worker]:
 
 @pytest.fixture
 def cspflow(env: WorkflowEnvironment, settings: Settings) -> Cspflow:
-    return Cspflow(env.client, settings.task_queue, settings.user)
+    """The client helpers as the console uses them: every step signed with the front's key."""
+    return signing_flow(env.client, settings)
+
+
+def signing_flow(client: Any, settings: Settings, user: str | None = None) -> Cspflow:
+    """Cspflow over `client`, signing steps as `user` with the key of `settings`' data folder
+    (the key the production worker built from the same settings hands its workflows)."""
+    return Cspflow(
+        client,
+        settings.task_queue,
+        user or settings.user,
+        signer=StepSigner.from_settings(settings, create=True),
+    )
 
 
 @pytest.fixture

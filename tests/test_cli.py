@@ -252,9 +252,19 @@ def test_decide_override_needs_a_reason() -> None:
 
 
 def test_meeting_refuses_a_date_that_is_not_a_date() -> None:
-    """A meeting date that is not YYYY-MM-DD is a usage error."""
+    """A meeting date that is not YYYY-MM-DD is refused, saying how a date is written."""
     result = invoke("meeting", "ct-amber-valley-AV-1", "--on", "next tuesday")
     assert result.exit_code == 2
+    assert "meeting_on: Meeting date must be a real date, written year-month-day" in result.stderr
+
+
+def test_a_date_that_does_not_exist_is_not_called_a_format_error() -> None:
+    """`--on 2025-02-31` is told the date does not exist, in the console's words."""
+    result = invoke("meeting", "ct-amber-valley-AV-1", "--on", "2025-02-31")
+    assert result.exit_code == 2
+    said = " ".join(result.stderr.split())
+    assert "meeting_on: Meeting date must be a real date: 2025-02-31 does not exist" in said
+    assert "format" not in said
 
 
 def test_policy_show_lists_threshold_rules_and_timescales() -> None:

@@ -509,3 +509,12 @@ async def test_the_temporal_cli_shows_a_case_in_clear_only_through_the_codec_ser
         shown = await show("--codec-endpoint", server.url, "--codec-auth", f"Bearer {token}")
     assert Person.model_validate_json(shown) == PERSON
     assert NAME not in await show()
+
+
+def test_a_key_ring_with_a_key_written_twice_is_refused_naming_it() -> None:
+    """Which key is current must be unambiguous: a duplicate `current` is refused, not the last
+    one silently taken (issue 12, defect 9)."""
+    ring = KeyRing.generate("k1").to_json()
+    doubled = ring.replace('"current": "k1"', '"current": "k1",\n  "current": "k2"', 1)
+    with pytest.raises(KeyRingError, match="the key 'current' appears twice"):
+        KeyRing.from_json(doubled, "the test key ring")

@@ -179,3 +179,38 @@ async def test_a_server_without_a_token_is_not_started() -> None:
     codec = EncryptionCodec(KeyRing.generate("k1"))
     with pytest.raises(CspflowError, match="needs an access token"):
         await start_codec_server(codec, "127.0.0.1", 0, "", UI_ORIGIN)
+
+
+async def test_every_decode_is_written_to_the_access_log(tmp_path: object) -> None:
+    """A decode through the codec server is in the access log: who, which case, from where;
+    an encode (which shows nothing) is not."""
+    from pathlib import Path
+
+    from activities.access_log import list_access
+    from activities.db import make_engine, make_session_factory, migrate
+
+    url = f"sqlite+aiosqlite:///{Path(str(tmp_path)) / 'records.db'}"
+    await migrate(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    codec = EncryptionCodec(KeyRing.generate("k1"))
+    running = await start_codec_server(codec, "127.0.0.1", 0, TOKEN, None, access_log=sessions)
+    try:
+        async with running, httpx.AsyncClient(base_url=running.url, timeout=5) as client:
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            encoded = await client.post("/encode", json=payloads_json("a", "b"), headers=auth)
+            assert encoded.status_code == 200
+            assert await list_access(sessions) == []
+            decoded = await client.post(
+                "/default/decode",
+                json=encoded.json(),
+                headers={**auth, "X-Namespace": "default", "X-Workflow-Id": "ct-north-R-1"},
+            )
+            assert decoded.status_code == 200
+        [entry] = await list_access(sessions)
+        assert entry.user == "codec token (bearer)"
+        assert entry.case_id == "ct-north-R-1"
+        assert entry.view == "codec-decode"
+        assert entry.detail == "2 payloads, namespace default, from 127.0.0.1"
+    finally:
+        await engine.dispose()

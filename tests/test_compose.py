@@ -51,7 +51,20 @@ def rendered() -> dict[str, Any]:
         for k, v in os.environ.items()
         if not k.startswith(("CSPFLOW_", "COMPOSE_", "POSTGRES_", "RECORDS_DB_", "TEMPORAL_"))
     }
-    result = subprocess.run(
+    result = _config(binary, {**env, **REQUIRED})
+    assert result.returncode == 0, f"docker-compose config failed:\n{result.stderr}"
+    return yaml.safe_load(result.stdout)
+
+
+REQUIRED = {
+    "CSPFLOW_WEB_BASE_URL": "https://cspflow.council.test",
+    "CSPFLOW_WEB_SECRET_KEY": "a-test-only-signing-key-given-in-env",
+}
+"""Values the compose file has no default for: an operator must set them in .env."""
+
+
+def _config(binary: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [binary, "-f", str(COMPOSE_FILE), "config"],
         cwd=PROJECT_ROOT,
         env=env,
@@ -60,18 +73,65 @@ def rendered() -> dict[str, Any]:
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, f"docker-compose config failed:\n{result.stderr}"
-    return yaml.safe_load(result.stdout)
+
+
+def test_the_console_address_and_signing_key_have_no_default() -> None:
+    """Without CSPFLOW_WEB_SECRET_KEY and CSPFLOW_WEB_BASE_URL compose refuses, naming them:
+    a default key would be a published one, and a default address mails partners 127.0.0.1."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CSPFLOW_")}
+    for missing in REQUIRED:
+        result = _config(_compose_binary(), {**env, **REQUIRED, missing: ""})
+        assert result.returncode != 0
+        assert missing in result.stderr
+
+
+UI_WRITE_SETTINGS = (
+    "TEMPORAL_DISABLE_WRITE_ACTIONS",
+    "TEMPORAL_WORKFLOW_TERMINATE_DISABLED",
+    "TEMPORAL_WORKFLOW_RESET_DISABLED",
+    "TEMPORAL_WORKFLOW_UPDATE_DISABLED",
+    "TEMPORAL_WORKFLOW_SIGNAL_DISABLED",
+    "TEMPORAL_WORKFLOW_CANCEL_DISABLED",
+    "TEMPORAL_BATCH_ACTIONS_DISABLED",
+    "TEMPORAL_START_WORKFLOW_DISABLED",
+)
+
+
+def test_the_temporal_ui_has_its_write_actions_off(rendered: dict[str, Any]) -> None:
+    """The temporalio/ui image is told to disable every write action."""
+    ui = _environment(rendered["services"]["temporal-ui"])
+    for name in UI_WRITE_SETTINGS:
+        assert ui[name] == "true", name
+
+
+def test_the_web_console_shares_the_signing_key_and_address_with_the_workers(
+    rendered: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers sign answer links with the console's key, for the console's public address."""
+    web = _environment(rendered["services"]["web"])
+    worker = _environment(rendered["services"]["worker"])
+    for name in REQUIRED:
+        assert web[name] == worker[name] == REQUIRED[name]
+    assert rendered["services"]["web"]["command"] == ["cspflow", "web"]
+    for name in list(os.environ):
+        if name.startswith("CSPFLOW_"):
+            monkeypatch.delenv(name)
+    for name, value in web.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.web_url == "https://cspflow.council.test"
+    assert settings.web_trusted_proxies == []
 
 
 def test_compose_describes_the_production_services(rendered: dict[str, Any]) -> None:
     """PostgreSQL, Temporal, its UI and the cspflow worker are all there."""
-    assert set(rendered["services"]) == {"postgresql", "temporal", "temporal-ui", "worker"}
+    assert set(rendered["services"]) == {"postgresql", "temporal", "temporal-ui", "worker", "web"}
 
 
-def test_every_worker_variable_is_a_cspflow_setting(rendered: dict[str, Any]) -> None:
-    """Each worker variable is CSPFLOW_<field of Settings>, so a misspelling cannot slip by."""
-    env = _environment(rendered["services"]["worker"])
+@pytest.mark.parametrize("service", ["worker", "web"])
+def test_every_worker_variable_is_a_cspflow_setting(rendered: dict[str, Any], service: str) -> None:
+    """Each cspflow variable is CSPFLOW_<field of Settings>, so a misspelling cannot slip by."""
+    env = _environment(rendered["services"][service])
     fields = set(Settings.model_fields)
 
     assert env

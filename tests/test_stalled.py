@@ -176,6 +176,7 @@ async def test_a_changed_release_and_a_failing_task_are_listed_and_a_healthy_cas
         monkeypatch.setenv("CSPFLOW_TEMPORAL_ADDRESS", client.service_client.config.target_host)
         monkeypatch.setenv("CSPFLOW_PAYLOAD_KEY_FILE", str(KEY_FILE))
         monkeypatch.setenv("CSPFLOW_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("CSPFLOW_TASK_QUEUE", queue)
         monkeypatch.setenv("COLUMNS", "400")
 
         by_id = {s.workflow_id: s for s in stalls}
@@ -271,6 +272,37 @@ async def test_a_changed_release_and_a_failing_task_are_listed_and_a_healthy_cas
     result = await asyncio.to_thread(CliRunner().invoke, app, ["stalled"])
     assert result.exit_code == 0, result.output
     assert "None: every running case's workflow is making progress." in result.output
+
+
+async def test_a_task_queue_no_worker_polls_is_reported_and_fails_the_check(
+    server: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With no worker running, `cspflow stalled` names the task queue nobody polls and exits 1
+    (issue 12: it said all was well while every step hung); with a worker it is all well."""
+    client = server.client
+    queue = f"idle-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("CSPFLOW_TEMPORAL_ADDRESS", client.service_client.config.target_host)
+    monkeypatch.setenv("CSPFLOW_PAYLOAD_KEY_FILE", str(KEY_FILE))
+    monkeypatch.setenv("CSPFLOW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CSPFLOW_TASK_QUEUE", queue)
+    monkeypatch.setenv("COLUMNS", "400")
+
+    assert await health.task_queues_without_worker(client, [queue]) == [queue]
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["stalled"])
+    assert result.exit_code == 1, result.output
+    assert f"no worker has polled the task queue {queue!r}" in result.stderr
+    assert "python worker.py" in result.stderr
+    assert "no worker is running" in result.stdout
+
+    async with Worker(client, task_queue=queue, workflows=[FirstRelease], activities=[noop]):
+        deadline = time.monotonic() + LIMIT_SECONDS
+        while await health.task_queues_without_worker(client, [queue]):
+            assert time.monotonic() < deadline, "the worker's pollers never reached the server"
+            await asyncio.sleep(0.2)
+        result = await asyncio.to_thread(CliRunner().invoke, app, ["stalled"])
+    assert result.exit_code == 0, result.output
+    assert "no worker" not in result.stderr
+    assert "None: every running case's workflow is making progress." in result.stdout
 
 
 async def test_the_stall_watch_tells_the_areas_coordinators_once_per_stop(

@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
     # Not `from workflows import effects`: that form loads a fresh copy of effects.py into
     # every sandbox (the sandbox's own `workflows` package lacks it); this one passes it through.
     import workflows.effects as effects
+    import workflows.signed_steps as signed_steps
+    import workflows.status_memo as status_memo
     from schemas.community_trigger import (
         CaseInput,
         CaseOutcome,
@@ -45,6 +47,11 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
     @workflow.run
     async def run(self, case: CaseInput) -> CaseOutcome:
         """Run the procedure; a coordinator's `close_case` ends it at any stage."""
+        signed_steps.load_step_keys()
+        if workflow.patched(status_memo.PATCH):
+            self._status_publisher = asyncio.create_task(
+                status_memo.keep_status_in_memo(self.status, ignore=("as_of",))
+            )
         try:
             await self._open()
             await self._acknowledge()
@@ -81,7 +88,12 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
 
     async def _open(self) -> None:
         app, today = self._case.application, workflow.now().date()
+        self._setup = await effects.run_effect(
+            "community_trigger_setup", app.area, CommunityTriggerSetup
+        )
         # The edges refuse a future date against the local day; UTC may be a day behind it.
+        # Checked after the first activity: a run failed in its very first workflow task, with
+        # the step-key fetch just scheduled, was seen to hold the time-skipping server's clock.
         if workflow.patched("ct-received-date-checked") and app.received_on > today + timedelta(
             days=1
         ):
@@ -91,9 +103,6 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
                 type="FutureReceivedDate",
                 non_retryable=True,
             )
-        self._setup = await effects.run_effect(
-            "community_trigger_setup", app.area, CommunityTriggerSetup
-        )
         policy = self.setup.policy
         # Every year the case spans: from receipt (or today) to two years after the later.
         self._holidays = await effects.bank_holidays(

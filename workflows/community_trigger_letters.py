@@ -15,22 +15,17 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.community_trigger import LetterPosted, LetterToPost
+    from schemas.community_trigger import LETTER_TITLES, LetterPosted, LetterToPost
     from schemas.shared import DeadlineState
     from workflows.community_trigger_case import CommunityTriggerCase
     from workflows.rules.deadlines import add_working_days, days_late
 
-LETTER_TITLES = {
-    "acknowledgement": "Acknowledgement letter",
-    "threshold-decision": "Threshold decision letter",
-    "meeting-invitation": "Meeting invitation",
-    "meeting-rescheduled": "Letter saying the meeting has moved",
-    "outcome-letter": "Outcome letter",
-    "appeal-decision": "Appeal decision letter",
-    "case-closed": "Letter saying the case is closed",
-}
 POST_WITHIN = 1
 """Working days the point of contact has to post a letter after it reaches them."""
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
 
 
 class CommunityTriggerLetters(CommunityTriggerCase):
@@ -105,12 +100,13 @@ class CommunityTriggerLetters(CommunityTriggerCase):
         waiting = ", ".join(self._unposted()) or "none"
         if task is None:
             raise ValueError(
-                f"there is no letter {step.letter!r} to post in this case; letters waiting to "
-                f"be posted: {waiting} (see `cspflow status {self.case_id}`)"
+                f"There is no letter '{step.letter}' waiting to be posted in this case. Letters "
+                f"waiting to be posted: {waiting} (`cspflow status {self.case_id}` lists them)"
             )
         if task.posted_on is not None:
             raise ValueError(
-                f"the {task.title.lower()} was already recorded as posted on {task.posted_on}"
+                f"The {task.title[0].lower()}{task.title[1:]} was already recorded as posted on "
+                f"{_day(task.posted_on)}"
             )
         self._posted_on_is_possible(step.posted_on, task.ready_on)
 
@@ -118,10 +114,10 @@ class CommunityTriggerLetters(CommunityTriggerCase):
     def _posted_on_is_possible(posted_on: date, ready_on: date) -> None:
         if posted_on > workflow.now().date():
             raise ValueError(
-                f"posted_on ({posted_on}) is in the future: record the letter once it is posted"
+                f"Date posted must be today or in the past: {_day(posted_on)} has not happened "
+                "yet. Record the letter once it is posted"
             )
         if posted_on < ready_on:
             raise ValueError(
-                f"posted_on ({posted_on}) is before the letter was ready ({ready_on}): give the "
-                "day it was posted"
+                f"Date posted must be on or after {_day(ready_on)}, the day the letter was ready"
             )

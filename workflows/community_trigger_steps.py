@@ -1,11 +1,15 @@
 """The Community Trigger case's human steps (Updates with validators) and its view (Query).
 
 Each human step is an Update whose validator is synchronous, changes nothing, and refuses a step
-that is not allowed at the current stage before anything reaches history, saying what to do.
+that is not allowed at the current stage before anything reaches history, saying what to do and
+when, in a coordinator's words ("The review can be recorded after the meeting on 20 January
+2027"), and offering the steps open now by the names the CLI takes (`review`, `close`).
 Handlers only record the step; the procedure in community_trigger.py acts on it.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 from temporalio import workflow
 
@@ -33,8 +37,94 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+STEP_VERBS = {
+    "record_consent": "consent",
+    "assess_threshold": "assess",
+    "decide_threshold": "decide",
+    "override_chair": "override-chair",
+    "schedule_meeting": "meeting",
+    "record_review": "review",
+    "record_victim_consultation": "consulted",
+    "request_appeal": "appeal",
+    "record_appeal_decision": "appeal-decision",
+    "letter_posted": "letter-posted",
+    "close_case": "close",
+}
+"""Each Update by the word `cspflow step CASE VERB` takes (the registry's StepDefinition.verb;
+tests/workflows/test_case_paths.py checks the two agree)."""
+
+_DATE_TITLES = {
+    name: info.title
+    for model in (RecordConsent, RecordVictimConsultation, RequestAppeal)
+    for name, info in model.model_fields.items()
+    if info.title
+}
+
+
+def _day(value: date) -> str:
+    """A date as GOV.UK writes it: '20 January 2027'."""
+    return f"{value.day} {value:%B %Y}"
+
+
 class CommunityTriggerSteps(CommunityTriggerLetters):
     """The human steps of a case (Updates with validators) and its view (Query)."""
+
+    # ---- refusals in a coordinator's words -------------------------------------------------------
+
+    def _require(self, step: str) -> None:
+        try:
+            super()._require(step)
+        except ValueError:
+            if self._setup is None:
+                raise ValueError("The case is still opening: try again in a moment") from None
+            raise ValueError(f"{self._when_open(step)}. {self._open_now()}") from None
+
+    def _when_open(self, step: str) -> str:
+        """When a step can be taken, said for the case as it is."""
+        stage, meeting = self._stage, self._meeting
+        decided = [d.decided_at.date() for d in self._decisions if d.step == "threshold"]
+        if step in ("assess_threshold", "decide_threshold"):
+            if stage is Stage.AWAITING_CONSENT:
+                return "The threshold can be decided after the victim's consent is recorded"
+            return "The threshold has already been decided" + (
+                f", on {_day(decided[-1])}" if decided else ""
+            )
+        if step == "record_review":
+            if meeting is not None:
+                return f"The review can be recorded after the meeting on {_day(meeting.meeting_on)}"
+            return "The review can be recorded after the review meeting"
+        if step == "schedule_meeting" and meeting is not None:
+            return (
+                f"The meeting on {_day(meeting.meeting_on)} can no longer be moved: the papers "
+                "have been sent"
+            )
+        return {
+            "record_consent": "The victim's consent can be recorded only while the case is "
+            "waiting for it",
+            "override_chair": "The chair can be changed after the threshold is met and until "
+            "the meeting papers are sent",
+            "schedule_meeting": "The meeting date can be set after a chair is allocated",
+            "record_victim_consultation": "The victim's views can be recorded after the review "
+            "is recorded",
+        }.get(step, f"The step {STEP_VERBS.get(step, step)} cannot be taken now")
+
+    def _open_now(self) -> str:
+        """The steps open now, by the words the CLI takes."""
+        verbs = [STEP_VERBS.get(u, u) for u in self._allowed_steps()]
+        if not verbs:
+            return "No step can be taken now."
+        return (
+            f"Steps you can take now: {', '.join(verbs)} (`cspflow status {self.case_id}` "
+            "says more)."
+        )
+
+    @staticmethod
+    def _not_future(field: str, value: date) -> None:
+        if value > workflow.now().date():
+            label = _DATE_TITLES.get(field, field.replace("_", " ").capitalize())
+            raise ValueError(
+                f"{label} must be today or in the past: {_day(value)} has not happened yet"
+            )
 
     # ---- human steps ---------------------------------------------------------------------------
 
@@ -72,7 +162,9 @@ class CommunityTriggerSteps(CommunityTriggerLetters):
                 self._case.application, self.setup.policy, override
             )
             if problems:
-                raise ValueError("vulnerability override refused: " + "; ".join(problems))
+                raise ValueError(
+                    "The vulnerability override cannot be recorded: " + "; ".join(problems)
+                )
 
     @workflow.update
     def decide_threshold(self, step: DecideThreshold) -> CaseStatus:
@@ -84,7 +176,9 @@ class CommunityTriggerSteps(CommunityTriggerLetters):
     def _check_threshold(self, step: DecideThreshold) -> None:
         self._require("decide_threshold")
         if self._proposal is None:
-            raise ValueError("no threshold decision has been proposed yet: try again in a moment")
+            raise ValueError(
+                "The proposed decision is still being worked out: try again in a moment"
+            )
 
     @workflow.update
     def override_chair(self, step: OverrideChair) -> CaseStatus:
@@ -96,15 +190,22 @@ class CommunityTriggerSteps(CommunityTriggerLetters):
     def _check_chair(self, step: OverrideChair) -> None:
         self._require("override_chair")
         if self._chair_override is not None:
-            raise ValueError("a chair override is already being applied: wait, then check status")
-        if step.chair_id not in self._chairs:
-            known = ", ".join(sorted(self._chairs)) or "none loaded yet"
             raise ValueError(
-                f"chair_id {step.chair_id!r} is not a chair trained for the "
-                f"Community Trigger in the directory; known chairs: {known}"
+                "A change of chair is already being made: wait a moment, then look at the case"
+            )
+        if step.chair_id not in self._chairs:
+            known = (
+                ", ".join(f"{c.id} ({c.name})" for _, c in sorted(self._chairs.items()))
+                or "none loaded yet"
+            )
+            raise ValueError(
+                f"There is no chair {step.chair_id!r} trained for the Community Trigger in the "
+                f"directory: choose one of {known}"
             )
         if self._chair is not None and self._chair.chair_id == step.chair_id:
-            raise ValueError(f"{step.chair_id} is already the allocated chair")
+            raise ValueError(
+                f"{self._chairs[step.chair_id].name} is already the chair: choose another chair"
+            )
 
     @workflow.update
     def schedule_meeting(self, step: ScheduleMeeting) -> CaseStatus:
@@ -117,12 +218,11 @@ class CommunityTriggerSteps(CommunityTriggerLetters):
         self._require("schedule_meeting")
         if step.meeting_on < workflow.now().date():
             raise ValueError(
-                f"meeting_on ({step.meeting_on}) is in the past: give the date the "
-                "meeting will be held"
+                f"Meeting date must be today or in the future: {_day(step.meeting_on)} has passed"
             )
         if self._meeting is not None and step.meeting_on == self._meeting.meeting_on:
             raise ValueError(
-                f"the meeting is already on {step.meeting_on}: give the new date to move it"
+                f"The meeting is already on {_day(step.meeting_on)}: give the new date to move it"
             )
 
     @workflow.update
@@ -137,27 +237,27 @@ class CommunityTriggerSteps(CommunityTriggerLetters):
         assert self._meeting is not None
         if workflow.now().date() < self._meeting.meeting_on:
             raise ValueError(
-                f"the meeting is on {self._meeting.meeting_on}: record the review "
-                "after it has been held"
+                f"The review can be recorded after the meeting on {_day(self._meeting.meeting_on)}"
             )
         bodies = {b.id for b in self.setup.relevant_bodies}
         unknown = [
-            f"recommendations[{i}].to_body ({r.to_body})"
+            f"recommendation {i + 1} ({r.to_body})"
             for i, r in enumerate(step.recommendations)
             if r.to_body not in bodies
         ]
         if unknown:
+            known = ", ".join(f"{b.id} ({b.name})" for b in self.setup.relevant_bodies)
             raise ValueError(
-                ", ".join(unknown) + " is not a relevant body of this area; "
-                f"use one of: {', '.join(sorted(bodies))}"
+                "The body for " + ", ".join(unknown) + " must be a relevant body of this area: "
+                f"choose one of {known}"
             )
         late = [
-            f"recommendations[{i}].due ({r.due})"
+            f"recommendation {i + 1} ({_day(r.due)})"
             for i, r in enumerate(step.recommendations)
             if r.due <= workflow.now().date()
         ]
         if late:
-            raise ValueError(", ".join(late) + " is not in the future: give a later due date")
+            raise ValueError("The due date for " + ", ".join(late) + " must be in the future")
 
     @workflow.update
     def record_victim_consultation(self, step: RecordVictimConsultation) -> CaseStatus:
@@ -182,14 +282,15 @@ class CommunityTriggerSteps(CommunityTriggerLetters):
     def _check_appeal(self, step: RequestAppeal) -> None:
         if self._appeal_window_end is None or self._appeal is not None:
             raise ValueError(
-                "no appeal window is open for this case: an appeal can be made after "
-                "the threshold decision or the outcome letter, within the window"
+                "A request to look at the case again can be recorded only in the weeks after "
+                "the threshold decision or the outcome letter, and only once: none can be "
+                "recorded now"
             )
         self._not_future("received_on", step.received_on)
         if step.received_on > self._appeal_window_end:
             raise ValueError(
-                f"received_on ({step.received_on}) is after the appeal window closed "
-                f"({self._appeal_window_end})"
+                f"Date the request was received must be on or before "
+                f"{_day(self._appeal_window_end)}, when the time to ask closed"
             )
 
     @workflow.update
@@ -201,7 +302,7 @@ class CommunityTriggerSteps(CommunityTriggerLetters):
     @record_appeal_decision.validator
     def _check_appeal_decision(self, step: RecordAppealDecision) -> None:
         if self._appeal is None or self._appeal_decision is not None:
-            raise ValueError("there is no appeal awaiting a decision in this case")
+            raise ValueError("There is no request to look at the case again awaiting a decision")
 
     @workflow.update
     def letter_posted(self, step: LetterPosted) -> CaseStatus:
@@ -223,7 +324,7 @@ class CommunityTriggerSteps(CommunityTriggerLetters):
     @close_case.validator
     def _check_close(self, step: CloseCase) -> None:
         if self._stage is Stage.CLOSED or self._closing is not None:
-            raise ValueError("the case is already closed")
+            raise ValueError("The case is already closed")
 
     @workflow.query
     def status(self) -> CaseStatus:

@@ -22,6 +22,8 @@ with workflow.unsafe.imports_passed_through():
     # Not `from workflows import effects`: that form loads a fresh copy of effects.py into
     # every sandbox (the sandbox's own `workflows` package lacks it); this one passes it through.
     import workflows.effects as effects
+    import workflows.signed_steps as signed_steps
+    import workflows.status_memo as status_memo
     from schemas.partner_task import (
         RESPONSE_MODELS,
         CancelTask,
@@ -66,10 +68,16 @@ class PartnerTaskWorkflow:
         self._answered_at: datetime | None = None
         self._cancel_reason: str | None = None
         self._closed_by_case: str | None = None
+        self._schema: dict[str, Any] | None = None
 
     @workflow.run
     async def run(self, task: PartnerTaskInput) -> PartnerTaskResult:
         """Ask, chase until answered or cancelled, and return when and how late."""
+        signed_steps.load_step_keys()
+        if workflow.patched(status_memo.PATCH):
+            self._status_publisher = asyncio.create_task(
+                status_memo.keep_status_in_memo(self.status)
+            )
         await self._record()
         await self._notice("request", "partner-task/request", (task.agency.email,))
         chaser = Chaser(
@@ -269,10 +277,16 @@ class PartnerTaskWorkflow:
             reminders_sent=self._reminders,
             overdue_notices_sent=self._overdue,
             history=tuple(self._events),
-            response_schema=RESPONSE_MODELS[task.kind].model_json_schema(),
+            response_schema=self._response_schema(),
         )
 
     # ---- helpers -----------------------------------------------------------------------------
+
+    def _response_schema(self) -> dict[str, Any]:
+        # Built once: the memo's publisher compares the status after every change.
+        if self._schema is None:
+            self._schema = RESPONSE_MODELS[self._task.kind].model_json_schema()
+        return self._schema
 
     @property
     def _closed(self) -> bool:

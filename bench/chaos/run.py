@@ -309,7 +309,9 @@ async def _run_in(
             client = await Client.connect(
                 server.address, data_converter=data_converter(keys), runtime=quiet
             )
-            driver = Driver(Cspflow(client, TASK_QUEUE, BY), smtp.inbox, today)
+            driver = Driver(
+                Cspflow(client, TASK_QUEUE, BY, signer=harness.step_signer(env)), smtp.inbox, today
+            )
             setup = time.monotonic() - t_start
             system.note(
                 "started",

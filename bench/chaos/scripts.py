@@ -48,7 +48,6 @@ from schemas.partner_task import SubmitResponse
 from starter import health
 from starter.client import CaseAlreadyStarted, CaseStalled, ClientError, Cspflow
 from tests.workflows.directory import AGENCIES, application
-from workflows.community_trigger import CommunityTriggerWorkflow
 
 BY = "coordinator@chaos.example.org"
 SCRIPTS = {"review": 0.4, "not-met": 0.15, "withdrawn": 0.15, "late": 0.15, "consent": 0.15}
@@ -203,6 +202,8 @@ class Driver:
         """Send one Update, with an id of its own, until it is taken or its workflow finished."""
         handle = self.client.get_workflow_handle(ident)
         update_id = f"chaos:{ident}:{update}"
+        # Signed once: every retry under this id carries the same step (issue 13).
+        payload = self.cspflow.sign_step(ident, update, payload)
         refusals: list[str] = []
 
         async def send() -> Any:
@@ -255,10 +256,9 @@ class Driver:
         async def ready() -> bool:
             self.tally.polls += 1
             try:
-                status: CaseStatus = await self.client.get_workflow_handle(case_id).query(
-                    CommunityTriggerWorkflow.status
-                )
-            except (RPCError, WorkflowQueryFailedError, RuntimeError):
+                # As a coordinator reads it now: the memo (issue 11), which no worker answers.
+                status: CaseStatus = await self.cspflow.case_status(case_id)
+            except (ClientError, RPCError, WorkflowQueryFailedError, RuntimeError):
                 return False
             states = {t.task_id: t.state for t in status.tasks}
             done = all(states.get(f"{case_id}.task.{t}") == "answered" for t in answered)

@@ -36,6 +36,7 @@ from activities.access_log import record_access
 from activities.queries import CaseRow, list_cases
 from schemas.errors import CspflowError
 from starter.audit.bundle import MANIFEST, load_signing_key, write_bundle
+from starter.private_files import private_dir
 from workflows.archive import ArchiveEntry, ArchiveReport, ArchiveRequest, Outcome
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ async def archive_closed_cases(
     key_file = settings.audit_signing_key_file
     signing_key = load_signing_key(key_file) if key_file else None
     root = settings.archive_path
-    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(private_dir, root)
     closed = [row for row in await list_cases(session_factory) if row.closed_at is not None]
     closed.sort(key=lambda row: (row.closed_at, row.case_id))
     entries = []

@@ -63,6 +63,7 @@ from schemas.bundle import (
 from schemas.errors import ConfigurationError, CspflowError
 from starter.audit.replay import fetch_case_histories, replay_histories
 from starter.audit.timeline import build_timeline, render_timeline
+from starter.private_files import private_dir, write_private
 
 if TYPE_CHECKING:
     from activities.db import SessionFactory
@@ -284,7 +285,9 @@ async def write_bundle(
             "`cspflow cases`; a closed case may have passed the namespace retention period"
         )
     timeline = await build_timeline(client, case_id, session_factory)
-    (out_dir / HISTORIES).mkdir(parents=True, exist_ok=True)
+    # A bundle holds every personal detail of a case: folders 0700, files 0600 (issue 13).
+    private_dir(out_dir)
+    private_dir(out_dir / HISTORIES)
 
     runs: dict[str, int] = {}
     for history in histories:
@@ -294,7 +297,7 @@ async def write_bundle(
         run_id = history.run_id
         name = _history_file(history.workflow_id, run_id, runs[history.workflow_id] > 1)
         text = history.to_json()
-        (out_dir / name).write_text(text, encoding="utf-8")
+        write_private(out_dir / name, text)
         # Chain the events as they read back from the file, so anyone holding the file can
         # recompute the chain; a field the JSON form cannot carry would otherwise never match.
         stored = WorkflowHistory.from_json(history.workflow_id, text)
@@ -311,7 +314,7 @@ async def write_bundle(
             )
         )
     for fmt, name in TIMELINE_FORMATS.items():
-        (out_dir / name).write_text(render_timeline(timeline, fmt), encoding="utf-8")
+        write_private(out_dir / name, render_timeline(timeline, fmt))
 
     files = tuple(
         FileEntry(path=p.relative_to(out_dir).as_posix(), sha256=_sha256(data), size=len(data))
@@ -334,10 +337,10 @@ async def write_bundle(
         signer=signer,
     )
     body = canonical(manifest)
-    (out_dir / MANIFEST).write_bytes(body)
+    write_private(out_dir / MANIFEST, body)
     if signing_key is not None:
         signature = base64.b64encode(signing_key.sign(body)).decode()
-        (out_dir / SIGNATURE).write_text(signature + "\n", encoding="ascii")
+        write_private(out_dir / SIGNATURE, signature + "\n", encoding="ascii")
     return manifest
 
 

@@ -27,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.db import Case, SessionFactory, Task
 from activities.queries import financial_year
 from schemas.audit import DeadlineStats, DeadlineSummary, DeadlineView
+from starter.codec import reading
 from workflows.rules.deadlines import days_late
 
 QUERY_TIMEOUT = timedelta(seconds=10)
@@ -81,7 +82,7 @@ async def last_recorded_view(client: Client, case_id: str) -> dict[str, Any] | N
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
             outcome = event.workflow_execution_update_completed_event_attributes.outcome
             if outcome.HasField("success") and outcome.success.payloads:
-                [view] = await client.data_converter.decode(outcome.success.payloads[:1])
+                [view] = await reading(client.data_converter).decode(outcome.success.payloads[:1])
                 if isinstance(view, dict) and "deadlines" in view:
                     found = view
     return found

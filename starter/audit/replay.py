@@ -30,6 +30,7 @@ from temporalio.worker import Replayer
 
 from schemas.errors import CspflowError, InputError
 from schemas.shared import Model, Process
+from starter import strict_json
 from starter.codec import KeyRing, data_converter
 from starter.runtime import workflow_runner
 from starter.runtime import workflows as registered_workflows
@@ -235,7 +236,8 @@ async def replay_histories(
     """
     replayer = Replayer(
         workflows=list(registered_workflows() if workflows is None else workflows),
-        data_converter=data_converter(keyring),
+        # Old histories may hold plain payloads; a replay records nothing (starter.codec).
+        data_converter=data_converter(keyring, accept_unencrypted=True),
         workflow_runner=workflow_runner(),
         runtime=runtime,
     )
@@ -490,7 +492,7 @@ def load_histories(directory: Path) -> list[WorkflowHistory]:
     histories = []
     for path in sorted(directory.glob("*.json")):
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            document = strict_json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise InputError(f"cannot read {path} as JSON ({error}): export it again") from None
         if not isinstance(document, dict) or not isinstance(document.get("events"), list):

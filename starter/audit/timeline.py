@@ -39,6 +39,7 @@ from activities.db import Decision, Notice, SessionFactory, Task
 from schemas.audit import DeadlineView, EntryKind, HistoryRef, Timeline, TimelineEntry
 from schemas.errors import CspflowError
 from starter.audit.deadlines import deadline_view, read_case_view, task_deadline
+from starter.codec import reading
 from workflows import search_attributes
 
 _TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -224,7 +225,9 @@ class _Reader:
     notes: list[str] = field(default_factory=list)
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Any]:
-        return await self.client.data_converter.decode(list(payloads)) if payloads else []
+        if not payloads:
+            return []
+        return await reading(self.client.data_converter).decode(list(payloads))
 
     async def first(self, payloads: Sequence[Payload]) -> Any:
         values = await self.decode(payloads)

@@ -18,6 +18,7 @@ from starter.settings import Settings
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from starter.cli.front import Front
     from starter.client import Cspflow
     from starter.dev import DevState
     from starter.health import Stall
@@ -33,12 +34,12 @@ from starter.cli.common import (
     _parse,
     _print_json,
     _read_json,
-    _records,
     _run,
     _settings,
     _table,
     _when,
     _with_flow,
+    _with_temporal,
     app,
     handled,
 )
@@ -59,8 +60,7 @@ def status(
     days_late], tasks [task_id, agency, kind, due, state, answered_on, days_late], decisions
     [step, outcome, decided_by, decided_at, reasons] and allowed_steps.
     """
-    from starter.cli.audit_views import log_case_access
-    from starter.client import CaseStalled, ClientError, is_task_id
+    from starter.client import ClientError, is_task_id
 
     if is_task_id(case_id):
         raise InputError(
@@ -72,15 +72,9 @@ def status(
     if definition is None:
         raise ClientError(f"no case {case_id!r}: check the id with `cspflow cases`")
 
-    async def read(flow: Cspflow) -> tuple[Any, list[Stall]]:
-        try:
-            case = await flow.case_status(case_id)
-        except CaseStalled as stalled:
-            return None, stalled.stalls
-        return case, await flow.case_stalls(case)
-
-    case, stalls = _with_flow(read)
-    log_case_access(_settings()[0], case_id, "status")
+    # The read is written to the access log before anything is shown (by the console, in
+    # API mode).
+    case, stalls = _with_flow(lambda front: front.read_case(case_id))
     if case is None:
         _show_stalls(_err(), stalls)
         _err().print(
@@ -186,16 +180,36 @@ def stalled(
     area: str | None = typer.Option(None, help="Only this area, e.g. amber-valley."),
     as_json: bool = typer.Option(False, "--json", help="Print each stalled workflow as JSON."),
 ) -> None:
-    """List cases and partner tasks that cannot move on (workflow task failing or timing out).
+    """List cases and partner tasks that cannot move on (workflow task failing or timing out),
+    and the task queue when no worker polls it (then no case moves on at all).
 
     Such a case sends no reminder and meets no deadline until an engineer acts (README, "A case
     that cannot move on"). Exit code 1 when any is listed, so a scheduled check can alert.
     """
+    from starter.health import POLLER_RECENT, task_queues_without_worker
+
     settings, _ = _settings()
     areas = None if area is None else frozenset({_known_area(_directory(settings), area)})
-    stalls = _with_flow(lambda flow: flow.stalled(areas))
+
+    async def check(flow: Cspflow) -> tuple[list[Stall], list[str]]:
+        idle = await task_queues_without_worker(flow.client, [settings.task_queue])
+        return await flow.stalled(areas), idle
+
+    stalls, idle = _with_temporal(check)
+    minutes = int(POLLER_RECENT.total_seconds() // 60)
+    for queue in idle:
+        # On standard error in both forms, so `--json` output stays the list of stalls.
+        _err().print(
+            f"WARNING: no worker has polled the task queue {queue!r} in the last {minutes} "
+            "minutes: no case moves on, no reminder is sent and every step waits. Start the "
+            "worker (`python worker.py`, or `cspflow dev`), or check CSPFLOW_TASK_QUEUE and "
+            "CSPFLOW_TEMPORAL_ADDRESS.",
+            markup=False,
+        )
     if as_json:
         _print_json([stall.model_dump(mode="json") for stall in stalls])
+    elif not stalls and idle:
+        _out().print("No case's workflow task is failing, but no worker is running (above).")
     elif not stalls:
         _out().print("None: every running case's workflow is making progress.")
     else:
@@ -217,7 +231,7 @@ def stalled(
             )
         _out().print(table)
         _out().print(f"{len(stalls)} stalled: see README 'A case that cannot move on'.")
-    if stalls:
+    if stalls or idle:
         raise typer.Exit(1)
 
 
@@ -238,26 +252,16 @@ def cases(
     The table shows the first --limit cases (the most pressing) and says how many more match:
     a screen of thousands of rows helps nobody and takes seconds to draw.
     """
-    from activities.queries import list_cases
 
-    settings, state = _settings()
     process, stage = _known_filters(process, stage)
-    if area is not None:
-        area = _known_area(_directory(settings), area)
-    today = _today(settings, state) if overdue else None
-    rows = _run(
-        _records(
-            settings,
-            lambda sessions: list_cases(
-                sessions, process=process, area=area, stage=stage, overdue_on=today
-            ),
-        )
+    rows = _with_flow(
+        lambda front: front.list_cases(process=process, area=area, stage=stage, overdue=overdue)
     )
     if as_json:
         _print_json([row.model_dump(mode="json") for row in rows])
         return
     table = _table(
-        f"Cases overdue on {today}" if today else "Cases",
+        "Cases overdue" if overdue else "Cases",
         "case id",
         "process",
         "area",
@@ -327,12 +331,16 @@ def take_step(case_id: str, verb: str, data: Any, source: str) -> None:
             code="unknown_step",
             fields=("step",),
         )
-    settings, _ = _settings()
-    payload = _parse(found.model, _acting(data, settings.user, source), source)
 
-    _with_flow(lambda flow: flow.step(case_id, found.update, payload, found.result_type))
+    async def go(front: Front) -> str:
+        user = await front.acting_as()
+        payload = _parse(found.model, _acting(data, user, source), source)
+        await front.step(case_id, found.update, payload, found.result_type)
+        return user
+
+    user = _with_flow(go)
     _out().print(
-        f"Recorded: {found.verb} on case {case_id}, by {settings.user}. "
+        f"Recorded: {found.verb} on case {case_id}, by {user}. "
         f"See `cspflow status {case_id}` for what happens next."
     )
 

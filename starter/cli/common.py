@@ -24,9 +24,11 @@ from rich.table import Table
 from schemas.directory import Directory
 from schemas.errors import CspflowError, InputError
 from schemas.validation import shown, utf8_text
+from starter import strict_json
 from starter.settings import Settings
 
 if TYPE_CHECKING:
+    from starter.cli.front import Front
     from starter.client import Cspflow
     from starter.dev import DevState
 
@@ -181,10 +183,41 @@ async def _connect(settings: Settings) -> Cspflow:
             f"cannot reach Temporal at {settings.temporal_address} ({error}): start the system "
             "with `cspflow dev` (or `make dev`), or set CSPFLOW_TEMPORAL_ADDRESS"
         ) from None
-    return Cspflow(client=client, task_queue=settings.task_queue, user=settings.user)
+    from starter.step_signing import StepSigner
+
+    # An operator on the server, who can read the console's step-signing key, signs as
+    # CSPFLOW_USER; anyone else's steps are refused by cases started since issue 13.
+    return Cspflow(
+        client=client,
+        task_queue=settings.task_queue,
+        user=settings.user,
+        signer=StepSigner.optional(settings),
+        role="operator",
+    )
 
 
-def _with_flow(action: Callable[[Cspflow], Awaitable[T]]) -> T:
+def _with_flow(action: Callable[[Front], Awaitable[T]]) -> T:
+    """Run a case command through its door: the console's API as the stored token's account
+    when CSPFLOW_CONSOLE_URL is set and `cspflow login` stored a token, else Temporal and the
+    records database directly, as CSPFLOW_USER (the operator's tool on the server)."""
+    from starter.cli.front import TemporalFront, api_front
+
+    settings, state = _settings()
+
+    async def go() -> T:
+        front = api_front(settings)
+        if front is None:
+            return await action(TemporalFront(settings, state))
+        try:
+            return await action(front)
+        finally:
+            await front.aclose()
+
+    return _run(go())
+
+
+def _with_temporal(action: Callable[[Cspflow], Awaitable[T]]) -> T:
+    """Run an operator's command on Temporal directly (stalled workflows, the rehearsal clock)."""
     settings, _ = _settings()
 
     async def go() -> T:
@@ -203,8 +236,8 @@ def _read_json(path: Path) -> Any:
     """Read a JSON input file ('-' is stdin); a missing, broken or hostile file is bad input.
 
     Every way a file can fail to become data (too big, not UTF-8, nested too deeply, a number too
-    long for Python to convert, NaN) is a message naming the file and what to do, never a
-    traceback: the person running the command can fix each of them.
+    long for Python to convert, NaN, a key written twice) is a message naming the file and what
+    to do, never a traceback: the person running the command can fix each of them.
     """
     stdin = str(path) == "-"
     source = "standard input" if stdin else str(path)
@@ -231,7 +264,8 @@ def _read_json(path: Path) -> Any:
     except ValueError as error:
         raise InputError(f"{source} {error}, and run the command again") from None
     try:
-        return json.loads(text, parse_constant=_not_a_json_number)
+        # A key written twice is refused with its line: json would keep the last silently.
+        return strict_json.loads(text, parse_constant=_not_a_json_number)
     except json.JSONDecodeError as error:
         raise InputError(
             f"{source} is not valid JSON: {error.msg} at line {error.lineno}, column "

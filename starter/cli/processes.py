@@ -116,9 +116,8 @@ def start(
     """
     definition = registry.startable(process)
     data = _parse(definition.input_model, _read_json(file), str(file))
-    settings, _ = _settings()
-    definition.check(data, _directory(settings), None)
-    case_id = _with_flow(lambda flow: flow.start(definition, data))
+    # Checked as `cspflow check` checks it: here against the directory, or by the console.
+    case_id = _with_flow(lambda front: front.start(definition, data))
     typer.echo(case_id)
     _err().print(f"Started {definition.name} case {case_id}; see `cspflow status {case_id}`.")
 

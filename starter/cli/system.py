@@ -19,7 +19,7 @@ from starter.cli.common import (
     _run,
     _settings,
     _when,
-    _with_flow,
+    _with_temporal,
     app,
     clock_app,
     handled,
@@ -82,7 +82,7 @@ def clock_show() -> None:
 
     _, state = _settings()
     require_rehearsal(state)
-    now = _with_flow(lambda flow: current_time(flow.client))
+    now = _with_temporal(lambda flow: current_time(flow.client))
     _out().print(f"Rehearsal time: {_when(now)} ({now:%A})")
 
 
@@ -121,5 +121,5 @@ def clock_advance(
         after = await advance_clock(flow.client, by, lambda: workflows_busy(flow.client, case_ids))
         return before, after
 
-    before, after = _with_flow(go)
+    before, after = _with_temporal(go)
     _out().print(f"Rehearsal time moved from {_when(before)} to {_when(after)} ({after:%A}).")

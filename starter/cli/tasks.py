@@ -27,7 +27,7 @@ from starter.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from starter.client import Cspflow
+    from starter.cli.front import Front
 
 RESPONSE_EXAMPLES: dict[TaskKind, dict[str, Any]] = {
     TaskKind.INFORMATION_REQUEST: {
@@ -91,7 +91,7 @@ def submit(
     # task would refuse, and the refusal names the file.
     _parse(SubmitResponse, {"by": settings.user, "response": data}, str(file))
 
-    async def go(flow: Cspflow) -> Any:
+    async def go(flow: Front) -> Any:
         task = await flow.task_status(task_id)
         if task.state.value not in ("open", "overdue"):
             raise _Refused(
@@ -133,10 +133,15 @@ def _task_step(task_id: str, verb: str, data: dict[str, Any]) -> None:
     from starter.client import TASK_STEPS
 
     update, model = TASK_STEPS[verb]
-    settings, _ = _settings()
-    payload = _parse(model, {**data, "by": settings.user}, f"the {verb} options")
-    _with_flow(lambda flow: flow.step(task_id, update, payload))
-    _out().print(f"Recorded: {verb} on task {task_id}, by {settings.user}.")
+
+    async def go(front: Front) -> str:
+        user = await front.acting_as()
+        payload = _parse(model, {**data, "by": user}, f"the {verb} options")
+        await front.step(task_id, update, payload)
+        return user
+
+    user = _with_flow(go)
+    _out().print(f"Recorded: {verb} on task {task_id}, by {user}.")
 
 
 # --------------------------------------------------------------------------------------------

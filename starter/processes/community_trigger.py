@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from schemas.community_trigger import (
+    LOCAL_RULE_TERMS,
     Applicant,
     Application,
     ApplicationChannel,
@@ -37,6 +38,7 @@ from schemas.community_trigger import (
 )
 from schemas.directory import Directory
 from schemas.errors import InputError
+from schemas.plain_words import plain_all
 from schemas.policy import CommunityTriggerPolicy
 from schemas.shared import Process
 from starter.registry import (
@@ -277,6 +279,10 @@ def show_status(console: Console, case: CaseStatus) -> None:
         console.print(title, style="bold")
         for label, value in rows:
             console.print(f"  {label}: {value}", markup=False)
+        console.print(
+            f"  Once posted: cspflow step {case.case_id} letter-posted (letter, posted_on)",
+            markup=False,
+        )
 
 
 def _letter_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -284,14 +290,13 @@ def _letter_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]
     rows: list[tuple[str, str]] = []
     for letter in case.letters_to_post:
         posted = (
-            f"Posted on {letter.posted_on:%-d %B %Y} by {letter.posted_by}"
+            f"Posted on {_day(letter.posted_on)} by {letter.posted_by}"
             if letter.posted_on
-            else f"Not yet posted: record it with `cspflow step {case.case_id} letter-posted` "
-            f"(letter {letter.letter})"
+            else f"Not yet posted (letter '{letter.letter}' in the step's form)"
         )
         rows += [
             ("Letter", letter.title),
-            ("To post by", f"{letter.assigned_to}, by {letter.due:%-d %B %Y}"),
+            ("To post by", f"{letter.assigned_to}, by {_day(letter.due)}"),
             ("Addressee", letter.addressee),
             ("Postal address", letter.postal_address),
             ("Status", posted),
@@ -311,8 +316,7 @@ def status_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]]
                 [
                     ("Proposal", "Threshold met" if p.met else "Threshold not met"),
                     ("Qualifying complaints", f"{p.qualifying_count} of {p.threshold} needed"),
-                    ("Policy", p.policy),
-                    *[("Reason", reason) for reason in p.reasons],
+                    *[("Reason", reason) for reason in plain_all(p.reasons, LOCAL_RULE_TERMS)],
                 ],
             )
         )
@@ -322,14 +326,24 @@ def status_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]]
                 "Independent chair",
                 [
                     ("Chair", case.chair.chair_id or "None eligible"),
-                    ("Decided by", case.chair.decided_by),
-                    *[("Reason", reason) for reason in case.chair.reasons],
+                    ("Decided by", _by(case.chair.decided_by)),
+                    *[("Reason", reason) for reason in plain_all(case.chair.reasons)],
                 ],
             )
         )
     if case.meeting_on is not None:
-        sections.append(("Review meeting", [("Date", f"{case.meeting_on:%-d %B %Y}")]))
+        sections.append(
+            ("Review meeting", [("Date", f"{case.meeting_on.day} {case.meeting_on:%B %Y}")])
+        )
     return sections + _letter_sections(case)
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def _by(who: str) -> str:
+    return "cspflow (automatically)" if who == "cspflow" else who
 
 
 def show_policy(console: Console, described: dict[str, Any]) -> None:
@@ -492,7 +506,7 @@ DEFINITION = ProcessDefinition(
     describe_policy=_describe_policy,
     render_policy=_render_policy,
     show_policy=show_policy,
-    retention_days=6 * 365,
+    retention_days=30,
     cli=_commands,
     start_hint="Enter the application as received. Nothing is recorded until every answer is "
     "valid.",

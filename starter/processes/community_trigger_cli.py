@@ -1,12 +1,13 @@
 """The Community Trigger's convenience commands: `decide`, `meeting`, `consent`, `close`.
 
 Each is a thin alias of `cspflow step CASE VERB`: it builds the step's input from options and
-takes the step through the same path, so the workflow's validator judges it the same way.
+takes the step through the same path, so the workflow's validator judges it the same way. A date
+option is passed to the step's model as given, so `--on 2025-02-31` is told the date does not
+exist (schemas/error_messages.py), not that its format is wrong.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import typer
@@ -46,13 +47,13 @@ def register_commands(app: typer.Typer) -> None:
     @handled
     def meeting(
         case_id: str = typer.Argument(..., help="The case id."),
-        on: datetime = typer.Option(..., "--on", formats=["%Y-%m-%d"], help="Meeting date."),
+        on: str = typer.Option(..., "--on", help="Meeting date, year-month-day: 2026-12-07."),
         no_invite: bool = typer.Option(False, "--no-invite", help="Do not invite the applicant."),
         reason: str | None = typer.Option(None, help="Why the applicant is not invited."),
     ) -> None:
         """Record the review meeting's date; the applicant is invited unless you say why not."""
         data: dict[str, Any] = {
-            "meeting_on": on.date().isoformat(),
+            "meeting_on": on,
             "invite_applicant": not no_invite,
         }
         if reason is not None:
@@ -63,8 +64,8 @@ def register_commands(app: typer.Typer) -> None:
     @handled
     def consent(
         case_id: str = typer.Argument(..., help="The case id."),
-        on: datetime = typer.Option(
-            ..., "--on", formats=["%Y-%m-%d"], help="Day consent was given."
+        on: str = typer.Option(
+            ..., "--on", help="Day consent was given, year-month-day: 2026-12-07."
         ),
         evidence: str = typer.Option(..., help="How consent was recorded."),
     ) -> None:
@@ -72,7 +73,7 @@ def register_commands(app: typer.Typer) -> None:
         take_step(
             case_id,
             "consent",
-            {"consent_given_on": on.date().isoformat(), "evidence": evidence},
+            {"consent_given_on": on, "evidence": evidence},
             "the consent options",
         )
 

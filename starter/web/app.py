@@ -21,6 +21,9 @@ Security, page by page:
 
 from __future__ import annotations
 
+import secrets
+
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -28,7 +31,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from temporalio.service import RPCError
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from starter.web.account import account_page, revoke_account_token
+from starter.web.api import PREFIX, ApiError, api_error_response, api_routes
 from starter.web.auth import sign_in, sign_out
 from starter.web.coordinators import (
     case_page,
@@ -41,14 +48,50 @@ from starter.web.coordinators import (
     step_page,
 )
 from starter.web.partners import answer
-from starter.web.rendering import GOVUK_FRONTEND, HERE, SESSION_HOURS, Console, message
+from starter.web.rendering import GOVUK_FRONTEND, HERE, SESSION_HOURS, Console, log, message
 
 __all__ = ["Console", "create_app"]
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    """Unknown pages say so, in the console's own look."""
+    """Unknown pages say so, in the console's own look (in JSON under the API)."""
+    if request.url.path.startswith(PREFIX + "/"):
+        return api_error_response(
+            request, ApiError(404, "not_found", "no such API address: see README 'Security model'")
+        )
     return message(request, "Page not found", "Check the address.", status_code=404)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """Any unexpected error: a page that says what happened and what to do, never a traceback.
+
+    The records database and Temporal being unreachable are named, because the person can do
+    something about them (wait, or tell whoever runs the system); anything else gets a reference
+    that is also in the log, with the error's type only (its text may hold personal data).
+    """
+    if request.url.path.startswith(PREFIX + "/"):
+        return api_error_response(request, exc)
+    reference = secrets.token_hex(4)
+    if isinstance(exc, SQLAlchemyError | OSError) and not isinstance(exc, RPCError):
+        cause, what = "records_database", "The records database cannot be reached"
+    elif isinstance(exc, RPCError) or str(exc).startswith("Failed client connect"):
+        cause, what = "temporal", "The workflow service (Temporal) cannot be reached"
+    else:
+        cause, what = "unexpected", "Something went wrong on our side"
+    log.error("web_page_failed", cause=cause, error=type(exc).__name__, reference=reference,
+              path=request.url.path[:200])  # fmt: skip
+    account = None
+    return message(
+        request,
+        "Sorry, there is a problem with the service",
+        f"{what}, so this page could not be shown. Nothing you sent was recorded unless "
+        "the case's page shows it.",
+        "Try again in a few minutes. If it keeps happening, tell the person who runs cspflow "
+        f"for your partnership and give them this reference: {reference}.",
+        status_code=503 if cause != "unexpected" else 500,
+        account=account,
+        link=("/cases", "Go to your cases"),
+    )
 
 
 def create_app(console: Console) -> Starlette:
@@ -69,8 +112,11 @@ def create_app(console: Console) -> Starlette:
         Route("/cases/{case_id}/steps/{update}", step_page, methods=["GET", "POST"]),
         Route("/tasks/{task_id}/new-link", new_answer_link, methods=["POST"]),
         Route("/reports", reports),
+        Route("/account", account_page),
+        Route("/account/tokens/{token_id}/revoke", revoke_account_token, methods=["POST"]),
         Route("/reports.csv", reports),
         Route("/answer/{token}", answer, methods=["GET", "POST"]),
+        Mount(PREFIX, routes=api_routes()),
         Mount("/assets", StaticFiles(directory=GOVUK_FRONTEND / "assets"), name="assets"),
         Mount("/govuk", StaticFiles(directory=GOVUK_FRONTEND), name="govuk"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -79,6 +125,9 @@ def create_app(console: Console) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            # The client's address is the peer's; X-Forwarded-For counts only from the proxies
+            # listed, or anyone could rotate it past the sign-in limit (issue 13).
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=console.settings.web_trusted_proxies),
             Middleware(
                 SessionMiddleware,
                 secret_key=console.secret.decode(),
@@ -86,9 +135,9 @@ def create_app(console: Console) -> Starlette:
                 max_age=SESSION_HOURS * 3600,
                 same_site="lax",
                 https_only=over_tls,
-            )
+            ),
         ],
-        exception_handlers={404: not_found},
+        exception_handlers={404: not_found, Exception: server_error},
     )
     app.state.console = console
     return app

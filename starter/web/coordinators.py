@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.access_log import record_access
 from activities.accounts import (
@@ -35,7 +36,7 @@ from starter.answer_links import (
     issue_answer_token,
 )
 from starter.audit.timeline import CaseNotFound, build_timeline
-from starter.client import CaseStalled, ClientError, Cspflow
+from starter.client import CaseStalled, ClientError, Cspflow, is_task_id
 from starter.health import Stall, StalledError
 from starter.registry import ProcessDefinition, all_stages, process_of_case, processes
 from starter.web.auth import forbidden, signed_in
@@ -49,6 +50,7 @@ from starter.web.rendering import (
     redirect_to,
     secure,
 )
+from starter.web.words import Words
 
 
 async def home(request: Request) -> Response:
@@ -85,10 +87,11 @@ async def cases(request: Request, account: Account) -> Response:
         sort = "deadline"
     rows = SORTS[sort](rows)
     stalled = await _stalled_cases(console.flow(account.email), frozenset(readable))
+    stage_names = _stage_names()
     filters = [
         ("process", "Process", [(spec.name, spec.title) for spec in processes()]),
         ("area", "Area", areas),
-        ("stage", "Stage", [(stage, stage) for stage in all_stages()]),
+        ("stage", "Stage", [(stage, stage_names.get(stage, stage)) for stage in all_stages()]),
     ]
     return page(
         request,
@@ -103,6 +106,9 @@ async def cases(request: Request, account: Account) -> Response:
         sort=sort,
         sort_links=_sort_links(params, sort),
         stalled=stalled,
+        words=Words(console.directory),
+        stage_names=stage_names,
+        process_titles={spec.name: spec.title for spec in processes()},
     )
 
 
@@ -121,6 +127,15 @@ async def _cases_today(console: Console) -> date:
         return (await current_time(console.client)).date()
     except RPCError:
         return datetime.now(UTC).date()
+
+
+def _stage_names() -> dict[str, str]:
+    """Every process's stages in words, from the titles each status model declares."""
+    names: dict[str, str] = {}
+    for spec in processes():
+        for stage, title in Words(directory=_NO_DIRECTORY, spec=spec).titles("stage").items():
+            names.setdefault(str(stage), str(title))
+    return names
 
 
 async def _stalled_cases(flow: Cspflow, areas: frozenset[str]) -> list[str]:
@@ -178,6 +193,10 @@ async def choose_process(request: Request, account: Account) -> Response:
     )
 
 
+_NO_DIRECTORY: Any = None
+"""Stage titles need the process only, not the directory."""
+
+
 def directory_choices(console: Console, account: Account) -> ChoiceSource:
     """Choices for fields named after directory entries: areas, agencies, chairs."""
 
@@ -223,7 +242,12 @@ async def start_case(request: Request, account: Account) -> Response:
     if rebuilt is not None:
         return page(request, "form.html.j2", account=account, fields=rebuilt.fields, **context)
     form, application = check_posted(
-        schema, raw, spec.input_model.model_validate, skip=frozenset(), choices_for=choices
+        schema,
+        raw,
+        spec.input_model.model_validate,
+        skip=frozenset(),
+        choices_for=choices,
+        model=spec.input_model,
     )
     if application is None:
         return form_with_errors(request, account, form, context)
@@ -233,7 +257,7 @@ async def start_case(request: Request, account: Account) -> Response:
     try:
         # What `cspflow check` refuses (an unknown agency, say) is refused here too.
         spec.check(application, console.directory, None)
-        case_id = await console.flow(account.email).start(spec, application)
+        case_id = await console.flow(account.email, account.role).start(spec, application)
     except (ClientError, InputError) as error:
         form.errors.append(("main-content", str(error)))
         return form_with_errors(request, account, form, context)
@@ -293,6 +317,18 @@ async def _case_or_refusal(
     does): a step's page says no step can be taken, and the case page (`stalled_raises`) gets
     `CaseStalled` to show what it can."""
     console = console_of(request)
+    if is_task_id(case_id):
+        # A partner task's id in a case address (pasted from a mail or a log): point to its case.
+        parent = case_id.split(".task.", 1)[0]
+        return message(
+            request,
+            "This is a partner task, not a case",
+            "The address names a request to a partner agency. Its progress is shown on the "
+            "page of the case it belongs to.",
+            status_code=404,
+            account=account,
+            link=(f"/cases/{parent}", "Go to the case"),
+        )
     spec = process_of_case(case_id)
     if spec is None:
         return message(request, "Page not found", status_code=404, account=account)
@@ -311,7 +347,11 @@ async def _case_or_refusal(
             account=account,
             link=(f"/cases/{case_id}", "Go to the case"),
         )
-    except ClientError:
+    except ClientError as error:
+        refused = error.__context__
+        if isinstance(refused, RPCError) and refused.status != RPCStatusCode.NOT_FOUND:
+            # Temporal down or refusing is not "no such case": the console's error page says so.
+            raise refused from None
         return message(
             request,
             "No such case",
@@ -351,8 +391,12 @@ async def _stalled_case_page(
         nav="/cases",
         case_id=case_id,
         reference=case_id,
+        words=Words(console.directory, process_of_case(case_id)),
+        today=datetime.now(UTC).date(),
+        next_up=[],
         stage=timeline.stage or "unknown",
         status=None,
+        sections=[],
         timeline=timeline,
         spec=process_of_case(case_id),
         steps=[],
@@ -362,6 +406,11 @@ async def _stalled_case_page(
         flash=None,
         stalls=stalls,
     )
+
+
+def _next_up(deadlines: Any) -> list[Any]:
+    """The open deadlines, soonest first: what needs doing next and by when."""
+    return sorted((d for d in deadlines if d.state == "open"), key=lambda d: (d.due, d.name))
 
 
 def _reference(status: Any) -> str:
@@ -403,6 +452,9 @@ async def case_page(request: Request, account: Account) -> Response:
         )
         requested = {task_id: requested_on for task_id, requested_on in rows}
     flash = request.session.pop("flash", None)
+    words = Words(console.directory, spec, {t.task_id: t for t in status.tasks})
+    as_of = getattr(status, "as_of", None)
+    today = as_of.date() if isinstance(as_of, datetime) else datetime.now(UTC).date()
     return page(
         request,
         "case.html.j2",
@@ -411,6 +463,9 @@ async def case_page(request: Request, account: Account) -> Response:
         nav="/cases",
         case_id=case_id,
         reference=_reference(status),
+        words=words,
+        today=today,
+        next_up=_next_up(timeline.deadlines),
         stage=str(status.stage),
         status=status,
         sections=spec.status_sections(status) if spec.status_sections else [],
@@ -440,11 +495,17 @@ async def step_page(request: Request, account: Account) -> Response:
     if not account.can_act(status.area):
         return forbidden(request, account)
     if update not in status.allowed_steps:
+        words = Words(console.directory, spec)
+        open_now = [words.step(u) for u in status.allowed_steps]
         return message(
             request,
             "This step is not open now",
-            f"The case is at stage {status.stage}. Steps open now: "
-            f"{', '.join(status.allowed_steps) or 'none'}.",
+            f"The case is at the stage: {words.stage(status.stage)}. "
+            + (
+                f"Steps you can take now: {', '.join(open_now)}."
+                if open_now
+                else "No step is open now."
+            ),
             status_code=409,
             account=account,
             link=(f"/cases/{case_id}", "Back to the case"),
@@ -472,11 +533,12 @@ async def step_page(request: Request, account: Account) -> Response:
         raw,
         lambda document: step.model.model_validate({**document, "by": account.email}),
         choices_for=choices,
+        model=step.model,
     )
     if payload is None:
         return form_with_errors(request, account, form, context)
     try:
-        await console.flow(account.email).step(case_id, update, payload)
+        await console.flow(account.email, account.role).step(case_id, update, payload)
     except ClientError as error:
         form.errors.append(("main-content", str(error)))
         return form_with_errors(request, account, form, context)
@@ -493,9 +555,28 @@ async def new_answer_link(request: Request, account: Account) -> Response:
     found = await _case_or_refusal(request, account, case_id)
     if isinstance(found, Response):
         return found
-    _, status = found
+    spec, status = found
     if not account.can_act(status.area) or task_id not in {t.task_id for t in status.tasks}:
         return forbidden(request, account)
+    if request.state.form.get("confirm") != "yes":
+        # Revoking cannot be undone: ask first, on a page of its own (no JavaScript needed).
+        task = next(t for t in status.tasks if t.task_id == task_id)
+        words = Words(console.directory, spec)
+        return page(
+            request,
+            "confirm.html.j2",
+            account=account,
+            title="Withdraw the answer links and issue a new one?",
+            caption=f"Case {_reference(status)}",
+            action=f"/tasks/{task_id}/new-link",
+            back=f"/cases/{case_id}",
+            paragraphs=[
+                f"{words.name(task.agency)} will no longer be able to answer the "
+                f"{words.kind(task.kind).lower()} through any link sent so far.",
+                "You will see one new link, once. Send it to the agency yourself.",
+            ],
+            submit="Withdraw the links and issue a new one",
+        )
     await revoke_answer_links(console.sessions, task_id, account.email, datetime.now(UTC))
     token = await _token_after_revocation(console.secret, task_id)
     log.info("answer_link_reissued", task_id=task_id)

@@ -10,11 +10,14 @@ The GOV.UK Design System patterns follow from the schema's types:
 - a nested model is a fieldset; a list of models is "add another" (a button that adds an item
   and records nothing, so it works without JavaScript); a list of words is one per line;
 - a long text (more than 500 characters allowed) is a textarea;
-- the label is the field's name in words, the hint its description (written for a coordinator).
+- the label is the field's title (its name in words when it has none), the hint its
+  description (written for a coordinator).
 
 Parsing turns the posted form back into the document the CLI would read from a file, and the
-same pydantic model validates it, so the error summary gives the CLI's messages. A date that is
-not a real date is reported here, GOV.UK style, before the model sees it.
+same pydantic model validates it, so the error summary gives the CLI's sentences without the
+field's path ("Enter the applicant's name": schemas/error_messages.py), each linked to its
+question. A date that is not a real date is reported here, GOV.UK style, before the model sees
+it, in the same words.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from schemas.validation import field_path
+from schemas.error_messages import describe_at, describe_problem, model_of
 
 Widget = Literal[
     "text", "textarea", "number", "date", "radios", "select", "yes-no", "checkboxes", "lines",
@@ -130,9 +133,14 @@ def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, An
     return node
 
 
-def label_for(name: str) -> str:
-    """A field's name in words: 'received_on' -> 'Received on'."""
+def label_for(name: str, node: Mapping[str, Any] | None = None) -> str:
+    """A field's label: its schema title if one was given, else its name in words
+    ('received_on' -> 'Received on'). Pydantic titles every property ('Received On'); only a
+    title that differs from that one was written by a person."""
     words = re.sub(r"[_-]+", " ", name).strip()
+    title = (node or {}).get("title")
+    if isinstance(title, str) and title and title != name.replace("_", " ").title():
+        return title
     return words[:1].upper() + words[1:]
 
 
@@ -204,18 +212,21 @@ class _Build:
             if not prefix and name in self.skip:
                 continue
             resolved = _resolve(raw_node, self.root)
+            label = label_for(name, raw_node)
             fields.append(
-                self.field(name, resolved, (*prefix, name), values.get(name), name in required)
+                self.field(
+                    name, resolved, (*prefix, name), values.get(name), name in required, label
+                )
             )
         return fields
 
     def field(
-        self, name: str, node: dict[str, Any], path: Path, value: Any, required: bool
+        self, name: str, node: dict[str, Any], path: Path, value: Any, required: bool, label: str
     ) -> FormField:
         widget = _widget(node)
         result = FormField(
             path=path,
-            label=label_for(name),
+            label=label,
             widget=widget,
             hint=node.get("description"),
             required=required and not node["nullable"],
@@ -249,7 +260,10 @@ class _Build:
             result.hint = (result.hint + " " if result.hint else "") + "One on each line."
             return
         result.min_items = int(node.get("minItems", 0))
-        result.item_label = label_for(str(result.path[-1])).lower().removesuffix("s")
+        item = node.get("item")
+        result.item_label = (
+            item if isinstance(item, str) else result.label.lower().removesuffix("s")
+        )
         given = list(value) if isinstance(value, list | tuple) else []
         if self.raw is not None:
             indices = list(range(_count(self.raw, result.name)))
@@ -323,8 +337,9 @@ class Posted:
     """A posted form as a document, with the problems only the form can have (dates)."""
 
     document: dict[str, Any]
-    problems: list[tuple[Path, str, str | None]] = field(default_factory=list)
-    """(path, message, date part at fault) for input the model never sees, e.g. 31 February."""
+    problems: list[tuple[Path, str, dict[str, Any], str | None]] = field(default_factory=list)
+    """(path, kind, details, date part at fault) for input the model never sees, e.g. 31
+    February: `kind` is 'date_incomplete', 'date_year' or 'date_real' (describe_at)."""
 
 
 def read_form(
@@ -432,15 +447,23 @@ def _read_date(
         return None
     missing = [part for part, text in parts.items() if not text]
     if missing:
-        posted.problems.append((path, f"must include a {' and a '.join(missing)}", missing[0]))
+        posted.problems.append((path, "date_incomplete", {"missing": missing}, missing[0]))
         return None
     try:
         day, month, year = (int(parts[p]) for p in ("day", "month", "year"))
-        if year < 1000:
-            raise ValueError("year")
+    except ValueError:
+        posted.problems.append((path, "date_real", {}, None))
+        return None
+    if not 1000 <= year <= 9999:
+        posted.problems.append((path, "date_year", {}, "year"))
+        return None
+    if not 1 <= month <= 12:
+        posted.problems.append((path, "date_real", {}, "month"))
+        return None
+    try:
         return date(year, month, day).isoformat()
     except ValueError:
-        posted.problems.append((path, "must be a real date, for example 27 3 2025", "day"))
+        posted.problems.append((path, "date_real", {}, "day"))
         return None
 
 
@@ -469,23 +492,30 @@ def _find(form: Form, path: Path) -> FormField | None:
 
 
 def attach_problems(
-    form: Form, posted: Posted | None = None, error: ValidationError | None = None
+    form: Form,
+    posted: Posted | None = None,
+    error: ValidationError | None = None,
+    model: type[BaseModel] | None = None,
 ) -> None:
     """Put each problem on its question and in the error summary, in the order found.
 
-    The message is the CLI's ('applicant.email: ...'): the same words in both places.
+    The sentence is the CLI's without the field's path ("Enter the applicant's name", where the
+    CLI says "applicant.name: Enter the applicant's name"): the question it links to says where.
     """
-    problems: list[tuple[Path, str, str | None]] = list(posted.problems if posted else ())
+    if model is None and error is not None:
+        model = model_of(error)
+    problems: list[tuple[Path, str, str | None]] = [
+        (path, describe_at(model, path, kind, **details), part)
+        for path, kind, details, part in (posted.problems if posted else ())
+    ]
     reported = {path for path, _, _ in problems}
     if error is not None:
         for problem in error.errors(include_url=False):
             path = tuple(problem["loc"])
             if path in reported:
                 continue  # a date the form could not read is 'missing' to the model: said once
-            message = problem["msg"].removeprefix("Value error, ")
-            problems.append((path, message, None))
-    for path, message, part in problems:
-        text = f"{field_path(path)}: {message}"
+            problems.append((path, describe_problem(model, problem), None))
+    for path, text, part in problems:
         target = _find(form, path)
         if target is None:
             target = form.fields[0] if form.fields else None
@@ -505,6 +535,7 @@ def check_posted(
     *,
     skip: frozenset[str] = frozenset({"by"}),
     choices_for: ChoiceSource | None = None,
+    model: type[BaseModel] | None = None,
 ) -> tuple[Form, T | None]:
     """Read a posted form and validate its document: the form as typed, and the valid input.
 
@@ -517,10 +548,10 @@ def check_posted(
     try:
         valid = validate(posted.document)
     except ValidationError as error:
-        attach_problems(form, posted, error)
+        attach_problems(form, posted, error, model)
         return form, None
     if posted.problems:
-        attach_problems(form, posted)
+        attach_problems(form, posted, model=model)
         return form, None
     return form, valid
 

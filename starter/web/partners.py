@@ -22,6 +22,7 @@ from activities.access_log import record_access
 from activities.accounts import (
     answer_links_revoked_at,
 )
+from schemas.directory import Area, Directory
 from schemas.partner_task import RESPONSE_MODELS, TaskKind
 from starter.answer_links import (
     AnswerLinkRefused,
@@ -29,7 +30,8 @@ from starter.answer_links import (
     token_task_id,
     verify_answer_token,
 )
-from starter.client import CaseStalled, ClientError
+from starter.client import CaseStalled, ClientError, NoWorker, StepNotYetTaken
+from starter.registry import process_of_case
 from starter.web.auth import client_key, too_many
 from starter.web.coordinators import form_values
 from starter.web.forms import Form, build_form, check_posted
@@ -57,6 +59,10 @@ _LINK_PAGES: dict[LinkProblem, tuple[str, str]] = {
         "through this link. If you need to add something, contact the coordinator.",
     ),
 }
+
+
+ANSWER_LINK_ROLE = "answer-link"
+"""The role an answer is signed with: the agency, through the link in its mail."""
 
 
 def _link_refused(request: Request, problem: LinkProblem) -> HTMLResponse:
@@ -90,7 +96,7 @@ async def answer(request: Request) -> Response:
     except AnswerLinkRefused as refused:
         return _link_refused(request, refused.problem)
     agency_user = f"{link.task_id.rsplit('.', 1)[-1]} (answer link)"
-    flow = console.flow(agency_user)
+    flow = console.flow(agency_user, ANSWER_LINK_ROLE)
     try:
         task = await flow.task_status(link.task_id)
     except CaseStalled:
@@ -108,10 +114,18 @@ async def answer(request: Request) -> Response:
         return _link_refused(request, LinkProblem.CLOSED)
     schema, model = task.response_schema, RESPONSE_MODELS[TaskKind(task.kind)]
     csrf = _answer_csrf(console.secret, token)
+    area = _area_of(console.directory, task.case_id)
+    contact = area.point_of_contact if area is not None else None
     context: dict[str, Any] = {
         "title": f"Answer request {task.case_reference}",
         "task": task,
         "action": f"/answer/{token}",
+        "partnership": f"{area.name} Community Safety Partnership"
+        if area is not None
+        else console.directory.name,
+        "contact": f"{contact.name}, {contact.email}, {contact.phone}"
+        if contact is not None
+        else "the coordinator named in the email",
     }
     if request.method == "GET":
         await record_access(console.sessions, agency_user, task.case_id, "web:answer")
@@ -127,11 +141,29 @@ async def answer(request: Request) -> Response:
             status_code=403,
         )
     raw = form_values(posted_form)
-    form, response = check_posted(schema, raw, model.model_validate, skip=frozenset())
+    form, response = check_posted(schema, raw, model.model_validate, skip=frozenset(), model=model)
     if response is None:
         return _answer_page(request, form, context, csrf, status_code=400)
     try:
         await flow.submit(link.task_id, _plain(response))
+    except NoWorker:
+        # A deploy or a crash: the service that records answers is not running just now.
+        return message(
+            request,
+            "This request cannot take answers just now",
+            "Your answer was not recorded. Please open the link from the email again in a few "
+            "minutes and answer there.",
+            status_code=503,
+        )
+    except StepNotYetTaken:
+        return message(
+            request,
+            "Your answer is waiting to be recorded",
+            "The service that records answers did not respond in time. It will record your "
+            "answer when it is back, and this link will then show that the request is closed. "
+            "Please do not answer again before then.",
+            status_code=503,
+        )
     except ClientError as error:
         form.errors.append(("main-content", str(error)))
         return _answer_page(request, form, context, csrf, status_code=400)
@@ -143,6 +175,16 @@ async def answer(request: Request) -> Response:
         "case and the coordinator can see it.",
         "This link now shows that the request is closed.",
     )
+
+
+def _area_of(directory: Directory, case_id: str) -> Area | None:
+    """The area a case belongs to: its id is `{prefix}{area}-{reference}` (starter.registry)."""
+    spec = process_of_case(case_id)
+    if spec is None:
+        return None
+    rest = case_id.removeprefix(spec.case_prefix)
+    matching = [area for area in directory.areas if rest.startswith(f"{area.id}-")]
+    return max(matching, key=lambda area: len(area.id), default=None)
 
 
 def _plain(model: BaseModel) -> dict[str, Any]:

@@ -25,9 +25,11 @@ from activities.notices import govuk_date
 from schemas.accounts import Account
 from schemas.directory import Directory
 from schemas.partner_task import TaskState
+from schemas.plain_words import plain
 from starter import registry
 from starter.client import Cspflow
 from starter.settings import PROJECT_ROOT, Settings
+from starter.step_signing import StepSigner
 
 log = structlog.get_logger("cspflow.web")
 
@@ -51,13 +53,23 @@ class Console:
     directory: Directory
     secret: bytes
     limiter: RateLimiter = field(init=False)
+    signer: StepSigner = field(init=False)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.web_rate_limit, 60.0)
+        # The console is the front that signs every step (issue 13); its first start makes
+        # the key, as it makes web-secret.
+        self.signer = StepSigner.from_settings(self.settings, create=True)
 
-    def flow(self, user: str) -> Cspflow:
-        """The client helpers, recording `user` as acting."""
-        return Cspflow(client=self.client, task_queue=self.settings.task_queue, user=user)
+    def flow(self, user: str, role: str = "reader") -> Cspflow:
+        """The client helpers, recording `user` as acting in `role`, every step signed."""
+        return Cspflow(
+            client=self.client,
+            task_queue=self.settings.task_queue,
+            user=user,
+            signer=self.signer,
+            role=role,
+        )
 
     def area_choices(self, account: Account, *, acting: bool) -> list[tuple[str, str]]:
         """The areas an account may read (or act in), as (id, name) choices."""
@@ -104,6 +116,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters["govuk_date"] = govuk_date
+    environment.filters["plain"] = plain
     # Every page's footer names the duties the console serves, from the process registry.
     environment.globals["registered_processes"] = registry.processes
     return environment

@@ -72,6 +72,9 @@ async def start_web(
         access_log=False,  # paths can hold answer tokens: never write them to a log
         lifespan="off",
         server_header=False,
+        # The app reads X-Forwarded-For itself, from CSPFLOW_WEB_TRUSTED_PROXIES only; uvicorn's
+        # own default would believe it from any local process.
+        proxy_headers=False,
     )
     server = _Server(config)
     task = asyncio.create_task(server.serve())

@@ -28,6 +28,7 @@ from temporalio.testing import ActivityEnvironment
 import activities.notices as notices
 from activities.db import Notice, SessionFactory
 from activities.notices import (
+    ACCEPTED,
     NoticeActivities,
     SmtpConfig,
     available_templates,
@@ -38,6 +39,7 @@ from activities.notices import (
 from schemas.notices import NoticeRequest, NoticeResult
 from starter.mailcatcher import MailCatcher, get_message, list_messages
 from starter.settings import Settings
+from tests.activities.attempts import Attempts
 from tests.conftest import Inbox, free_port
 
 SENT_AT = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
@@ -122,7 +124,7 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
         "due",
         "days_overdue",
     },
-    "community-trigger/chair-allocated": {"case_reference", "case_id", "area_name"},
+    "community-trigger/chair-allocated": {"case_reference", "area_name"},
     "community-trigger/no-eligible-chair": {"case_reference", "case_id", "reasons"},
     "community-trigger/meeting-invitation": {"case_reference", "meeting_on"},
     "community-trigger/meeting-rescheduled": {
@@ -130,7 +132,7 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
         "meeting_on",
         "previous_meeting_on",
     },
-    "community-trigger/meeting-papers": {"case_reference", "case_id", "meeting_on"},
+    "community-trigger/meeting-papers": {"case_reference", "meeting_on"},
     "community-trigger/letter-to-post": {
         "case_reference",
         "case_id",
@@ -158,7 +160,6 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
         "recipient_role",
     },
     "partner-task/closed": {
-        "task_id",
         "case_reference",
         "agency_name",
         "kind_label",
@@ -305,9 +306,11 @@ async def test_notice_is_sent_to_its_recipients_with_a_message_id_from_its_key(
 async def test_a_second_send_with_one_key_sends_nothing(
     notice_activities: NoticeActivities, inbox: Inbox, session_factory: SessionFactory
 ) -> None:
-    """Run twice with one key, as a Temporal retry would: one mail, one row."""
-    first = await send(notice_activities, request())
-    second = await send(notice_activities, request())
+    """Run twice with one key, the second time as Temporal's retry (attempt 2, given attempt 1's
+    heartbeat details): one mail, one row."""
+    attempts = Attempts()
+    first = await attempts.run(notice_activities.send_notice, request())
+    second = await attempts.run(notice_activities.send_notice, request())
 
     assert len(inbox.messages) == 1
     assert len(await notice_rows(session_factory)) == 1
@@ -327,14 +330,16 @@ async def test_a_send_while_smtp_is_down_raises_and_the_retry_sends_one_mail(
     port = free_port()
     activities = NoticeActivities(session_factory, smtp_config(port))
 
+    attempts = Attempts()
     with pytest.raises(aiosmtplib.SMTPConnectError):
-        await send(activities, request())
+        await attempts.run(activities.send_notice, request())
     [row] = await notice_rows(session_factory)
     assert row.status == "pending"
 
     with MailCatcher(tmp_path / "mail", port=port):
-        result = await send(activities, request())
-        again = await send(activities, request())
+        result = await attempts.run(activities.send_notice, request())
+        again = await attempts.run(activities.send_notice, request())
+    assert attempts.attempt == 3
 
     [caught] = list_messages(tmp_path / "mail")
     assert caught.message_id == result.message_id
@@ -371,16 +376,54 @@ async def test_a_crash_after_the_send_resends_with_the_same_message_id(
 
     monkeypatch.setattr(notices, "mark_notice_sent", mark_fails_once)
 
+    attempts = Attempts()
     with pytest.raises(ConnectionError):
-        await send(notice_activities, request())
-    await send(notice_activities, request())
-    third = await send(notice_activities, request())
+        await attempts.run(notice_activities.send_notice, request())
+    attempts.last_heartbeat = ()  # the evidence heartbeat never reached Temporal
+    await attempts.run(notice_activities.send_notice, request())
+    third = await attempts.run(notice_activities.send_notice, request())
 
     assert len(inbox.messages) == 2
     assert inbox.messages[0]["Message-ID"] == inbox.messages[1]["Message-ID"]
     assert third.already_sent
     [row] = await notice_rows(session_factory)
     assert row.status == "sent"
+
+
+async def test_a_retry_given_the_accept_evidence_marks_the_row_and_sends_nothing(
+    smtp_server: tuple[Inbox, int],
+    inbox: Inbox,
+    session_factory: SessionFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Marking `sent` fails for good after SMTP accepted the mail; the retry (attempt 2) is
+    handed attempt 1's heartbeat with the accepted Message-ID: it only marks the row. One mail,
+    one row, sent."""
+    notice_activities = NoticeActivities(
+        session_factory, smtp_config(smtp_server[1]), mark_sent_within=timedelta(0)
+    )
+    real_mark = notices.mark_notice_sent
+    calls = 0
+
+    async def mark_fails_once(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("records database went away")
+        await real_mark(*args)
+
+    monkeypatch.setattr(notices, "mark_notice_sent", mark_fails_once)
+
+    attempts = Attempts()
+    with pytest.raises(ConnectionError):
+        await attempts.run(notice_activities.send_notice, request())
+    assert attempts.last_heartbeat == ({ACCEPTED: inbox.messages[0]["Message-ID"]},)
+    retried = await attempts.run(notice_activities.send_notice, request())
+
+    assert len(inbox.messages) == 1, "the retry sent the notice again"
+    assert retried.message_id == inbox.messages[0]["Message-ID"] and not retried.already_sent
+    [row] = await notice_rows(session_factory)
+    assert (row.status, row.message_id) == ("sent", retried.message_id)
 
 
 async def test_a_missing_or_empty_placeholder_refuses_the_send_naming_each_one(

@@ -48,6 +48,7 @@ from schemas.records import (
     ReserveChair,
     TaskRow,
 )
+from tests.activities.attempts import Attempts
 
 T0 = datetime(2025, 4, 2, 9, 30, tzinfo=UTC)
 CT = "community-trigger"
@@ -69,8 +70,17 @@ def case(ref: str, **changes: Any) -> CaseRecord:
 
 
 async def run(activity_fn: Any, arg: Any) -> Any:
-    """Run an activity method inside a real Temporal activity context."""
+    """Run an activity method inside a real Temporal activity context (a first attempt)."""
     return await ActivityEnvironment().run(activity_fn, arg)
+
+
+async def attempt_and_retry(activity_fn: Any, arg: Any, retry_arg: Any = None) -> tuple[Any, Any]:
+    """Run attempt 1, then attempt 2 with attempt 1's heartbeat details, as a Temporal retry."""
+    attempts = Attempts()
+    first = await attempts.run(activity_fn, arg)
+    second = await attempts.run(activity_fn, arg if retry_arg is None else retry_arg)
+    assert attempts.attempt == 2
+    return first, second
 
 
 async def count(factory: SessionFactory, model: type[Base], *where: Any) -> int:
@@ -106,21 +116,22 @@ async def test_a_database_at_the_head_is_left_alone_and_an_older_one_upgraded(
     async with engine.begin() as conn:
         await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0002'"))
         await conn.execute(sa.text("DROP TABLE answer_link_revocations"))
+        await conn.execute(sa.text("DROP TABLE sign_in_failures"))
         await conn.execute(sa.text("DROP TABLE users"))
+        await conn.execute(sa.text("DROP TABLE access_tokens"))
     await migrate(records_url)
     async with engine.connect() as conn:
         version = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).all()
         tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
     assert version == [(SCHEMA_HEAD,)]
-    assert "users" in tables
+    assert {"users", "sign_in_failures", "access_tokens"} <= set(tables)
 
 
 async def test_record_case_twice_leaves_one_row(
     records: RecordActivities, session_factory: SessionFactory
 ) -> None:
-    """A retried case write leaves one row."""
-    await run(records.record_case, case("CT-1"))
-    await run(records.record_case, case("CT-1"))
+    """A retried case write (attempt 2) leaves one row."""
+    await attempt_and_retry(records.record_case, case("CT-1"))
     assert await count(session_factory, Case) == 1
 
 
@@ -185,8 +196,9 @@ async def test_record_decision_twice_leaves_one_row(
         decided_at=T0,
         reasons=("three qualifying complaints", "no response to two"),
     )
-    await run(records.record_decision, row)
-    await run(records.record_decision, row.model_copy(update={"outcome": "not-met"}))
+    await attempt_and_retry(
+        records.record_decision, row, row.model_copy(update={"outcome": "not-met"})
+    )
 
     async with session_factory() as session:
         [stored] = (await session.execute(sa.select(Decision))).scalars().all()
@@ -207,8 +219,8 @@ async def test_record_task_twice_leaves_one_row_with_the_latest_state(
         due=date(2025, 4, 9),
         state="open",
     )
-    await run(records.record_task, row)
-    await run(records.record_task, row)
+    await attempt_and_retry(records.record_task, row)
+    assert await count(session_factory, Task) == 1
     answered = row.model_copy(update={"state": "met", "answered_on": date(2025, 4, 11)})
     await run(records.record_task, answered.model_copy(update={"days_late": 2}))
 
@@ -228,8 +240,8 @@ async def test_record_recommendation_twice_leaves_one_row(
         action="Install CCTV at the underpass",
         due=date(2025, 6, 30),
     )
-    await run(records.record_recommendation, row)
-    await run(records.record_recommendation, row)
+    await attempt_and_retry(records.record_recommendation, row)
+    assert await count(session_factory, Recommendation) == 1
     await run(records.record_recommendation, row.model_copy(update={"state": "done"}))
 
     async with session_factory() as session:
@@ -281,10 +293,10 @@ def reserve(case_id: str, *chairs: tuple[str, int]) -> ReserveChair:
 async def test_reserve_chair_twice_returns_the_same_chair(
     records: RecordActivities, session_factory: SessionFactory
 ) -> None:
-    """A retried reservation gets the chair it already holds and takes no second place."""
-    request = reserve("case-1", ("chair-a", 2), ("chair-b", 2))
-    first = await run(records.reserve_chair, request)
-    again = await run(records.reserve_chair, request)
+    """A retried reservation (attempt 2) gets the chair it already holds and takes no second
+    place: with one place each, a retry that missed its own reservation would get chair-b."""
+    request = reserve("case-1", ("chair-a", 1), ("chair-b", 1))
+    first, again = await attempt_and_retry(records.reserve_chair, request)
     assert first.chair_id == again.chair_id == "chair-a"
     assert await count(session_factory, ChairAllocation) == 1
 
@@ -300,8 +312,9 @@ async def test_reserve_chair_skips_full_chairs_and_release_frees_a_place(
     assert (third.chair_id, third.skipped_at_capacity) == (None, ("chair-a", "chair-b"))
 
     release = ReleaseChair(case_id="case-1", released_at=T0 + timedelta(days=30))
-    await run(records.release_chair, release)
-    await run(records.release_chair, release.model_copy(update={"released_at": T0}))
+    await attempt_and_retry(
+        records.release_chair, release, release.model_copy(update={"released_at": T0})
+    )
     loads = await run(records.chair_loads, ["chair-a", "chair-b", "chair-c"])
     assert [(load.chair_id, load.active_cases) for load in loads] == [
         ("chair-a", 0),

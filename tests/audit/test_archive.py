@@ -267,4 +267,14 @@ async def test_a_server_without_schedules_leaves_the_worker_running(
 ) -> None:
     """On the time-skipping test server, which has no schedules, it returns quietly (and on
     the dev server it creates the schedule): the worker starts all the same."""
-    await ensure_archive_schedule(env.client, settings)
+    with structlog.testing.capture_logs() as logs:
+        await ensure_archive_schedule(env.client, settings)
+    events = [(e["event"], e.get("schedule_id"), e["log_level"]) for e in logs]
+    if env.supports_time_skipping:
+        assert events == [("schedule_not_created", ARCHIVE_SCHEDULE_ID, "warning")]
+        return
+    assert ("schedule_ready", ARCHIVE_SCHEDULE_ID, "info") in events
+    handle = env.client.get_schedule_handle(ARCHIVE_SCHEDULE_ID)
+    described = await handle.describe()
+    assert getattr(described.schedule.action, "workflow", None) == "ArchiveClosedCases"
+    await handle.delete()

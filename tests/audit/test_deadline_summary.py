@@ -1,10 +1,17 @@
-"""Deadline summaries: an area's deadlines met and missed in a financial year, by how much."""
+"""Deadline summaries: an area's deadlines met and missed in a financial year, by how much.
+
+The module has a time-skipping server of its own; each test moves it to a Monday with no bank
+holiday and no 1 April in the weeks after it, so its days late are exact and its case falls in
+one financial year.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -12,10 +19,17 @@ from schemas.audit import DeadlineStats, DeadlineSummary
 from schemas.community_trigger import CaseOutcome, CloseCase
 from starter.audit.deadlines import deadline_summary
 from starter.client import Cspflow
-from tests.audit.test_timeline import BY, run_audited_case
-from tests.conftest import Inbox
+from tests.audit.test_timeline import BY, DAYS_LATE, THRESHOLD_DUE_AFTER, run_audited_case
+from tests.conftest import Inbox, start_time_skipping_server
 from tests.workflows.directory import application
-from tests.workflows.helpers import eventually
+from tests.workflows.helpers import eventually, move_clock_to_quiet_monday
+
+
+@pytest.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """This module's own time-skipping server: each test moves it to the Monday it needs."""
+    async with await start_time_skipping_server() as environment:
+        yield environment
 
 
 def _financial_year(day: date) -> int:
@@ -31,15 +45,15 @@ async def test_summary_counts_met_and_missed_per_process_agency_and_deadline(
     worker: Worker,
     cspflow: Cspflow,
     inbox: Inbox,
-    today: date,
     session_factory: Any,
 ) -> None:
     """The audited case's deadlines are counted: the late threshold decision as missed by its
     days late, the police's extended request as met, the others' cancelled requests apart."""
-    case = await run_audited_case(env, cspflow, inbox, today, "AUDIT-D1")
+    case = await run_audited_case(env, cspflow, inbox, "AUDIT-D1")
+    today = case.received_on
     status = await cspflow.case_status(case.case_id)
     threshold = next(d for d in status.deadlines if d.name == "threshold-decision")
-    assert threshold.days_late > 0
+    assert threshold.days_late == DAYS_LATE
 
     summary = await deadline_summary(
         env.client, session_factory, "north", _financial_year(today), today=today
@@ -71,11 +85,11 @@ async def test_an_open_deadline_past_its_due_date_counts_as_missed_so_far(
     env: WorkflowEnvironment,
     worker: Worker,
     cspflow: Cspflow,
-    today: date,
     session_factory: Any,
 ) -> None:
     """A running case's threshold decision not yet taken five days after it was due counts as
     missed and still overdue, five days late so far."""
+    today = await move_clock_to_quiet_monday(env)
     case_id = await cspflow.start_community_trigger(application(today, reference="AUDIT-D2"))
     status = await eventually(
         lambda: cspflow.case_status(case_id),
@@ -83,6 +97,7 @@ async def test_an_open_deadline_past_its_due_date_counts_as_missed_so_far(
         what="proposal",
     )
     due = next(d.due for d in status.deadlines if d.name == "threshold-decision")
+    assert due == today + THRESHOLD_DUE_AFTER
     try:
         summary = await deadline_summary(
             env.client,

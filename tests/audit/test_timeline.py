@@ -5,13 +5,18 @@ second coordinator and answered on time; the threshold decided late (after its d
 case then closed early. Its timeline must name who did each thing, every notice by role with
 its Message-ID and hash, and every deadline met or missed by how much, with no applicant detail
 in what a reader sees.
+
+The module has a time-skipping server of its own, moved to a Monday with no bank holiday in the
+weeks after it: received on that Monday, the threshold decision (10 working days) is due 14 days
+later and, decided 20 days after receipt, is missed by exactly 6 days, whatever the rest of the
+suite did to the session's clock.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -26,9 +31,9 @@ from schemas.community_trigger import CaseOutcome, CaseStatus, CloseCase, Decide
 from schemas.partner_task import ExtendTask, SubmitResponse
 from starter.audit.timeline import build_timeline, render_timeline
 from starter.client import Cspflow
-from tests.conftest import Inbox
+from tests.conftest import Inbox, start_time_skipping_server
 from tests.workflows.directory import APPLICANT, application
-from tests.workflows.helpers import eventually
+from tests.workflows.helpers import eventually, move_clock_to_quiet_monday
 from workflows.rules.deadlines import add_working_days
 
 BY = "coordinator@test.example.org"
@@ -37,6 +42,16 @@ ANSWERED_BY = "analyst@test-police.example.org"
 APPLICANT_NAME = "Alex Example"
 VICTIM_NAME = "Sam Victim"
 LATE_BY = timedelta(days=20)
+# Received on a quiet Monday: 10 working days later is the Monday two weeks on.
+THRESHOLD_DUE_AFTER = timedelta(days=14)
+DAYS_LATE = (LATE_BY - THRESHOLD_DUE_AFTER).days
+
+
+@pytest.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """This module's own time-skipping server: each test moves it to the Monday it needs."""
+    async with await start_time_skipping_server() as environment:
+        yield environment
 
 
 @dataclass(frozen=True)
@@ -48,12 +63,15 @@ class AuditedCase:
     extended_from: date
     extended_to: date
     threshold_due: date
+    received_on: date
 
 
 async def run_audited_case(
-    env: WorkflowEnvironment, cspflow: Cspflow, inbox: Inbox, today: date, reference: str
+    env: WorkflowEnvironment, cspflow: Cspflow, inbox: Inbox, reference: str
 ) -> AuditedCase:
-    """Run the audited case to its close (house rule: every test closes the cases it starts)."""
+    """Move the clock to the next quiet Monday and run the audited case from it to its close
+    (house rule: every test closes the cases it starts)."""
+    today = await move_clock_to_quiet_monday(env)
     case_id = await cspflow.start_community_trigger(application(today, reference=reference))
     status: CaseStatus = await eventually(
         lambda: cspflow.case_status(case_id),
@@ -91,7 +109,7 @@ async def run_audited_case(
     )
     await cspflow.step(case_id, "close_case", CloseCase(by=BY, reason="Application withdrawn"))
     await env.client.get_workflow_handle(case_id, result_type=CaseOutcome).result()
-    return AuditedCase(case_id, police.task_id, police.due, new_due, threshold_due)
+    return AuditedCase(case_id, police.task_id, police.due, new_due, threshold_due, today)
 
 
 def _entries(timeline: Timeline, kind: EntryKind) -> list[Any]:
@@ -103,12 +121,11 @@ async def test_timeline_tells_who_did_what_when_and_how_each_deadline_went(
     worker: Worker,
     cspflow: Cspflow,
     inbox: Inbox,
-    today: date,
     session_factory: Any,
 ) -> None:
     """The timeline lists the decision with its maker and reasons, each notice by role with its
     Message-ID and hash, the extension with who agreed it, and deadlines met and missed."""
-    case = await run_audited_case(env, cspflow, inbox, today, "AUDIT-T1")
+    case = await run_audited_case(env, cspflow, inbox, "AUDIT-T1")
     timeline = await build_timeline(env.client, case.case_id, session_factory)
 
     assert [e.at for e in timeline.entries] == sorted(e.at for e in timeline.entries)
@@ -152,10 +169,11 @@ async def test_timeline_tells_who_did_what_when_and_how_each_deadline_went(
     deadlines = {d.name: d for d in timeline.deadlines}
     assert deadlines["acknowledgement"].state == "met"
     threshold = deadlines["threshold-decision"]
-    assert threshold.state == "missed" and threshold.due == case.threshold_due
-    assert threshold.completed_on is not None
-    assert threshold.days_late == (threshold.completed_on - case.threshold_due).days > 0
-    assert f"missed by {threshold.days_late} days" in threshold.outcome
+    assert threshold.state == "missed"
+    assert threshold.due == case.threshold_due == case.received_on + THRESHOLD_DUE_AFTER
+    assert threshold.completed_on == case.received_on + LATE_BY
+    assert threshold.days_late == DAYS_LATE
+    assert f"missed by {DAYS_LATE} days" in threshold.outcome
     police = deadlines[case.police_task]
     assert police.state == "met" and police.extensions == 1 and police.due == case.extended_to
     assert any(
@@ -171,12 +189,11 @@ async def test_every_format_renders_without_the_applicants_details(
     worker: Worker,
     cspflow: Cspflow,
     inbox: Inbox,
-    today: date,
     session_factory: Any,
 ) -> None:
     """Text, Markdown, JSON and HTML all render; Markdown and HTML hold no applicant or victim
     name or address, and the HTML page's title names the case id only."""
-    case = await run_audited_case(env, cspflow, inbox, today, "AUDIT-T2")
+    case = await run_audited_case(env, cspflow, inbox, "AUDIT-T2")
     timeline = await build_timeline(env.client, case.case_id, session_factory)
 
     rendered = {fmt: render_timeline(timeline, fmt) for fmt in ("text", "md", "json", "html")}
@@ -199,20 +216,19 @@ async def test_with_no_worker_the_deadlines_come_from_the_history(
     make_worker: Callable[..., Worker],
     cspflow: Cspflow,
     inbox: Inbox,
-    today: date,
     session_factory: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """When no worker answers the status Query, the deadlines are those the case last reported
     (the result of its last Update), and the timeline says so."""
     async with make_worker():
-        case = await run_audited_case(env, cspflow, inbox, today, "AUDIT-T3")
+        case = await run_audited_case(env, cspflow, inbox, "AUDIT-T3")
     monkeypatch.setattr("starter.audit.deadlines.QUERY_TIMEOUT", timedelta(seconds=1))
     timeline = await build_timeline(env.client, case.case_id, session_factory)
 
     assert any("status query was not answered" in note for note in timeline.notes)
     deadlines = {d.name: d for d in timeline.deadlines}
     assert deadlines["threshold-decision"].state == "missed"
-    assert deadlines["threshold-decision"].days_late > 0
+    assert deadlines["threshold-decision"].days_late == DAYS_LATE
     assert deadlines[case.police_task].extensions == 1
     assert timeline.status == "completed"

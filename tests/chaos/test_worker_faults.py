@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.client import Client
 
+from activities.notices import ACCEPTED
 from bench import harness
 from bench.chaos.postgres import PostgresInstance, postgres_instance
 from starter.client import Cspflow
@@ -85,6 +87,7 @@ class OneCase:
     env: dict[str, str]
     log: Path
     case_id: str = ""
+    client: Client | None = None
     workers: list[asyncio.subprocess.Process] = dataclasses.field(default_factory=list)
 
     async def kill(self) -> None:
@@ -111,7 +114,10 @@ async def one_case(
         try:
             await run.start_worker()
             client = await harness.connect(server, data_converter(KEYS))
-            cspflow = Cspflow(client, "faults", "coordinator@test.example.org")
+            run.client = client
+            cspflow = Cspflow(
+                client, "faults", "coordinator@test.example.org", signer=harness.step_signer(env)
+            )
             run.case_id = await cspflow.start_community_trigger(
                 application(datetime.now(UTC).date(), reference=reference)
             )
@@ -148,6 +154,25 @@ async def test_work_of_a_killed_worker_is_retried_within_seconds(
     assert waited < limit < EFFECT_TIMEOUT.total_seconds(), f"retried after {waited:.1f} s"
 
 
+async def wait_for_accept_evidence(run: OneCase, *, within: float) -> None:
+    """Poll, for at most `within` seconds, until the server holds the acknowledgement send's
+    heartbeat with the accepted Message-ID (the evidence the next attempt is given)."""
+    assert run.client is not None
+    handle = run.client.get_workflow_handle(run.case_id)
+    deadline = time.monotonic() + within
+    while True:
+        description = await handle.describe()
+        for pending in description.raw_description.pending_activities:
+            if pending.activity_type.name != "send_notice":
+                continue
+            payloads = list(pending.heartbeat_details.payloads)
+            details = await run.client.data_converter.decode(payloads) if payloads else []
+            if any(isinstance(d, dict) and ACCEPTED in d for d in details):
+                return
+        assert time.monotonic() < deadline, "the accept evidence never reached the server"
+        await asyncio.sleep(0.1)
+
+
 async def test_a_notice_accepted_before_a_kill_is_not_sent_again(
     tmp_path: Path, postgres: PostgresInstance
 ) -> None:
@@ -155,9 +180,9 @@ async def test_a_notice_accepted_before_a_kill_is_not_sent_again(
     to mark it; with PostgreSQL back, a new worker finds the evidence and sends it only once."""
     mail = StopsDatabaseOnAccept(postgres=postgres)
     async with one_case(tmp_path, postgres, mail, "EVIDENCE-1") as run:
-        # The evidence heartbeat reaches the server within 2 s; the mark keeps retrying.
+        # The mark keeps retrying; the worker is killed once the server holds the evidence.
         await harness.wait_logged([(run.workers[0], run.log, 0)], "notice_mark_sent_retrying", 60)
-        await asyncio.sleep(3)
+        await wait_for_accept_evidence(run, within=30)
         await run.kill()
         await asyncio.to_thread(postgres.start)
         offset = await run.start_worker()

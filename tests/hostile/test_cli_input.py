@@ -230,7 +230,7 @@ def test_a_far_date_is_refused_before_any_workflow_counts_from_it(isolated: Path
     """received_on in year 9999 is refused at the edge with the range and what to do."""
     path = write(isolated, application_bytes(received_on=day.isoformat(), complaints=[]))
     message = refused("start", "community-trigger", "--file", str(path))
-    assert "received_on: " in message and f"to {LATEST_DATE}" in message
+    assert "received_on: " in message and f"and 31 December {LATEST_DATE:%Y}" in message
 
 
 @pytest.mark.parametrize("key", [*MARKUP, "", "\u202eevil"])
@@ -239,7 +239,7 @@ def test_markup_and_emoji_in_a_key_are_printed_as_they_are(isolated: Path, key: 
     data = {**application_data(), key: 1}
     path = write(isolated, json.dumps(data))
     message = refused("check", "community-trigger", "--file", str(path))
-    assert f"[{key!r}]: Extra inputs are not permitted" in message
+    assert f"[{key!r}]: There is no such field here" in message
     assert "\U0001f604" not in message and "\U0001f44d" not in message  # no emoji substituted
 
 
@@ -361,3 +361,75 @@ def test_a_clock_target_outside_the_calendar_is_refused(day: Any) -> None:
     for text in (day.isoformat(), f"{day.isoformat()}T23:59-05:00"):
         with pytest.raises(DevError, match="outside the years the rehearsal clock can reach"):
             parse_target(text)
+
+
+# ---- duplicate keys and strict booleans (issue 12, defect 9) ------------------------------------
+
+
+@pytest.mark.parametrize("command", ["check", "start"])
+def test_an_application_with_a_key_written_twice_is_refused_naming_the_key_and_lines(
+    isolated: Path, command: str
+) -> None:
+    """`"area": "amber-valley", "area": "bolsover"` is refused, not read as Bolsover."""
+    text = json.dumps(application_data(area="north"), indent=2)
+    text = text.replace('  "area": "north",', '  "area": "north",\n  "area": "south",', 1)
+    path = write(isolated, text)
+    message = refused(command, "community-trigger", "--file", str(path))
+    assert "the key 'area' appears twice in one object (first on line 2)" in message
+    assert "at line 3, column 3" in message
+
+
+def test_a_nested_key_written_twice_is_refused(isolated: Path) -> None:
+    """A duplicate deep inside (the applicant's `is_victim`) is refused as well."""
+    data = application_data()
+    text = json.dumps(data).replace('"is_victim": false', '"is_victim": false, "is_victim": true')
+    message = refused("check", "community-trigger", "--file", str(write(isolated, text)))
+    assert "the key 'is_victim' appears twice in one object (first on line 1)" in message
+
+
+@pytest.mark.parametrize(
+    ("command", "text"),
+    [
+        (("step", "ct-north-X", "close"), '{"reason": "withdrawn",\n "reason": "other"}'),
+        (
+            ("submit", "ct-north-X.task.information.test-police"),
+            '{"holds_information": true, "summary": "a",\n "summary": "b"}',
+        ),
+    ],
+)
+def test_step_and_answer_files_with_a_key_written_twice_are_refused_before_connecting(
+    isolated: Path, command: tuple[str, ...], text: str
+) -> None:
+    """Step and submit files are read by the same strict reader as applications."""
+    message = refused(*command, "--file", str(write(isolated, text)))
+    assert "appears twice in one object (first on line 1)" in message and "line 2" in message
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        (
+            {"applicant": {**application_data()["applicant"], "is_victim": "true"}},
+            "applicant.is_victim",
+        ),
+        ({"victims": [{"kind": "individual", "name": "Sam", "vulnerable": 1}]}, "vulnerable"),
+        (
+            {"complaints": [{**application_data()["complaints"][0], "hate_related": "yes"}]},
+            "hate_related",
+        ),
+    ],
+)
+def test_a_boolean_written_as_text_or_a_number_is_refused(
+    isolated: Path, changes: dict[str, Any], field: str
+) -> None:
+    """Where the published JSON Schema says boolean, only true and false are accepted."""
+    message = refused(
+        "check", "community-trigger", "--file", str(write(isolated, application_bytes(**changes)))
+    )
+    assert field in message and "(true or false)" in message
+
+
+def test_the_published_schema_still_says_boolean() -> None:
+    """Strict booleans publish the same JSON Schema type as before."""
+    applicant = Application.model_json_schema()["$defs"]["Applicant"]["properties"]
+    assert applicant["is_victim"]["type"] == "boolean"

@@ -74,8 +74,14 @@ def test_the_hostile_fixtures_are_valid_to_begin_with() -> None:
     assert len(TEXT_FIELDS) > 60 and len(DATE_FIELDS) >= 10
 
 
-@settings(max_examples=50, deadline=None)
-@given(target=st.sampled_from(TEXT_FIELDS), bad=unprintable, data=st.data())
+def _field_id(target: tuple[type[BaseModel], str]) -> str:
+    return f"{target[0].__name__}.{target[1]}"
+
+
+# Every field is a parameter, so every run checks each one; hypothesis varies what spoils it.
+@pytest.mark.parametrize("target", TEXT_FIELDS, ids=_field_id)
+@settings(max_examples=8, deadline=None)
+@given(bad=unprintable, data=st.data())
 def test_every_text_field_refuses_control_characters_naming_the_field(
     target: tuple[type[BaseModel], str], bad: str, data: st.DataObject
 ) -> None:
@@ -97,8 +103,9 @@ def test_every_text_field_refuses_control_characters_naming_the_field(
     "\n".join(lines).encode("utf-8")
 
 
-@settings(max_examples=50, deadline=None)
-@given(target=st.sampled_from(DATE_FIELDS), day=far_dates)
+@pytest.mark.parametrize("target", DATE_FIELDS, ids=_field_id)
+@settings(max_examples=8, deadline=None)
+@given(day=far_dates)
 def test_every_date_field_refuses_dates_the_calendar_rules_cannot_count_from(
     target: tuple[type[BaseModel], str], day: date
 ) -> None:
@@ -107,9 +114,11 @@ def test_every_date_field_refuses_dates_the_calendar_rules_cannot_count_from(
     model, field = target
     annotation = model.model_fields[field].annotation
     lines = problems(model, set_value(VALID[model], field, day.isoformat(), annotation))
-    ours = [line for line in lines if field in line and "outside the dates" in line]
+    between = "must be between 1 January 1990 and 31 December 2100"
+    ours = [line for line in lines if field in line and between in line]
     assert ours, lines
-    assert f"{EARLIEST_DATE} to {LATEST_DATE}" in ours[0] and "check the year" in ours[0]
+    assert f"{EARLIEST_DATE:%Y} and " in ours[0] and f"{LATEST_DATE:%Y}" in ours[0]
+    assert "check the year" in ours[0]
 
 
 @settings(max_examples=50, deadline=None)
@@ -170,7 +179,9 @@ def test_lists_a_person_fills_in_are_bounded(
     """Lists cannot grow a case's input (and every status derived from it) without bound."""
     lines = problems(model, data)
     assert any(
-        line.strip("- ").startswith(f"{field}:") and f"at most {limit}" in line for line in lines
+        line.strip("- ").startswith(f"{field}:")
+        and (f"no more than {limit} " in line or f"must be {limit} characters or less" in line)
+        for line in lines
     ), lines
 
 
@@ -292,7 +303,7 @@ def test_every_input_model_forbids_unknown_fields() -> None:
     """A misspelt or injected field is an error naming it, never silently dropped."""
     for model, data in VALID.items():
         lines = problems(model, {**data, "[bold]injected": 1})
-        assert any("['[bold]injected']" in line and "Extra inputs" in line for line in lines)
+        assert any("['[bold]injected']" in line and "no such field" in line for line in lines)
 
 
 def test_dates_at_the_bounds_are_accepted() -> None:

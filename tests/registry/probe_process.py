@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.signed_steps as signed_steps
     from schemas.records import CaseRecord
     from schemas.shared import (
         Acting,
@@ -93,6 +94,7 @@ class ProbeReviewWorkflow:
 
     @workflow.run
     async def run(self, start: ProbeStart) -> str:
+        signed_steps.load_step_keys()
         self._start = start
         await self._record()
         await workflow.wait_condition(lambda: self._stage == "second")

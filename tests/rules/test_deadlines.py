@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.rules.strategies import days_with_holidays
 from workflows.rules.deadlines import (
     add_working_days,
     days_late,
@@ -43,9 +44,9 @@ ENG_2025_26 = frozenset(
 NONE: frozenset[date] = frozenset()
 
 days = st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31))
-holiday_sets = st.frozensets(
-    st.dates(min_value=date(1989, 12, 1), max_value=date(2102, 1, 31)), max_size=40
-)
+# A day and bank holidays packed around it (real England ones or generated): up to 60 working
+# days span about 90 calendar days, more with holidays, so 120 days either side cover them.
+day_and_holidays = days_with_holidays(reach=120)
 
 
 @pytest.mark.parametrize(
@@ -187,20 +188,24 @@ def test_negative_working_days_are_refused() -> None:
         add_working_days(date(2025, 1, 6), -1, NONE)
 
 
-@given(days, st.integers(min_value=1, max_value=60), holiday_sets)
+@given(day_and_holidays, st.integers(min_value=1, max_value=60))
 def test_add_working_days_lands_on_a_working_day_strictly_after_start(
-    start: date, n: int, bank_holidays: frozenset[date]
+    start_and_holidays: tuple[date, frozenset[date]], n: int
 ) -> None:
     """The result is never a weekend or bank holiday and always after the start."""
+    start, bank_holidays = start_and_holidays
     result = add_working_days(start, n, bank_holidays)
     assert result > start
     assert result.weekday() < 5
     assert result not in bank_holidays
 
 
-@given(days, st.integers(min_value=0, max_value=60), holiday_sets)
-def test_add_then_count_gives_back_n(start: date, n: int, bank_holidays: frozenset[date]) -> None:
+@given(day_and_holidays, st.integers(min_value=0, max_value=60))
+def test_add_then_count_gives_back_n(
+    start_and_holidays: tuple[date, frozenset[date]], n: int
+) -> None:
     """Counting the working days after the start up to the result gives exactly n."""
+    start, bank_holidays = start_and_holidays
     result = add_working_days(start, n, bank_holidays)
     counted = sum(
         is_working_day(start + timedelta(days=k), bank_holidays)
@@ -209,21 +214,23 @@ def test_add_then_count_gives_back_n(start: date, n: int, bank_holidays: frozens
     assert counted == n
 
 
-@given(days, st.integers(min_value=1, max_value=60), holiday_sets)
+@given(day_and_holidays, st.integers(min_value=1, max_value=60))
 def test_subtract_lands_on_a_working_day_strictly_before(
-    day: date, n: int, bank_holidays: frozenset[date]
+    day_and_its_holidays: tuple[date, frozenset[date]], n: int
 ) -> None:
     """The result of subtracting is a working day before the day counted from."""
+    day, bank_holidays = day_and_its_holidays
     result = subtract_working_days(day, n, bank_holidays)
     assert result < day
     assert is_working_day(result, bank_holidays)
 
 
-@given(days, st.integers(min_value=0, max_value=60), holiday_sets)
+@given(day_and_holidays, st.integers(min_value=0, max_value=60))
 def test_subtract_undoes_add_from_a_working_day(
-    start: date, n: int, bank_holidays: frozenset[date]
+    start_and_holidays: tuple[date, frozenset[date]], n: int
 ) -> None:
     """From a working day, adding then subtracting n working days returns to it."""
+    start, bank_holidays = start_and_holidays
     if not is_working_day(start, bank_holidays):
         start = add_working_days(start, 1, bank_holidays)
     assert (

@@ -14,6 +14,7 @@ saved in test-artifacts/screenshots/.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from starter.settings import PROJECT_ROOT, Settings
 from starter.web.app import Console
 from starter.web.server import WebServer, start_web
 from tests.conftest import Inbox, free_port
+from tests.internal_codes import internal_codes
 from tests.web.conftest import AUDITOR, NORTH, PASSWORD, SOUTH, given_stall
 from tests.web.test_console import LongAgoSigner, answer_link_in_mail, application_pairs, close
 from tests.workflows.directory import application
@@ -73,6 +75,38 @@ async def audit(page: Page, checked: Checked, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     await page.screenshot(path=str(SHOTS / f"{name}-top.png"))
+
+
+SAID_FOR_MISTAKES = {
+    "Date received must be a real date": "#f-received-on-day",
+    "Enter the applicant's name": "#f-applicant-name",
+    "Select whether the applicant is the victim": "#f-applicant-is-victim-0",
+    "Add at least one victim": "#f-victims",
+}
+"""The start form's error summary for an empty name, 31 February and no victim: the GOV.UK
+Design System's words, each linked to its question (issue 12)."""
+
+DOCS_SHOTS = PROJECT_ROOT / "docs" / "screenshots"
+PUBLISHED = {"case-1280": "case", "answer": "answer", "start-form-errors": "start-errors"}
+"""The screenshots the README shows, taken by this test: test-artifacts name -> docs name."""
+
+
+def _publish_screenshots() -> None:
+    """Copy the README's screenshots from this run (CSPFLOW_PUBLISH_SCREENSHOTS=1 only)."""
+    if os.environ.get("CSPFLOW_PUBLISH_SCREENSHOTS") != "1":
+        return
+    for taken, published in PUBLISHED.items():
+        top = taken in ("answer", "start-form-errors")
+        source = SHOTS / f"{taken}-top.png" if top else SHOTS / f"{taken}.png"
+        shutil.copyfile(source, DOCS_SHOTS / f"{published}.png")
+
+
+async def scan_for_codes(page: Page, console: Console, case_id: str) -> None:
+    """The page a person reads carries no internal code (tests/internal_codes.py); the case id
+    is shown once, for cspflow commands."""
+    text = await page.locator("main").inner_text()
+    found = internal_codes(text, console.directory, allowed=(case_id,))
+    assert found == [], (found, text)
 
 
 async def fill(page: Page, pairs: list[tuple[str, str]]) -> None:
@@ -169,19 +203,41 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
         await audit(page, checked, "start-form")
         # The form refuses a date after the real today; the test server's clock may be ahead.
         document = application(min(today, date.today()), reference="B-1").model_dump(mode="json")
-        document["applicant"]["email"] = "not-an-address"
-        await fill(page, application_pairs(document))
+        mistakes = {"applicant.name": "", "received_on.day": "31", "received_on.month": "2"}
+        victim = {k for k, _ in application_pairs(document) if k.startswith("victims.0.")}
+        pairs = [
+            (k, mistakes.get(k, v))
+            for k, v in application_pairs(document)
+            if k not in victim and k != "applicant.is_victim"
+        ]
+        await fill(page, pairs)
         await page.click("form button.govuk-button:has-text('Start the case') >> nth=-1")
         summary = page.locator(".govuk-error-summary")
         await summary.wait_for()
-        assert "applicant.email" in await summary.inner_text()
+        links = {
+            await a.inner_text(): await a.get_attribute("href")
+            for a in await summary.locator("a").all()
+        }
+        assert links == SAID_FOR_MISTAKES, links
+        for message, href in links.items():
+            # Each message is beside its question too, and the link lands on that question.
+            assert await page.locator(f"{href}").count() == 1, href
+            beside = " ".join(await page.locator(".govuk-error-message").all_inner_texts())
+            assert message in beside, (message, beside)
         title = "Error: Start a Community Trigger (ASB case review) case \u2013 cspflow"
         assert await page.title() == title
         await audit(page, checked, "start-form-errors")
-        await page.fill("#f-applicant-email", "applicant@example.net")
+        await summary.locator("a", has_text="Enter the applicant's name").click()
+        assert await page.evaluate("document.activeElement.id") == "f-applicant-name"
+        await page.fill("#f-applicant-name", document["applicant"]["name"])
+        await page.fill("#f-received-on-day", str(today.day))
+        await page.fill("#f-received-on-month", str(today.month))
+        await page.check('[name="applicant.is_victim"][value="true"]')
+        await fill(page, [(k, v) for k, v in application_pairs(document) if k in victim])
         await page.click("form button.govuk-button:has-text('Start the case') >> nth=-1")
         await page.wait_for_url(f"{base}/cases/{case_id}")
         await audit(page, checked, "case")
+        await scan_for_codes(page, console, case_id)
 
         # The "cannot move on" banners (starter/health.py) meet the same checks. Detection runs
         # on a real server in tests/test_stalled.py; here the stall is given.
@@ -199,6 +255,11 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
         partner_context, partner = await new_context(chromium, checked)
         await partner.goto(f"{base}/answer/{token}")
         await audit(partner, checked, "answer")
+        assert (
+            "Answer a request from North Community Safety Partnership"
+            in await partner.locator("h1").inner_text()
+        )
+        await scan_for_codes(partner, console, case_id)
         await partner.check('[name="holds_information"][value="true"]')
         await partner.fill("#f-summary", "Two visits and a warning letter.")
         await partner.click("form button.govuk-button:has-text('Send answer') >> nth=-1")
@@ -229,8 +290,18 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
         response = await page.goto(f"{base}/cases/{case_id}")
         assert response is not None and response.status == 200, await page.content()
         tasks = await page.locator("h2:has-text('Partner tasks') + table").inner_text()
-        assert tasks.count("answered") == 2, tasks
+        assert tasks.count("Answered") == 2, tasks
         await audit(page, checked, "case-advanced")
+        await scan_for_codes(page, console, case_id)
+        for width, name in ((1280, "case-1280"), (390, "case-phone")):
+            await page.set_viewport_size({"width": width, "height": 900})
+            await page.reload()
+            overflow = await page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"the case page scrolls sideways at {width} px"
+            await audit(page, checked, name)
+        await page.set_viewport_size({"width": 1280, "height": 720})
         await page.goto(f"{base}/cases/{case_id}/steps/decide_threshold")
         await audit(page, checked, "step-form")
         await page.goto(f"{base}/reports")
@@ -265,7 +336,8 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
             await close(cspflow, case_id)
     assert checked.violations == [], "\n".join(checked.violations)
     assert checked.csp == [], "\n".join(checked.csp)
-    assert len(checked.pages) == 15
+    assert len(checked.pages) == 17
+    _publish_screenshots()
 
 
 async def test_the_checks_catch_a_planted_violation(served: WebServer, chromium: Browser) -> None:

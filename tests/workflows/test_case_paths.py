@@ -1,9 +1,15 @@
-"""Community Trigger paths beyond the straight line: consent, appeals, chair allocation races."""
+"""Community Trigger paths beyond the straight line: consent, appeals, chair allocation races.
+
+The module has a time-skipping server of its own: the consent test moves it to a Monday with no
+bank holiday in the weeks after it and asserts the exact days it chases the coordinator.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, date, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -23,10 +29,26 @@ from schemas.community_trigger import (
     Stage,
 )
 from starter.client import ClientError, Cspflow
-from tests.conftest import Inbox
+from tests.conftest import Inbox, start_time_skipping_server
 from tests.workflows.directory import COORDINATOR, application, chair, directory_document
-from tests.workflows.helpers import eventually
+from tests.workflows.helpers import eventually, move_clock_to_quiet_monday
 from tests.workflows.test_community_trigger import BY, at_stage, mail_to
+
+
+@pytest.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """This module's own time-skipping server: its consent test sets the Monday it starts on."""
+    async with await start_time_skipping_server() as environment:
+        yield environment
+
+
+def test_refusals_offer_the_steps_by_the_words_the_cli_takes() -> None:
+    """The verbs a refusal offers are the registry's: what `cspflow step CASE VERB` accepts."""
+    from starter.registry import process
+    from workflows.community_trigger_steps import STEP_VERBS
+
+    definition = process("community-trigger")
+    assert {step.update: step.verb for step in definition.steps} == STEP_VERBS
 
 
 async def proposed(cspflow: Cspflow, case_id: str) -> None:
@@ -38,19 +60,31 @@ async def proposed(cspflow: Cspflow, case_id: str) -> None:
 
 
 async def test_third_party_application_waits_for_consent_and_chases_the_coordinator(
-    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox, today: date
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox
 ) -> None:
-    """Without the victim's consent nothing is sent to agencies; the coordinator is reminded."""
+    """Without the victim's consent nothing is sent to agencies; the coordinator is reminded 3
+    and 1 working days before the consent is due and told on the first working day after it."""
+    today = await move_clock_to_quiet_monday(env)
     case_id = await cspflow.start_community_trigger(
         application(today, reference="CONSENT-1", is_victim=False, consent=False)
     )
     status = await at_stage(cspflow, case_id, Stage.AWAITING_CONSENT)
     consent_due = next(d for d in status.deadlines if d.name == "consent").due
-    with pytest.raises(ClientError, match="not allowed at stage 'awaiting-consent'"):
+    assert consent_due == today + timedelta(days=14)  # 10 working days from a quiet Monday
+    waits = "The threshold can be decided after the victim's consent is recorded. Steps you can "
+    with pytest.raises(ClientError, match=waits + "take now: consent, close"):
         await cspflow.step(case_id, "decide_threshold", DecideThreshold(by=BY, decision="confirm"))
-    await env.sleep(timedelta(days=(consent_due - today).days + 2))
-    reminders = [m for m in inbox.to(COORDINATOR) if "consent" in str(m.get_body(("plain",)))]
-    assert len(reminders) >= 2, [str(m["Subject"]) for m in inbox.to(COORDINATOR)]
+    await env.sleep(timedelta(days=16))
+    chased = [
+        (parsedate_to_datetime(str(m["Date"])).astimezone(UTC).date(), str(m["Subject"]))
+        for m in inbox.to(COORDINATOR)
+        if "consent" in str(m.get_body(("plain",)))
+    ]
+    assert [day for day, _ in chased] == [
+        today + timedelta(days=9),  # Wednesday: 3 working days before
+        today + timedelta(days=11),  # Friday: 1 working day before
+        today + timedelta(days=15),  # Tuesday: the first working day after the due Monday
+    ], chased
     assert not [m for m in inbox.messages if "requests@" in str(m["To"])]
 
     now = (await env.get_current_time()).date()
@@ -63,7 +97,7 @@ async def test_third_party_application_waits_for_consent_and_chases_the_coordina
     )
     status = await at_stage(cspflow, case_id, Stage.THRESHOLD)
     consent = next(d for d in status.deadlines if d.name == "consent")
-    assert consent.state.value == "missed" and consent.days_late >= 1
+    assert consent.state.value == "missed" and consent.days_late == 2
     assert any(d.step == "consent" and d.decided_by == BY for d in status.decisions)
     await mail_to(inbox, "requests@test-police.example.org")
     await close(env, cspflow, case_id)
@@ -85,7 +119,7 @@ async def test_an_upheld_appeal_against_a_not_met_decision_leads_to_a_review(
     await proposed(cspflow, case_id)
     await cspflow.step(case_id, "decide_threshold", DecideThreshold(by=BY, decision="confirm"))
     await at_stage(cspflow, case_id, Stage.APPEAL_OF_DECISION)
-    with pytest.raises(ClientError, match="no appeal awaiting a decision"):
+    with pytest.raises(ClientError, match="no request to look at the case again awaiting"):
         await cspflow.step(
             case_id,
             "record_appeal_decision",
@@ -112,7 +146,8 @@ async def test_an_upheld_appeal_against_a_not_met_decision_leads_to_a_review(
     status = await at_stage(cspflow, case_id, Stage.MEETING)
     appeal = next(d for d in status.decisions if d.step == "appeal-of-decision")
     assert appeal.outcome == "upheld" and appeal.decided_by == "pcc-officer@test.example.org"
-    assert status.chair is not None and status.chair.chair_id is not None
+    # The first chair of the neighbouring area with a place (this module's directory).
+    assert status.chair is not None and status.chair.chair_id == "chair-a"
     await close(env, cspflow, case_id)
 
 

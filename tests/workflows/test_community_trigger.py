@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -20,7 +21,7 @@ from schemas.community_trigger import (
     ScheduleMeeting,
     Stage,
 )
-from starter.client import Cspflow
+from starter.client import ClientError, Cspflow
 from tests.conftest import Inbox
 from tests.workflows.directory import AGENCIES, APPLICANT, application
 from tests.workflows.helpers import case_result, eventually
@@ -90,6 +91,17 @@ async def test_threshold_met_case_runs_from_application_to_closure(
 
     meeting_on = today + timedelta(days=14)
     await cspflow.step(case_id, "schedule_meeting", ScheduleMeeting(by=BY, meeting_on=meeting_on))
+    # A refusal says when the step can be taken and offers the steps by the CLI's words.
+    early = RecordReview(by=BY, findings="Too early.")
+    with pytest.raises(ClientError) as refused:
+        await cspflow.step(case_id, "record_review", early)
+    said = str(refused.value)
+    assert (
+        f"The review can be recorded after the meeting on {meeting_on.day} {meeting_on:%B %Y}."
+        in said
+    )
+    assert "Steps you can take now: meeting, override-chair, appeal, close" in said
+    assert "record_review" not in said and "stage" not in said
     await env.sleep(timedelta(days=15))
     await at_stage(cspflow, case_id, Stage.REVIEW)
     assert inbox.to("chair-south@chairs.example.org")

@@ -88,7 +88,7 @@ async def test_a_letter_to_post_is_a_task_for_the_point_of_contact_until_posted(
         await cspflow.step(
             case_id, "letter_posted", LetterPosted(by=BY, letter="outcome-letter", posted_on=today)
         )
-    with pytest.raises(ClientError, match="in the future"):
+    with pytest.raises(ClientError, match="has not happened yet"):
         await cspflow.step(
             case_id,
             "letter_posted",

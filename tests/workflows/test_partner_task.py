@@ -1,9 +1,14 @@
 """The partner task on the time-skipping server: reminders, overdue notices and escalations on the
-right working days, extensions, answers, and refusals that leave the history untouched."""
+right working days, extensions, answers, and refusals that leave the history untouched.
+
+The module has a time-skipping server of its own: its Christmas test needs a clock before a given
+16 December, whatever the rest of the suite did to the session's clock.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -22,8 +27,8 @@ from schemas.partner_task import (
     TaskState,
 )
 from starter.client import ClientError, Cspflow
-from tests.conftest import Inbox
-from tests.workflows.helpers import eventually
+from tests.conftest import Inbox, start_time_skipping_server
+from tests.workflows.helpers import eventually, move_clock_to
 from workflows.rules.deadlines import add_working_days
 
 AGENCY = TaskAgency(
@@ -79,32 +84,72 @@ def sent_days(inbox: Inbox, template_word: str, to: str = AGENCY.email) -> list[
     ]
 
 
-async def move_clock_to(env: WorkflowEnvironment, moment: datetime) -> None:
-    now = await env.get_current_time()
-    if moment <= now:
-        pytest.skip(f"the test server's clock ({now}) is already past {moment}")
-    await env.sleep(moment - now)
+@pytest.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """This module's own time-skipping server: its Christmas test sets the date it needs."""
+    async with await start_time_skipping_server() as environment:
+        yield environment
+
+
+def a_christmas_like_2030(after: date) -> int:
+    """The first year after `after` whose 16 December to 4 January has the weekdays and bank
+    holidays of 2030-31 (16 December a Monday): 2030 itself while real time is before it."""
+
+    def christmas_holidays(year: int) -> list[int]:
+        start = date(year, 12, 16)
+        return [
+            (d - start).days
+            for d in england_and_wales_bank_holidays([year, year + 1])
+            if 0 <= (d - start).days <= 19
+        ]
+
+    year = after.year
+    while not (
+        date(year, 12, 16) > after
+        and date(year, 12, 16).weekday() == 0
+        and christmas_holidays(year) == christmas_holidays(2030)
+    ):
+        year += 1
+    return year
+
+
+def in_year(day: date, year: int) -> date:
+    """`day` of the 2030-31 Christmas moved to the same place in `year`'s Christmas."""
+    return day.replace(year=day.year - 2030 + year)
 
 
 async def test_reminders_and_overdue_notices_fall_on_working_days_around_christmas(
     env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox
 ) -> None:
     """Reminders 3 and 1 working days before; overdue every 2 working days, skipping holidays."""
-    await move_clock_to(env, datetime(2030, 12, 16, 7, 0, tzinfo=UTC))
+    year = a_christmas_like_2030((await env.get_current_time()).date())
+
+    def on(day: date) -> date:
+        return in_year(day, year)
+
+    await move_clock_to(env, datetime.combine(on(date(2030, 12, 16)), time(7, 0), tzinfo=UTC))
     handle = await start_task(
         env,
         worker,
-        task_input("ct-north-T.task.xmas.test-police", date(2030, 12, 16), date(2030, 12, 24)),
+        task_input(
+            f"ct-north-T.task.xmas-{year}.test-police",
+            on(date(2030, 12, 16)),
+            on(date(2030, 12, 24)),
+        ),
     )
-    await env.sleep(timedelta(days=19))  # to 4 January 2031
-    assert sent_days(inbox, "reminder") == [date(2030, 12, 19), date(2030, 12, 23)]
+    await env.sleep(timedelta(days=19))  # to 4 January
+    assert sent_days(inbox, "reminder") == [on(date(2030, 12, 19)), on(date(2030, 12, 23))]
     # 25 and 26 December and 1 January are bank holidays; the 28th-29th a weekend.
-    assert sent_days(inbox, "overdue") == [date(2030, 12, 27), date(2030, 12, 31), date(2031, 1, 3)]
+    assert sent_days(inbox, "overdue") == [
+        on(date(2030, 12, 27)),
+        on(date(2030, 12, 31)),
+        on(date(2031, 1, 3)),
+    ]
     escalations = inbox.to(COORDINATOR)
     assert sent_days(inbox, "", to=COORDINATOR) == [
-        date(2030, 12, 27),
-        date(2030, 12, 31),
-        date(2031, 1, 3),
+        on(date(2030, 12, 27)),
+        on(date(2030, 12, 31)),
+        on(date(2031, 1, 3)),
     ]
     assert all(COORDINATOR in str(m["To"]) + str(m.get("Cc", "")) for m in escalations)
     assert all(
@@ -119,7 +164,7 @@ async def test_reminders_and_overdue_notices_fall_on_working_days_around_christm
     )
     assert result.state is TaskState.ANSWERED
     final = await handle.result()
-    assert final.answered_on == date(2031, 1, 4) and final.days_late == 11
+    assert final.answered_on == on(date(2031, 1, 4)) and final.days_late == 11
 
 
 async def test_extension_moves_the_reminders_to_the_new_due_date(
@@ -174,5 +219,27 @@ async def test_a_response_with_missing_fields_is_refused_naming_each_and_records
     assert not any(
         e.HasField("workflow_execution_update_accepted_event_attributes") for e in history
     )
+    await cspflow.step(handle.id, "cancel", CancelTask(by=COORDINATOR, reason="Test over"))
+    assert (await handle.result()).state is TaskState.CANCELLED
+
+
+@pytest.mark.parametrize("holds", ["yes", "true", 1])
+async def test_an_answer_whose_holds_information_is_not_a_boolean_is_refused(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, today: date, holds: object
+) -> None:
+    """The task's own Update validator refuses `"holds_information": "yes"` (the published JSON
+    Schema says boolean), so no face can record an answer the schema forbids (issue 12, 9)."""
+    handle = await start_task(
+        env,
+        worker,
+        task_input(
+            f"ct-north-T.task.strict-{holds}-{today}.test-police", today, today + timedelta(days=9)
+        ),
+    )
+    await eventually(lambda: cspflow.task_status(handle.id), lambda s: s is not None)
+    with pytest.raises(ClientError) as refused:
+        await cspflow.submit(handle.id, {"holds_information": holds, "summary": "Two contacts."})
+    assert "response.holds_information: Input should be a valid boolean" in str(refused.value)
+    assert (await cspflow.task_status(handle.id)).state is TaskState.OPEN
     await cspflow.step(handle.id, "cancel", CancelTask(by=COORDINATOR, reason="Test over"))
     assert (await handle.result()).state is TaskState.CANCELLED

@@ -34,6 +34,8 @@ from activities.queries import list_cases
 from schemas.community_trigger import CaseOutcome, CaseStatus, CloseCase, DecideThreshold, Stage
 from schemas.notices import NoticeRequest
 from starter.client import Cspflow
+from starter.settings import Settings
+from starter.step_signing import StepSigner
 from tests.conftest import ENCRYPTED, KEYRING, TEMPORAL_CLI, Inbox
 from tests.workflows import directory
 from tests.workflows.directory import AGENCIES, APPLICANT, COORDINATOR, application
@@ -418,7 +420,8 @@ async def test_two_worker_processes_share_the_task_queue_and_send_each_notice_on
         }
         today = (await env.get_current_time()).date()
         async with worker_processes(2, worker_env, tmp_path) as workers:
-            cspflow = Cspflow(env.client, task_queue, BY)
+            signer = StepSigner.from_settings(Settings(data_dir=tmp_path), create=True)
+            cspflow = Cspflow(env.client, task_queue, BY, signer=signer)
             case_ids = await asyncio.gather(
                 *(
                     cspflow.start_community_trigger(application(today, reference=f"PAIR-{n}"))
