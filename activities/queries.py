@@ -11,12 +11,12 @@ was not met, reviews carried out, and reviews that led to recommendations.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from pydantic import Field
 
-from activities.db import Case, SessionFactory
+from activities.db import Case, Decision, SessionFactory
 from schemas.records import CaseRecord
 from schemas.shared import Process
 
@@ -36,9 +36,11 @@ async def list_cases(
 ) -> list[CaseRow]:
     """List cases, soonest deadline first, optionally only those overdue on a given day.
 
-    A case is overdue on a day when it is still open and its next deadline is before that day:
-    the due date is the last day on which the step is on time (schemas.shared.Deadline).
-    Cases with no deadline come last.
+    A case is overdue on a day when it is still open and its next open deadline is before that
+    day (workflows.rules.deadlines.is_overdue: the due date is the last day on which the step is
+    on time). The next_deadline column holds the next *open* deadline, kept current by the case
+    (rules.deadlines.next_open_deadline) and empty once it closes, so a met deadline never makes
+    a case overdue. Cases with no deadline come last.
     """
     query = sa.select(Case)
     if process is not None:
@@ -48,7 +50,12 @@ async def list_cases(
     if stage is not None:
         query = query.where(Case.stage == stage)
     if overdue_on is not None:
-        query = query.where(Case.closed_at.is_(None), Case.next_deadline < overdue_on)
+        # The SQL form of rules.deadlines.is_overdue(next_deadline, overdue_on).
+        query = query.where(
+            Case.closed_at.is_(None),
+            Case.next_deadline.is_not(None),
+            Case.next_deadline < overdue_on,
+        )
     query = query.order_by(
         Case.next_deadline.is_(None), Case.next_deadline, Case.received_on, Case.case_id
     )
@@ -92,23 +99,32 @@ async def community_trigger_figures(
     met: a CSP may review below threshold at its discretion and that review was still carried
     out. A review led to recommendations when it made at least one.
 
-    Returns the keys applications, threshold_not_met, reviews_carried_out and
-    reviews_with_recommendations.
+    Beside them, not among them: late_entries, the applications counted here that were entered
+    after the year's figures were due (opened after the year ended), and
+    late_entries_with_reason, those of them with their late-entry reason recorded (a
+    'late-entry' decision; issue 12, defect 10).
+
+    Returns the keys applications, threshold_not_met, reviews_carried_out,
+    reviews_with_recommendations, late_entries and late_entries_with_reason.
     """
     start, end = financial_year(year)
     reviewed = Case.review_carried_out.is_(True)
+    late = Case.opened_at >= datetime.combine(end + timedelta(days=1), time.min, UTC)
+    with_reason = sa.exists().where(Decision.case_id == Case.case_id, Decision.step == "late-entry")
     query = sa.select(
         sa.func.count(),
         sa.func.count().filter(Case.threshold_met.is_(False)),
         sa.func.count().filter(reviewed),
         sa.func.count().filter(reviewed, Case.recommendations > 0),
+        sa.func.count().filter(late),
+        sa.func.count().filter(late, with_reason),
     ).where(
         Case.process == Process.COMMUNITY_TRIGGER.value,
         Case.area == area,
         Case.received_on.between(start, end),
     )
     async with session_factory() as session:
-        applications, not_met, carried_out, with_recommendations = (
+        applications, not_met, carried_out, with_recommendations, late_entries, explained = (
             await session.execute(query)
         ).one()
     return {
@@ -116,4 +132,6 @@ async def community_trigger_figures(
         "threshold_not_met": not_met,
         "reviews_carried_out": carried_out,
         "reviews_with_recommendations": with_recommendations,
+        "late_entries": late_entries,
+        "late_entries_with_reason": explained,
     }

@@ -91,6 +91,8 @@ class RecordActivities:
     async def record_case(self, record: CaseRecord) -> None:
         """Insert the case row, or update the columns given (None leaves a column unchanged).
 
+        Except next_deadline, always written: None there means no open deadline.
+
         A stage change, a deadline or the threshold outcome arrives as another call with the
         same case_id. Another case_id with the same process, area and reference is a second
         start of one application: refused without retry, since retrying cannot fix it.
@@ -100,10 +102,12 @@ class RecordActivities:
             try:
                 async with write_transaction(self._session_factory) as session:
                     stmt = _insert(session, Case).values(values)
+                    # next_deadline is always written: None means the case has no open
+                    # deadline (it closed), not "unchanged" (issue 12, defect 4).
                     changed = {
                         name: stmt.excluded[name]
                         for name, value in values.items()
-                        if value is not None and name != "case_id"
+                        if (value is not None or name == "next_deadline") and name != "case_id"
                     }
                     await session.execute(
                         stmt.on_conflict_do_update(index_elements=[Case.case_id], set_=changed)

@@ -177,6 +177,27 @@ class Complaint(Model):
         return self
 
 
+class VulnerabilityOverride(Model):
+    """A senior officer's decision that a review is needed to protect a vulnerable victim."""
+
+    officer: FreeText = Field(min_length=1, max_length=200, description="Name of the officer.")
+    role: FreeText = Field(min_length=1, max_length=100, description="e.g. 'police-inspector'.")
+
+
+class ThresholdAssessment(Model):
+    """Facts a coordinator assesses that the discretionary rules need."""
+
+    impact_significant: StrictBool = Field(
+        default=False, description="The cumulative impact was assessed as significant."
+    )
+    vulnerability_override: VulnerabilityOverride | None = Field(
+        default=None,
+        title="Vulnerability override",
+        description="A senior officer's decision that a review is needed to protect a "
+        "vulnerable victim, where the area's policy allows one.",
+    )
+
+
 class Application(Model):
     """A Community Trigger application as received at the point of contact (s.104(3))."""
 
@@ -214,6 +235,21 @@ class Application(Model):
         max_length=10_000,
         title="Description of the behaviour",
         description="The behaviour in the applicant's words.",
+    )
+    late_entry_reason: Annotated[str, StringConstraints(max_length=500), PRINTABLE] | None = Field(
+        default=None,
+        title="Why it is entered late",
+        description="Why the application is entered only now, when received_on is in a financial "
+        "year that has ended (its published figures change). Required then; shown beside the "
+        "figures. No names.",
+    )
+    assessment: ThresholdAssessment | None = Field(
+        default=None,
+        title="Threshold assessment",
+        description="The coordinator's threshold assessment, when already made (for example "
+        "while screening on the phone): whether the cumulative impact is significant and a "
+        "senior officer's vulnerability override. `cspflow check` applies it as the assess step "
+        "would, and a case started from this file proposes its threshold decision with it.",
     )
 
     @model_validator(mode="after")
@@ -257,22 +293,6 @@ class LocalRuleFinding(Model):
     rule: str
     met: bool
     reason: str
-
-
-class VulnerabilityOverride(Model):
-    """A senior officer's decision that a review is needed to protect a vulnerable victim."""
-
-    officer: FreeText = Field(min_length=1, max_length=200, description="Name of the officer.")
-    role: FreeText = Field(min_length=1, max_length=100, description="e.g. 'police-inspector'.")
-
-
-class ThresholdAssessment(Model):
-    """Facts a coordinator assesses that the discretionary rules need."""
-
-    impact_significant: StrictBool = Field(
-        default=False, description="The cumulative impact was assessed as significant."
-    )
-    vulnerability_override: VulnerabilityOverride | None = None
 
 
 class ThresholdDecision(Model):
@@ -429,6 +449,17 @@ class RecordAppealDecision(Acting):
     reasons: FreeText = Field(min_length=1, max_length=5000, title="Reasons")
 
 
+class LetterPosted(Acting):
+    """A letter for an applicant with no email was posted by the person asked to post it."""
+
+    letter: Slug = Field(
+        title="Letter",
+        description="The letter posted, as `cspflow status` lists it under Letters to post "
+        "(e.g. 'acknowledgement').",
+    )
+    posted_on: CaseDate = Field(title="Date posted", description="The day it was posted.")
+
+
 class CloseCase(Acting):
     """Close the case early (e.g. application withdrawn), telling the applicant why."""
 
@@ -467,6 +498,17 @@ STAGE_TITLES = {
 }
 """Each stage in a coordinator's words (the console reads them from CaseStatus.stage)."""
 
+LETTER_TITLES = {
+    "acknowledgement": "Acknowledgement letter",
+    "threshold-decision": "Threshold decision letter",
+    "meeting-invitation": "Invitation to the review meeting",
+    "meeting-rescheduled": "Letter saying the review meeting has moved",
+    "outcome-letter": "Outcome letter",
+    "appeal-decision": "Letter with the decision on the request to look again",
+    "case-closed": "Case closed letter",
+}
+"""Each letter to an applicant in a coordinator's words (a letter to post names it so)."""
+
 DEADLINE_TITLES = {
     "acknowledgement": "Acknowledge the application",
     "consent": "Get the victim's consent",
@@ -477,6 +519,10 @@ DEADLINE_TITLES = {
     "meeting-papers": "Send the meeting papers",
     "review-record": "Record the review",
     "outcome-letter": "Send the outcome letter",
+    **{
+        f"letter-{name}": f"Post the {title[0].lower()}{title[1:]}"
+        for name, title in LETTER_TITLES.items()
+    },
 }
 """Each deadline of a case in a coordinator's words (read from CaseStatus.deadlines)."""
 
@@ -492,6 +538,9 @@ DECISION_TITLES = {
     "appeal-of-decision": "Decision on the request to look again at the threshold",
     "appeal-of-review": "Decision on the request to look again at the review",
     "close": "Closed early",
+    "late-entry": "Entered after the year's figures were due",
+    "entered late": "Entered late",
+    "letter-posted": "Letter posted",
     "met": "Met",
     "not-met": "Not met",
     "upheld": "Upheld",
@@ -534,6 +583,25 @@ class TaskSummary(Model):
     days_late: int = 0
 
 
+class LetterToPost(Model):
+    """A letter to an applicant with no email: a task for a named person to print and post it.
+
+    It holds what posting needs (the applicant's name and postal address, and which letter: the
+    letter itself was emailed to that person), so it is shown only to those running the case.
+    """
+
+    letter: str = Field(description="Which letter, e.g. 'acknowledgement'.")
+    title: str = Field(description="The letter's name for people, e.g. 'Acknowledgement letter'.")
+    assigned_to: str = Field(description="Who posts it: the area's point of contact.")
+    assigned_email: str = Field(description="Where the letter and the instruction were sent.")
+    addressee: str = Field(description="The applicant's name, as the envelope gives it.")
+    postal_address: str = Field(description="The applicant's postal address.")
+    ready_on: date = Field(description="The day the letter was sent to be posted.")
+    due: date = Field(description="The day it should be posted by.")
+    posted_on: date | None = Field(default=None, description="The day it was posted.")
+    posted_by: str | None = Field(default=None, description="Who said it was posted.")
+
+
 class ChairAllocation(Model):
     """The independent chair allocated, and the reasons for every candidate."""
 
@@ -543,7 +611,8 @@ class ChairAllocation(Model):
 
 
 class CaseStatus(Model):
-    """Everything `cspflow status` shows, with no personal details."""
+    """Everything `cspflow status` shows, with no personal details except, for a letter to
+    post, the applicant's name and postal address that posting it needs."""
 
     case_id: str
     area: str
@@ -561,6 +630,11 @@ class CaseStatus(Model):
     proposed_threshold: ThresholdDecision | None = None
     chair: ChairAllocation | None = None
     meeting_on: date | None = None
+    letters_to_post: tuple[LetterToPost, ...] = Field(
+        default=(),
+        description="Letters to an applicant with no email, to be printed and posted, with the "
+        "name and address they need; done when `letter-posted` records it.",
+    )
     allowed_steps: tuple[str, ...] = Field(description="Steps a coordinator can take now.")
 
 

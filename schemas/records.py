@@ -13,7 +13,8 @@ from schemas.shared import Model
 
 
 class CaseRecord(Model):
-    """Insert or update the case row (keyed by case_id); None leaves a column unchanged."""
+    """Insert or update the case row (keyed by case_id); None leaves a column unchanged, except
+    next_deadline: None there means the case has no open deadline."""
 
     case_id: str
     process: str

@@ -33,7 +33,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.community_trigger_review import CommunityTriggerReview
     from workflows.partner_task import PartnerTaskWorkflow
     from workflows.rules.chasing import notice_moment
-    from workflows.rules.community_trigger import propose_threshold_decision
+    from workflows.rules.community_trigger import (
+        figures_already_due,
+        propose_threshold_decision,
+    )
     from workflows.rules.deadlines import add_working_days
 
 
@@ -84,13 +87,26 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
     # ---- 1. record the application ------------------------------------------------------------
 
     async def _open(self) -> None:
-        app = self._case.application
+        app, today = self._case.application, workflow.now().date()
         self._setup = await effects.run_effect(
             "community_trigger_setup", app.area, CommunityTriggerSetup
         )
+        # The edges refuse a future date against the local day; UTC may be a day behind it.
+        # Checked after the first activity: a run failed in its very first workflow task, with
+        # the step-key fetch just scheduled, was seen to hold the time-skipping server's clock.
+        if workflow.patched("ct-received-date-checked") and app.received_on > today + timedelta(
+            days=1
+        ):
+            raise ApplicationError(
+                f"received_on ({app.received_on}) is in the future: an application cannot be "
+                "received after today; start the case again with the date it was received",
+                type="FutureReceivedDate",
+                non_retryable=True,
+            )
         policy = self.setup.policy
+        # Every year the case spans: from receipt (or today) to two years after the later.
         self._holidays = await effects.bank_holidays(
-            app.received_on, workflow.now().date() + timedelta(days=730)
+            min(app.received_on, today), max(app.received_on, today) + timedelta(days=730)
         )
         self._chaser_for_policy(policy)
         if not self._consent_given:
@@ -106,6 +122,18 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
             f"{policy.timescales.threshold_decision} working days after receipt",
         )
         await self._record_case()
+        if workflow.patched("ct-next-deadline-kept-current"):
+            self._deadline_recorder = asyncio.create_task(self._keep_next_deadline_recorded())
+        if workflow.patched("ct-late-entry-recorded") and figures_already_due(
+            app.received_on, today
+        ):
+            # Entered after its year's figures were due: the reason is shown beside them.
+            await self._decide(
+                "late-entry",
+                "entered late",
+                self._case.opened_by,
+                (app.late_entry_reason or "no reason given",),
+            )
 
     async def _acknowledge(self) -> None:
         app, setup = self._case.application, self.setup
@@ -175,6 +203,12 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
         await self._decide("threshold", "met" if met else "not-met", decision.by, reasons)
         self._threshold_met = met
         await self._record_case()
+        if not met:
+            await self._close_served_tasks(
+                TaskKind.INFORMATION_REQUEST,
+                "no longer needed: the threshold for a case review was not met, so no review "
+                "will be held",
+            )
         return met
 
     async def _tell_applicant_the_decision(self, met: bool) -> None:
@@ -279,8 +313,9 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
                     ):
                         raise
         await asyncio.gather(*self._runners)
+        posting = workflow.patched("ct-letter-to-post")
         for name, deadline in self._deadlines.items():
-            if deadline.state.value == "open":
+            if deadline.state.value == "open" and not (posting and name.startswith("letter-")):
                 self._cancel_deadline(name)
         if self._chair and self._chair.chair_id:
             await effects.run_effect(
@@ -288,6 +323,9 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
                 ReleaseChair(case_id=self._allocation_key(), released_at=workflow.now()),
             )
         await self._to_applicant("case-closed", {"reason": reason})
+        if posting:
+            self._finishing = True
+            await self._until_letters_posted()
         self._closed_reason = reason
         await self._move_to(Stage.CLOSED)
         await workflow.wait_condition(workflow.all_handlers_finished)

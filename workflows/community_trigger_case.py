@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -20,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         ChairAllocation,
         CloseCase,
         DecideThreshold,
+        LetterToPost,
         OverrideChair,
         RecordAppealDecision,
         RecordConsent,
@@ -45,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.chase import Chaser
     from workflows.partner_task import PartnerTaskWorkflow
     from workflows.rules.chasing import Chase, ChaseKind
-    from workflows.rules.deadlines import add_working_days, days_late
+    from workflows.rules.deadlines import add_working_days, days_late, next_open_deadline
 
 
 class CaseClosing(Exception):
@@ -88,7 +90,9 @@ class CommunityTriggerCase:
         self._consent_given = (
             app.applicant.is_victim or app.applicant.victim_consent_given_on is not None
         )
-        self._assessment = ThresholdAssessment()
+        # An assessment made before the case started (screened with `cspflow check`) is the
+        # first one; the assess step replaces it.
+        self._assessment = app.assessment or ThresholdAssessment()
         self._proposal: ThresholdDecision | None = None
         self._threshold: DecideThreshold | None = None
         self._threshold_met: bool | None = None
@@ -105,6 +109,12 @@ class CommunityTriggerCase:
         self._appeal_decision: RecordAppealDecision | None = None
         self._closing: CloseCase | None = None
         self._closed_reason: str | None = None
+        # One record_case at a time, so the records never end on an older stage or deadline.
+        self._record_lock = asyncio.Lock()
+        self._recorded_deadline: date | None = None
+        self._deadline_recorder: asyncio.Task[None] | None = None
+        self._letters: dict[str, LetterToPost] = {}
+        self._finishing = False  # closing: only letters still to post can be recorded
 
     # ---- helpers for the procedure ----------------------------------------------------------
 
@@ -118,14 +128,20 @@ class CommunityTriggerCase:
         return self._setup
 
     def _allowed_steps(self) -> tuple[str, ...]:
-        if self._closing is not None or self._stage is Stage.CLOSED:
-            return ()
+        unposted = any(v.posted_on is None for v in self._letters.values())
+        posting = ("letter_posted",) if unposted else ()
+        if self._closing is not None or self._finishing or self._stage is Stage.CLOSED:
+            return posting
         steps = list(STEPS_BY_STAGE[self._stage])
+        if self._threshold is not None:
+            # Decided: the case is recording it and leaving the stage; a second decision or
+            # assessment taken meanwhile would be silently lost.
+            steps = [s for s in steps if s not in ("assess_threshold", "decide_threshold")]
         if self._appeal_window_end is not None and self._appeal is None:
             steps.append("request_appeal")
         if self._appeal is not None and self._appeal_decision is None:
             steps.append("record_appeal_decision")
-        return (*steps, "close_case")
+        return (*steps, *posting, "close_case")
 
     def _require(self, step: str) -> None:
         if self._setup is None:
@@ -173,9 +189,27 @@ class CommunityTriggerCase:
         )
 
     def _next_deadline(self) -> date | None:
+        if self._stage is Stage.CLOSED:
+            return None
         open_dues = [d.due for d in self._deadlines.values() if d.state is DeadlineState.OPEN]
         open_dues += [t.due for t in self._tasks.values() if t.state in ("open", "overdue")]
-        return min(open_dues, default=None)
+        return next_open_deadline(open_dues)
+
+    async def _keep_next_deadline_recorded(self) -> None:
+        """Record the case again whenever its next open deadline changes, until it closes.
+
+        A deadline met, set or cancelled between two stage changes would otherwise leave the
+        records and the CspNextDeadline search attribute on a deadline already met (issue 12,
+        defect 4): `cspflow cases --overdue` then lists a case that is on time.
+        """
+        while self._stage is not Stage.CLOSED:
+            await workflow.wait_condition(
+                lambda: (
+                    self._stage is Stage.CLOSED or self._next_deadline() != self._recorded_deadline
+                )
+            )
+            if self._stage is not Stage.CLOSED:
+                await self._record_case()
 
     async def _wait_for(self, condition: Any, deadline: str | None) -> None:
         """Wait for a human step, chasing the coordinator about its deadline; honour closing."""
@@ -279,7 +313,12 @@ class CommunityTriggerCase:
         await self._record_case()
 
     async def _record_case(self) -> None:
+        async with self._record_lock:
+            await self._record_case_now()
+
+    async def _record_case_now(self) -> None:
         app, nxt = self._case.application, self._next_deadline()
+        self._recorded_deadline = nxt
         workflow.upsert_search_attributes(
             [
                 search_attributes.PROCESS.value_set(Process.COMMUNITY_TRIGGER.value),
@@ -395,6 +434,25 @@ class CommunityTriggerCase:
         self._track_task(task)
         self._runners.append(asyncio.create_task(self._run_task(task)))
         return task_id
+
+    async def _close_served_tasks(self, kind: TaskKind, reason: str) -> None:
+        """Close the open tasks of one kind: the step they serve is decided (defect 5).
+
+        Each task records `reason` and tells its agency, so no one is chased for an answer
+        nobody will read.
+        """
+        if not workflow.patched("ct-close-served-tasks"):
+            return
+        await workflow.wait_condition(lambda: len(self._handles) == len(self._tasks))
+        for task_id, handle in list(self._handles.items()):
+            if self._tasks[task_id].kind != kind.value or task_id in self._task_results:
+                continue
+            try:
+                await handle.signal(PartnerTaskWorkflow.purpose_served, reason)
+            except ApplicationError as error:
+                # The task finished (answered) before its result reached this case.
+                if error.type != "ExternalWorkflowExecutionNotFound":
+                    raise
 
     async def _run_task(self, task: PartnerTaskInput) -> None:
         handle = await workflow.start_child_workflow(

@@ -8,10 +8,13 @@ victim invited and consulted on the action plan before it is final; domain/statu
 
 from __future__ import annotations
 
+import contextlib
+from datetime import date
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.community_trigger import ChairAllocation, Recommendation, Stage
+    from schemas.community_trigger import ChairAllocation, Recommendation, ScheduleMeeting, Stage
     from schemas.directory import IndependentChair
     from schemas.partner_task import TaskKind
     from schemas.records import (
@@ -24,9 +27,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.shared import Process
     from workflows import effects
+    from workflows.community_trigger_case import CaseClosing
     from workflows.community_trigger_steps import CommunityTriggerSteps
     from workflows.rules.chairs import ChairCase, rank_independent_chairs
     from workflows.rules.chasing import notice_moment
+    from workflows.rules.community_trigger import meeting_date_warnings
     from workflows.rules.deadlines import add_working_days, subtract_working_days
 
 
@@ -163,19 +168,18 @@ class CommunityTriggerReview(CommunityTriggerSteps):
             "meeting",
             meeting.meeting_on.isoformat(),
             meeting.by,
-            ()
-            if meeting.invite_applicant
-            else (f"applicant not invited: {meeting.reason_not_invited}",),
+            (
+                ()
+                if meeting.invite_applicant
+                else (f"applicant not invited: {meeting.reason_not_invited}",)
+            )
+            + self._meeting_warnings(meeting),
         )
-        papers_due = subtract_working_days(
-            meeting.meeting_on, policy.timescales.papers_before_meeting, self._holidays
-        )
-        self._set_deadline(
-            "meeting-papers",
-            papers_due,
-            f"{policy.timescales.papers_before_meeting} working days before the meeting",
-        )
-        await self._sleep_until(notice_moment(papers_due))
+        papers_due = self._set_papers_deadline(meeting)
+        if workflow.patched("ct-meeting-rescheduled"):
+            meeting = await self._until_papers_due(meeting)
+        else:
+            await self._sleep_until(notice_moment(papers_due))
         panel = tuple(b.email for b in self.setup.relevant_bodies)
         if self._chair and self._chair.chair_id:
             panel += (self._chairs[self._chair.chair_id].email,)
@@ -202,9 +206,79 @@ class CommunityTriggerReview(CommunityTriggerSteps):
             (review.findings[:500],),
         )
         self._review_carried_out = True
+        await self._close_served_tasks(
+            TaskKind.INFORMATION_REQUEST,
+            "no longer needed: the review panel has met and recorded its findings",
+        )
         await self._move_to(Stage.VICTIM_CONSULTATION)
         # Guidance (2025): the victim is consulted on the action plan before it is finalised.
         await self._wait_for(lambda: self._consultation is not None, "outcome-letter")
+
+    def _meeting_warnings(self, meeting: ScheduleMeeting) -> tuple[str, ...]:
+        """What is unusual about the date, recorded with the decision (issue 12, defect 8)."""
+        if not workflow.patched("ct-meeting-date-warnings"):
+            return ()
+        information_due = max(
+            (
+                t.due
+                for t in self._tasks.values()
+                if t.kind == TaskKind.INFORMATION_REQUEST.value and t.state in ("open", "overdue")
+            ),
+            default=None,
+        )
+        return meeting_date_warnings(meeting.meeting_on, self._holidays, information_due)
+
+    def _set_papers_deadline(self, meeting: ScheduleMeeting) -> date:
+        days = self.setup.policy.timescales.papers_before_meeting
+        papers_due = subtract_working_days(meeting.meeting_on, days, self._holidays)
+        self._set_deadline("meeting-papers", papers_due, f"{days} working days before the meeting")
+        return papers_due
+
+    async def _until_papers_due(self, meeting: ScheduleMeeting) -> ScheduleMeeting:
+        """Wait until the papers are due, following the meeting wherever it moves; return it.
+
+        The updatable-timer shape (house style §4): a condition with a timeout, recomputed when
+        the coordinator sets a new date. A moved meeting re-invites the applicant, moves the
+        papers deadline and records the old and the new date (issue 12, defect 3).
+        """
+        moves = 0
+        while True:
+            moment = notice_moment(self._deadlines["meeting-papers"].due)
+            delay = (moment - workflow.now()).total_seconds()
+            if delay > 0:
+
+                def moved(current: ScheduleMeeting = meeting) -> bool:
+                    return self._meeting is not current or self._closing is not None
+
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(moved, timeout=delay)
+            if self._closing is not None:
+                raise CaseClosing
+            if self._meeting is None or self._meeting is meeting:
+                return meeting
+            previous, meeting = meeting, self._meeting
+            moves += 1
+            await self._meeting_moved(previous, meeting, moves)
+
+    async def _meeting_moved(
+        self, previous: ScheduleMeeting, meeting: ScheduleMeeting, moves: int
+    ) -> None:
+        old, new = previous.meeting_on.isoformat(), meeting.meeting_on.isoformat()
+        if meeting.invite_applicant and previous.invite_applicant:
+            await self._to_applicant(
+                "meeting-rescheduled",
+                {"meeting_on": new, "previous_meeting_on": old},
+                step=f"meeting-rescheduled-{moves}",
+            )
+        elif meeting.invite_applicant:
+            await self._to_applicant(
+                "meeting-invitation", {"meeting_on": new}, step=f"meeting-invitation-{moves}"
+            )
+        reasons: tuple[str, ...] = (f"rescheduled from {old} to {new}",)
+        if not meeting.invite_applicant:
+            reasons += (f"applicant not invited: {meeting.reason_not_invited}",)
+        await self._decide("meeting", new, meeting.by, reasons + self._meeting_warnings(meeting))
+        self._set_papers_deadline(meeting)
 
     # ---- 7. the outcome letter -----------------------------------------------------------------
 
@@ -238,6 +312,9 @@ class CommunityTriggerReview(CommunityTriggerSteps):
         review = self._review
         assert review is not None
         await self._move_to(Stage.RECOMMENDATIONS)
+        latest = max((r.due for r in review.recommendations), default=None)
+        if latest is not None and workflow.patched("ct-holidays-cover-recommendations"):
+            await self._cover_bank_holidays(latest)
         started = []
         for index, rec in enumerate(review.recommendations):
             await self._record_recommendation(index, rec, "open")
@@ -255,6 +332,17 @@ class CommunityTriggerReview(CommunityTriggerSteps):
         for index, task_id in enumerate(started):
             state = self._task_results[task_id].state.value
             await self._record_recommendation(index, review.recommendations[index], state)
+
+    async def _cover_bank_holidays(self, day: date) -> None:
+        """Load the bank holidays of every year up to the one after `day`, if not held yet.
+
+        A recommendation may be due years ahead, and its chase runs past its due date: counting
+        working days there with no holidays loaded would treat them as working days.
+        """
+        held = max((h.year for h in self._holidays), default=day.year - 1)
+        if held < day.year + 1:
+            more = await effects.bank_holidays(date(held + 1, 1, 1), date(day.year + 1, 12, 31))
+            self._holidays = tuple(sorted({*self._holidays, *more}))
 
     async def _record_recommendation(self, index: int, rec: Recommendation, state: str) -> None:
         await effects.run_effect(

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         CaseStatus,
         CloseCase,
         DecideThreshold,
+        LetterPosted,
         OverrideChair,
         RecordAppealDecision,
         RecordConsent,
@@ -29,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         Stage,
         ThresholdDecision,
     )
-    from workflows.community_trigger_case import CommunityTriggerCase
+    from workflows.community_trigger_letters import CommunityTriggerLetters
     from workflows.rules.community_trigger import (
         propose_threshold_decision,
         vulnerability_override_problems,
@@ -46,6 +47,7 @@ STEP_VERBS = {
     "record_victim_consultation": "consulted",
     "request_appeal": "appeal",
     "record_appeal_decision": "appeal-decision",
+    "letter_posted": "letter-posted",
     "close_case": "close",
 }
 """Each Update by the word `cspflow step CASE VERB` takes (the registry's StepDefinition.verb;
@@ -64,7 +66,7 @@ def _day(value: date) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
-class CommunityTriggerSteps(CommunityTriggerCase):
+class CommunityTriggerSteps(CommunityTriggerLetters):
     """The human steps of a case (Updates with validators) and its view (Query)."""
 
     # ---- refusals in a coordinator's words -------------------------------------------------------
@@ -218,6 +220,10 @@ class CommunityTriggerSteps(CommunityTriggerCase):
             raise ValueError(
                 f"Meeting date must be today or in the future: {_day(step.meeting_on)} has passed"
             )
+        if self._meeting is not None and step.meeting_on == self._meeting.meeting_on:
+            raise ValueError(
+                f"The meeting is already on {_day(step.meeting_on)}: give the new date to move it"
+            )
 
     @workflow.update
     def record_review(self, step: RecordReview) -> CaseStatus:
@@ -299,6 +305,16 @@ class CommunityTriggerSteps(CommunityTriggerCase):
             raise ValueError("There is no request to look at the case again awaiting a decision")
 
     @workflow.update
+    def letter_posted(self, step: LetterPosted) -> CaseStatus:
+        """Record that a letter to an applicant with no email was posted."""
+        self._mark_posted(step)
+        return self.status()
+
+    @letter_posted.validator
+    def _check_letter_posted(self, step: LetterPosted) -> None:
+        self._check_posted(step)
+
+    @workflow.update
     def close_case(self, step: CloseCase) -> CaseStatus:
         """Close the case early, e.g. when the application is withdrawn."""
         self._closing = step
@@ -327,5 +343,6 @@ class CommunityTriggerSteps(CommunityTriggerCase):
             proposed_threshold=self._proposal,
             chair=self._chair,
             meeting_on=self._meeting.meeting_on if self._meeting else None,
+            letters_to_post=tuple(self._letters.values()),
             allowed_steps=self._allowed_steps(),
         )

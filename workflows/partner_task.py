@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.validation import describe_validation_error
     from workflows.chase import Chaser
     from workflows.rules.chasing import Chase, ChaseKind
-    from workflows.rules.deadlines import days_late
+    from workflows.rules.deadlines import days_late, non_working_day, working_days_around
 
 KIND_LABELS = {
     TaskKind.INFORMATION_REQUEST: "information request",
@@ -77,6 +77,7 @@ class PartnerTaskWorkflow:
         self._answered_by: str | None = None
         self._answered_at: datetime | None = None
         self._cancel_reason: str | None = None
+        self._closed_by_case: str | None = None
         self._schema: dict[str, Any] | None = None
 
     @workflow.run
@@ -110,6 +111,11 @@ class PartnerTaskWorkflow:
                 TaskEvent(at=workflow.now(), what="cancelled", detail=self._cancel_reason)
             )
         await self._record()
+        if self._closed_by_case and workflow.patched("partner-task-closed-notice"):
+            # The agency stops hearing about it only if it is told (issue 12, defect 5).
+            await self._notice(
+                "closed", "partner-task/closed", (task.agency.email,), reason=self._closed_by_case
+            )
         await workflow.wait_condition(workflow.all_handlers_finished)
         result = self._result()
         if task.report_to is not None and workflow.patched(REPORT_TO_CASE):
@@ -221,6 +227,17 @@ class PartnerTaskWorkflow:
             )
         if change.new_due < workflow.now().date():
             raise ValueError(f"new_due ({change.new_due}) is in the past: give a future date")
+        # Refused, not warned: a due date is the last day on which the answer is on time, and
+        # the first overdue notice goes on the first working day after it (rules/chasing.py),
+        # so a Saturday would make Monday's answer late with no working day to give it in.
+        # Every due date cspflow computes is a working day; an extension keeps that true.
+        why = non_working_day(change.new_due, self._task.bank_holidays)
+        if why is not None:
+            before, after = working_days_around(change.new_due, self._task.bank_holidays)
+            raise ValueError(
+                f"new_due ({change.new_due}) is {why}, not a working day: give the working day "
+                f"before ({before}) or after ({after})"
+            )
 
     @workflow.update
     def cancel(self, change: CancelTask) -> PartnerTaskResult:
@@ -242,9 +259,25 @@ class PartnerTaskWorkflow:
         if not self._closed:
             self._cancel_reason = f"the case closed: {reason}"
             self._state = TaskState.CANCELLED
+            # The agency is told only that the case closed: the coordinator's reason may name
+            # someone.
+            self._closed_by_case = "no longer needed: the case is closed"
             self._events.append(
                 TaskEvent(at=workflow.now(), what="cancelled", detail=self._cancel_reason)
             )
+
+    @workflow.signal
+    def purpose_served(self, reason: str) -> None:
+        """The step this task serves was decided: the task closes, without an answer.
+
+        `reason` is the case's words for the agency (no personal data); it is recorded in the
+        task's history and sent to the agency in a short notice.
+        """
+        if not self._closed:
+            self._cancel_reason = reason
+            self._state = TaskState.CANCELLED
+            self._closed_by_case = reason
+            self._events.append(TaskEvent(at=workflow.now(), what="closed", detail=reason))
 
     @workflow.query
     def status(self) -> PartnerTaskStatus:

@@ -125,6 +125,13 @@ def report(
         for key, label in figures_of.labels.items():
             table.add_row(label, str(figures[key]))
         _out().print(table)
+        late = figures.get("late_entries", 0)
+        if late:
+            _out().print(
+                f"These include {late} late {'entry' if late == 1 else 'entries'}, entered after "
+                f"the figures were due ({figures.get('late_entries_with_reason', 0)} with a "
+                "recorded reason)."
+            )
 
 
 def _policy_process(process: str | None) -> registry.ProcessDefinition:

@@ -23,6 +23,7 @@ from schemas.community_trigger import (
     CloseCase,
     Complaint,
     DecideThreshold,
+    LetterPosted,
     OverrideChair,
     RecordAppealDecision,
     RecordConsent,
@@ -149,13 +150,51 @@ def check_references(application: Application, directory: Directory) -> None:
         )
 
 
+def check_received_on(application: Application, today: date) -> None:
+    """Refuse a received date in the future, and a late entry without its reason.
+
+    An application cannot have been received after today. One received in a financial year
+    that has ended counts in figures already due (s.104(10)), so entering it now changes them:
+    it needs `late_entry_reason`, recorded with the case and shown beside the figures (issue
+    12, defect 10).
+    """
+    from workflows.rules.community_trigger import figures_already_due, financial_year_end
+
+    received = application.received_on
+    if received > today:
+        raise InputError(
+            f"received_on ({received}) is in the future: give the date the point of contact "
+            "received the application, and run the command again",
+            code="future_date",
+            fields=("received_on",),
+        )
+    if figures_already_due(received, today) and not application.late_entry_reason:
+        end = financial_year_end(received)
+        raise InputError(
+            f"received_on ({received}) is in the financial year that ended on {end}, whose "
+            "figures are already due: entering it now changes them. Give late_entry_reason "
+            "(why it is entered only now; no names) and run the command again",
+            code="late_entry_reason_required",
+            fields=("late_entry_reason",),
+        )
+
+
 def check_community_trigger(
     application: Application, directory: Directory, area: str | None
 ) -> ThresholdDecision:
-    """Propose the threshold decision under an area's policy (s.104(4)-(5)); start nothing."""
-    from workflows.rules.community_trigger import propose_threshold_decision
+    """Propose the threshold decision under an area's policy (s.104(4)-(5)); start nothing.
+
+    The file's `assessment` (impact, vulnerability override) is applied as the `assess` step
+    applies it: an override the step would refuse is refused here, with every reason, so a
+    coordinator can screen on the phone what they will later assess (issue 12, defect 6).
+    """
+    from workflows.rules.community_trigger import (
+        propose_threshold_decision,
+        vulnerability_override_problems,
+    )
 
     check_references(application, directory)
+    check_received_on(application, date.today())
     judged_under = area or application.area
     if judged_under not in {a.id for a in directory.areas}:
         known = ", ".join(a.id for a in directory.areas)
@@ -164,7 +203,20 @@ def check_community_trigger(
             code="unknown_area",
             fields=("area",),
         )
-    return propose_threshold_decision(application, directory.community_trigger_policy(judged_under))
+    policy = directory.community_trigger_policy(judged_under)
+    assessment = application.assessment
+    override = assessment.vulnerability_override if assessment else None
+    if override is not None:
+        problems = vulnerability_override_problems(application, policy, override)
+        if problems:
+            raise InputError(
+                "assessment.vulnerability_override is refused: "
+                + "; ".join(problems)
+                + ": correct the file (or leave the override out) and run the command again",
+                code="override_refused",
+                fields=("assessment.vulnerability_override",),
+            )
+    return propose_threshold_decision(application, policy, assessment)
 
 
 def show_threshold(console: Console, decision: ThresholdDecision) -> None:
@@ -223,6 +275,33 @@ def show_status(console: Console, case: CaseStatus) -> None:
             console.print(f"  - {reason}", markup=False)
     if case.meeting_on is not None:
         console.print(f"Review meeting: {case.meeting_on:%-d %B %Y}")
+    for title, rows in _letter_sections(case):
+        console.print(title, style="bold")
+        for label, value in rows:
+            console.print(f"  {label}: {value}", markup=False)
+        console.print(
+            f"  Once posted: cspflow step {case.case_id} letter-posted (letter, posted_on)",
+            markup=False,
+        )
+
+
+def _letter_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Letters to post (an applicant with no email): what, to whom, by whom, and whether sent."""
+    rows: list[tuple[str, str]] = []
+    for letter in case.letters_to_post:
+        posted = (
+            f"Posted on {_day(letter.posted_on)} by {letter.posted_by}"
+            if letter.posted_on
+            else f"Not yet posted (letter '{letter.letter}' in the step's form)"
+        )
+        rows += [
+            ("Letter", letter.title),
+            ("To post by", f"{letter.assigned_to}, by {_day(letter.due)}"),
+            ("Addressee", letter.addressee),
+            ("Postal address", letter.postal_address),
+            ("Status", posted),
+        ]
+    return [("Letters to post", rows)] if rows else []
 
 
 def status_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -256,7 +335,11 @@ def status_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]]
         sections.append(
             ("Review meeting", [("Date", f"{case.meeting_on.day} {case.meeting_on:%B %Y}")])
         )
-    return sections
+    return sections + _letter_sections(case)
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
 
 
 def _by(who: str) -> str:
@@ -376,6 +459,9 @@ STEPS = (
         "record_appeal_decision",
         RecordAppealDecision,
         "Record the decision on the request",
+    ),
+    StepDefinition(
+        "letter-posted", "letter_posted", LetterPosted, "Record that a letter was posted"
     ),
     StepDefinition("close", "close_case", CloseCase, "Close the case"),
 )

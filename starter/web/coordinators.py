@@ -13,7 +13,7 @@ import csv
 import io
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -73,7 +73,7 @@ async def cases(request: Request, account: Account) -> Response:
     }
     if chosen["area"] and chosen["area"] not in readable:
         return forbidden(request, account)
-    today = datetime.now(UTC).date()
+    today = await _cases_today(console) if chosen["overdue"] else datetime.now(UTC).date()
     rows = await list_cases(
         console.sessions,
         process=chosen["process"] or None,
@@ -110,6 +110,23 @@ async def cases(request: Request, account: Account) -> Response:
         stage_names=stage_names,
         process_titles={spec.name: spec.title for spec in processes()},
     )
+
+
+async def _cases_today(console: Console) -> date:
+    """The day cases are judged overdue on, as `cspflow cases --overdue` judges them.
+
+    In rehearsal the Temporal server is the time-skipping test server and its clock is the
+    cases' clock (`cspflow clock advance`); a real server has no test service and the day is
+    today's (UTC), as the CLI's.
+    """
+    from temporalio.service import RPCError
+
+    from starter.dev import current_time
+
+    try:
+        return (await current_time(console.client)).date()
+    except RPCError:
+        return datetime.now(UTC).date()
 
 
 def _stage_names() -> dict[str, str]:

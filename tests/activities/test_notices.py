@@ -65,6 +65,12 @@ SAMPLE: dict[str, Any] = {
     "due": "2025-03-20",
     "days_overdue": 3,
     "meeting_on": "2025-04-02T13:30:00+00:00",
+    "previous_meeting_on": "2025-04-09",
+    "letter_title": "Acknowledgement letter",
+    "letter": "acknowledgement",
+    "addressee": "A. Resident",
+    "postal_address": "1 Example Road, Ripley DE5 3XX",
+    "assigned_to": "Amber Valley Community Safety Team",
     "findings": "The agencies did not share what they knew.\n\nNo one owned the case.",
     "recommendations": [
         {
@@ -169,7 +175,22 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
     "community-trigger/chair-allocated": {"case_reference", "area_name"},
     "community-trigger/no-eligible-chair": {"case_reference", "case_id", "reasons"},
     "community-trigger/meeting-invitation": {"case_reference", "meeting_on"},
+    "community-trigger/meeting-rescheduled": {
+        "case_reference",
+        "meeting_on",
+        "previous_meeting_on",
+    },
     "community-trigger/meeting-papers": {"case_reference", "meeting_on"},
+    "community-trigger/letter-to-post": {
+        "case_reference",
+        "case_id",
+        "letter_title",
+        "letter",
+        "addressee",
+        "postal_address",
+        "assigned_to",
+        "due",
+    },
     "community-trigger/outcome-letter": {
         "case_reference",
         "findings",
@@ -185,6 +206,14 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
         "case_id",
         "template_failed",
         "recipient_role",
+    },
+    "partner-task/closed": {
+        "case_reference",
+        "agency_name",
+        "kind_label",
+        "agency_references",
+        "due",
+        "reason",
     },
     **{
         f"partner-task/{name}": {

@@ -140,13 +140,27 @@ async def test_record_case_updates_only_the_columns_given(
 ) -> None:
     """A later write changes the stage and leaves earlier facts that it does not mention."""
     await run(records.record_case, case("CT-1", threshold_met=True, next_deadline=date(2025, 4, 9)))
-    await run(records.record_case, case("CT-1", stage="review", review_carried_out=True))
+    await run(
+        records.record_case,
+        case("CT-1", stage="review", review_carried_out=True, next_deadline=date(2025, 4, 9)),
+    )
 
     [row] = await list_cases(session_factory)
     assert (row.stage, row.threshold_met, row.review_carried_out) == ("review", True, True)
     assert row.next_deadline == date(2025, 4, 9)
     assert row.opened_at == T0 and row.opened_at.tzinfo is not None
     assert row.updated_at.utcoffset() == timedelta(0)
+
+
+async def test_record_case_without_a_next_deadline_clears_it(
+    records: RecordActivities, session_factory: SessionFactory
+) -> None:
+    """No next deadline means none is open (a closed case), so the column is emptied."""
+    await run(records.record_case, case("CT-1", next_deadline=date(2025, 4, 9)))
+    await run(records.record_case, case("CT-1", stage="closed"))
+    [row] = await list_cases(session_factory)
+    assert row.next_deadline is None
+    assert await list_cases(session_factory, overdue_on=date(2025, 5, 1)) == []
 
 
 async def test_timestamps_are_stored_as_utc(
@@ -381,6 +395,8 @@ async def test_figures_count_a_financial_year_by_day_received(
         "threshold_not_met": 2,
         "reviews_carried_out": 2,
         "reviews_with_recommendations": 1,
+        "late_entries": 0,  # every case here was opened (T0) before its year ended
+        "late_entries_with_reason": 0,
     }
     assert (await community_trigger_figures(session_factory, "amber-valley", 2024))[
         "applications"

@@ -25,6 +25,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.calendar import england_and_wales_bank_holidays
 from schemas.audit import EntryKind, Timeline
 from schemas.community_trigger import CaseOutcome, CaseStatus, CloseCase, DecideThreshold
 from schemas.partner_task import ExtendTask, SubmitResponse
@@ -33,6 +34,7 @@ from starter.client import Cspflow
 from tests.conftest import Inbox, start_time_skipping_server
 from tests.workflows.directory import APPLICANT, application
 from tests.workflows.helpers import eventually, move_clock_to_quiet_monday
+from workflows.rules.deadlines import add_working_days
 
 BY = "coordinator@test.example.org"
 EXTENDED_BY = "deputy@north.example.org"
@@ -82,7 +84,9 @@ async def run_audited_case(
     police = next(t for t in status.tasks if t.agency == "test-police")
     threshold_due = next(d.due for d in status.deadlines if d.name == "threshold-decision")
     await eventually(lambda: cspflow.task_status(police.task_id), lambda s: True, what="task")
-    new_due = police.due + timedelta(days=30)
+    # A working day about a month later (an extension to a weekend or bank holiday is refused).
+    new_due = add_working_days(police.due + timedelta(days=29), 1, england_and_wales_bank_holidays(
+        [police.due.year, police.due.year + 1]))  # fmt: skip
     await cspflow.step(
         police.task_id,
         "extend",

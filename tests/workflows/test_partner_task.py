@@ -29,6 +29,7 @@ from schemas.partner_task import (
 from starter.client import ClientError, Cspflow
 from tests.conftest import Inbox, start_time_skipping_server
 from tests.workflows.helpers import eventually, move_clock_to
+from workflows.rules.deadlines import add_working_days
 
 AGENCY = TaskAgency(
     id="test-police",
@@ -176,7 +177,9 @@ async def test_extension_moves_the_reminders_to_the_new_due_date(
         task_input(f"ct-north-T.task.ext-{today}.test-police", today, today + timedelta(days=10)),
     )
     await eventually(lambda: cspflow.task_status(handle.id), lambda s: s is not None)
-    new_due = today + timedelta(days=30)
+    # A working day about a month later (an extension to a weekend or bank holiday is refused).
+    new_due = add_working_days(today + timedelta(days=29), 1, england_and_wales_bank_holidays(
+        [today.year, today.year + 1]))  # fmt: skip
     await cspflow.step(
         handle.id, "extend", ExtendTask(by=COORDINATOR, new_due=new_due, reason="Officer on leave")
     )

@@ -13,6 +13,7 @@ case, so they carry dates, indexes and counts only.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from schemas.community_trigger import (
@@ -25,7 +26,7 @@ from schemas.community_trigger import (
     VulnerabilityOverride,
 )
 from schemas.policy import CommunityTriggerPolicy
-from workflows.rules.deadlines import end_of_period, within_period
+from workflows.rules.deadlines import end_of_period, non_working_day, within_period
 
 NO_ASSESSMENT = ThresholdAssessment()
 
@@ -309,3 +310,47 @@ def vulnerability_override_problems(
             "victim first"
         )
     return tuple(problems)
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def meeting_date_warnings(
+    meeting_on: date, bank_holidays: Collection[date], information_due: date | None
+) -> tuple[str, ...]:
+    """Return what is unusual about a review meeting's date, for the decision record.
+
+    Unusual, not impossible, so the coordinator is warned and the date stands (issue 12, defect
+    8): a meeting on a weekend or bank holiday (the agencies' staff may not be at work;
+    statutory-reference §0.2), and a meeting on or before the day the relevant bodies'
+    information is due (s.104(3)(b), Sch 4 para 7), which the papers could then not include.
+    A meeting in the past is impossible and is refused by the step itself.
+    """
+    warnings = []
+    why = non_working_day(meeting_on, bank_holidays)
+    if why is not None:
+        warnings.append(
+            f"warning: the meeting on {_day(meeting_on)} falls on {why}, not a working day"
+        )
+    if information_due is not None and meeting_on <= information_due:
+        warnings.append(
+            f"warning: the meeting on {_day(meeting_on)} is not after the relevant bodies' "
+            f"information is due ({_day(information_due)}): the papers may not include it"
+        )
+    return tuple(warnings)
+
+
+def financial_year_end(day: date) -> date:
+    """Return the last day (31 March) of the financial year that `day` falls in."""
+    return date(day.year + 1 if day.month >= 4 else day.year, 3, 31)
+
+
+def figures_already_due(received_on: date, today: date) -> bool:
+    """Return True when an application received on `received_on` belongs to figures already due.
+
+    The s.104(10) figures count applications by the financial year received, and a year's
+    figures fall due once it has ended. Entering such an application now changes figures that
+    may already be published, so it takes an explicit late-entry reason (issue 12, defect 10).
+    """
+    return financial_year_end(received_on) < today

@@ -11,7 +11,7 @@ the same dates it got the first time (style.md §2).
 from __future__ import annotations
 
 import calendar
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import date, timedelta
 
 SATURDAY = 5  # date.weekday(): Monday is 0
@@ -112,3 +112,42 @@ def years_spanned(start: date, days: int) -> tuple[int, ...]:
     other = start + timedelta(days=days)
     first, last = sorted((start.year, other.year))
     return tuple(range(first, last + 1))
+
+
+def next_open_deadline(open_dues: Iterable[date]) -> date | None:
+    """Return a case's next open deadline: the earliest due date still open; None when none is.
+
+    The one definition every face reads (the CspNextDeadline search attribute, the records'
+    next_deadline column, `cspflow cases --overdue`, the console's "Overdue only"): a deadline
+    met, missed or cancelled never counts, and a closed case has none (issue 12, defect 4).
+    """
+    return min(open_dues, default=None)
+
+
+def is_overdue(due: date, today: date) -> bool:
+    """Return True when an open deadline due on `due` is overdue on `today`.
+
+    The due date is the last day on which the step is on time (schemas.shared.Deadline), so a
+    step is overdue from the day after it. A case is overdue when its next open deadline is.
+    """
+    return due < today
+
+
+def non_working_day(day: date, bank_holidays: Collection[date]) -> str | None:
+    """Say why `day` is not a working day ('a Saturday', 'a Sunday', 'a bank holiday'); None
+    when it is one (§0.2: Monday to Friday, not an England and Wales bank holiday)."""
+    if day.weekday() == SATURDAY:
+        return "a Saturday"
+    if day.weekday() > SATURDAY:
+        return "a Sunday"
+    if day in bank_holidays:
+        return "a bank holiday"
+    return None
+
+
+def working_days_around(day: date, bank_holidays: Collection[date]) -> tuple[date, date]:
+    """Return the working day just before `day` and the one just after, to offer instead of it."""
+    return (
+        subtract_working_days(day, 1, bank_holidays),
+        add_working_days(day, 1, bank_holidays),
+    )
