@@ -577,6 +577,7 @@ DEADLINE_TITLES = {
 
 DECISION_TITLES = {
     "notification": "Notification recorded",
+    "proposal": "Review proposed from the criteria",
     "review-decision": "Decision whether to hold a review",
     "review": "Hold a review",
     "no-review": "No review",
@@ -586,6 +587,9 @@ DECISION_TITLES = {
     "pause": "Review paused or resumed",
     "revised-timetable": "Revised timetable",
     "sign-off": "Report signed off",
+    "completion": "Completed against the completion target",
+    "within-target": "Within the target",
+    "after-target": "After the target",
     "qa-submission": "Submitted to the QA Panel",
     "qa": "QA Panel's letter",
     "dac-copy": "Copy to the Domestic Abuse Commissioner",

@@ -53,6 +53,9 @@ class DhrState(BaseModel):
     deadlines: dict[str, Deadline] = Field(default_factory=dict)
     deadline_set_at: dict[str, datetime] = Field(default_factory=dict)
     decisions: list[DecisionRecord] = Field(default_factory=list)
+    decisions_recorded: int = Field(
+        default=0, description="How many of the decisions are written to the records database."
+    )
     chases_sent: set[str] = Field(default_factory=set)
     tasks: dict[str, DhrTask] = Field(default_factory=dict)
     acknowledged: bool = False

@@ -71,6 +71,13 @@ class FigureDefinition:
     """The period each count covers: a financial year (1 April) or a calendar year."""
     source: str = ""
     """The provision that requires publication, for the report's heading."""
+    open_cases: (
+        Callable[[SessionFactory, Directory, str, date], Awaitable[list[dict[str, str]]]] | None
+    ) = None
+    """The area's open cases on a day, one row each, keyed as `open_case_columns` (words for
+    people: names from the directory, never ids); None when the figures list none."""
+    open_case_columns: dict[str, str] = field(default_factory=dict)
+    """Each open-case column's key and its heading, in order."""
 
     def period_of(self, year: int) -> tuple[date, date]:
         """The first and last day of the period that starts in `year`."""

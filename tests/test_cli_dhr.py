@@ -7,8 +7,9 @@ error and the field at fault need no parsing of the wording.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,102 @@ def test_a_dhr_can_be_started_and_its_steps_are_offered() -> None:
     assert definition.status_model is not None
     verbs = {s.verb for s in definition.steps}
     assert {"decide", "declare", "terms", "sign-off", "submit-qa", "publish", "close"} <= verbs
+
+
+async def _record_a_review_with_a_late_imr(records_url: str, today: date) -> None:
+    """Write, with the real record activities, a review notified 30 days ago and an IMR late."""
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.db import make_engine, make_session_factory, migrate
+    from activities.records import RecordActivities
+    from schemas.records import CaseRecord, DecisionRow, TaskRow
+
+    await migrate(records_url)
+    engine = make_engine(records_url)
+    records = RecordActivities(make_session_factory(engine))
+    case_id = "dhr-amber-valley-AV-DHR-7"
+    notified = today - timedelta(days=30)
+    opened = datetime.combine(notified, datetime.min.time(), UTC)
+    writes: list[tuple[Any, Any]] = [
+        (
+            records.record_case,
+            CaseRecord(
+                case_id=case_id,
+                process="dhr",
+                area="amber-valley",
+                reference="AV-DHR-7",
+                received_on=notified,
+                policy="amber-valley-dhr-v1",
+                opened_at=opened,
+                opened_by="coordinator@example.org",
+                stage="agency-reports",
+                next_deadline=today - timedelta(days=2),
+            ),
+        ),
+        *(
+            (
+                records.record_decision,
+                DecisionRow(
+                    idempotency_key=f"{case_id}:decision-{step}:{n}",
+                    case_id=case_id,
+                    step=step,
+                    outcome=outcome,
+                    decided_by="coordinator@example.org",
+                    decided_at=opened,
+                ),
+            )
+            for n, (step, outcome) in enumerate(
+                (("proposal", "dhr"), ("review-decision", "review")), 1
+            )
+        ),
+        (
+            records.record_task,
+            TaskRow(
+                task_id=f"{case_id}.task.imr.amber-valley-council",
+                case_id=case_id,
+                agency="amber-valley-council",
+                kind="imr",
+                requested_on=notified,
+                due=today - timedelta(days=3),
+                state="overdue",
+            ),
+        ),
+    ]
+    try:
+        for activity_fn, arg in writes:
+            await ActivityEnvironment().run(activity_fn, arg)
+    finally:
+        await engine.dispose()
+
+
+def test_report_dhr_json_counts_the_year_and_lists_open_reviews(tmp_path: Path) -> None:
+    """`report dhr --format json` gives the year's counts and each open review's hold-ups."""
+    from starter.settings import Settings
+
+    today = date.today()
+    asyncio.run(_record_a_review_with_a_late_imr(Settings().records_url, today))
+    year = today.year if today.month >= 4 else today.year - 1
+
+    result = runner.invoke(
+        app, ["report", "dhr", "--area", "amber-valley", "--year", str(year), "--format", "json"]
+    )
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["process"], data["period_start"]) == ("dhr", f"{year}-04-01")
+    assert data["decided_to_review"] == data["decided_to_review_dhr"] == 1
+    assert data["decided_not_to_review"] == data["qa_submissions"] == 0
+    assert data["open_cases"] == [
+        {
+            "reference": "AV-DHR-7",
+            "notified_on": (today - timedelta(days=30)).isoformat(),
+            "age_days": "30",
+            "stage": "Waiting for chronologies and IMRs",
+            "missed_deadline": (today - timedelta(days=2)).isoformat(),
+            "late_agencies": f"Amber Valley Borough Council (IMR, due "
+            f"{(today - timedelta(days=3)).isoformat()}, 3 days late)",
+        }
+    ]
+    table = runner.invoke(app, ["report", "dhr", "--area", "amber-valley", "--year", str(year)])
+    assert table.exit_code == 0, table.output
+    assert "Decisions to hold a review" in table.stdout and "AV-DHR-7" in table.stdout

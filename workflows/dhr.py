@@ -108,6 +108,8 @@ class DomesticHomicideReviewWorkflow(DhrChair):
                 f"notified by {notification.notified_by.agency}",
                 (f"notified on {notification.notified_on} {how}",),
             )
+            # The engine's proposal from D1-D5, so the figures can count decisions by route.
+            self._note("cspflow", "proposal", s.screening.route.value, s.screening.reasons)
             await self._record_case()
         if not s.acknowledged:
             notifier = next(
@@ -248,6 +250,16 @@ class DomesticHomicideReviewWorkflow(DhrChair):
             if target.state is DeadlineState.OPEN:
                 self._complete("completion-target")
             s.completed_within_target = sign_off.signed_off_on <= target.due
+            # Against the target set at the decision, not a revised one: the figures count
+            # reviews completed within six months of the decision (2016 guidance §5).
+            assert s.decided_on is not None
+            first_target = completion_target(s.decided_on, self.setup.policy)
+            self._note(
+                sign_off.by,
+                "completion",
+                "within-target" if sign_off.signed_off_on <= first_target else "after-target",
+                (f"signed off on {sign_off.signed_off_on}", f"target {first_target}"),
+            )
             every = self.setup.policy.dac_copy_reminder_working_days
             self._set_deadline(
                 "dac-copy",
@@ -283,6 +295,7 @@ class DomesticHomicideReviewWorkflow(DhrChair):
                 n=submission.number,
             )
             s.qa_notified = submission.number
+            await self._record_decisions()
         await self._wait_for(lambda: s.qa[-1].outcome is not None)
         outcome = s.qa[-1].outcome
         assert outcome is not None

@@ -202,24 +202,38 @@ class DhrCase:
 
     async def _decide(self, step: str, outcome: str, by: str, reasons: tuple[str, ...]) -> None:
         self._note(by, step, outcome, reasons)
-        await effects.run_effect(
-            "record_decision",
-            DecisionRow(
-                idempotency_key=f"{self.case_id}:decision-{step}:{len(self._s.decisions)}",
-                case_id=self.case_id,
-                step=step,
-                outcome=outcome,
-                decided_by=by,
-                decided_at=workflow.now(),
-                reasons=reasons,
-            ),
-        )
+        await self._record_decisions()
+
+    async def _record_decisions(self) -> None:
+        """Write every decision noted since the last write (Update handlers only note them).
+
+        The key is the decision's place in the review, so a retry or a second sweep writes
+        nothing new; the count moves before the write, so two sweeps never write one twice.
+        """
+        s = self._s
+        while s.decisions_recorded < len(s.decisions):
+            number = s.decisions_recorded + 1
+            decision = s.decisions[number - 1]
+            s.decisions_recorded = number
+            await effects.run_effect(
+                "record_decision",
+                DecisionRow(
+                    idempotency_key=f"{self.case_id}:decision-{decision.step}:{number}",
+                    case_id=self.case_id,
+                    step=decision.step,
+                    outcome=decision.outcome,
+                    decided_by=decision.decided_by,
+                    decided_at=decision.decided_at,
+                    reasons=decision.reasons,
+                ),
+            )
 
     async def _move_to(self, stage: Stage) -> None:
         self._s.stage = stage
         await self._record_case()
 
     async def _record_case(self) -> None:
+        await self._record_decisions()
         notification, nxt = self._case.notification, self._next_deadline()
         workflow.upsert_search_attributes(
             [

@@ -166,3 +166,5 @@ class DhrTimetable(DhrReportSteps):
                 {"signed_off_on": s.signed_off_on.isoformat(), "reminder_number": n},
                 n=n,
             )
+        if s.dac_copy_sent_on is not None:
+            await self._record_decisions()

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from schemas.directory import Directory
 from schemas.errors import InputError
 from schemas.shared import EARLIEST_DATE, LATEST_DATE
 from starter import registry
@@ -31,6 +32,7 @@ from starter.cli.common import (
     policy_app,
 )
 from starter.cli.processes import PROCESS_HELP
+from starter.settings import Settings
 
 
 class ReportFormat(StrEnum):
@@ -97,9 +99,11 @@ def report(
         )
     year = _financial_year_option(year)
     settings, _ = _settings()
-    area = _known_area(_directory(settings), area)
+    directory = _directory(settings)
+    area = _known_area(directory, area)
     first, last = figures_of.period_of(year)
     figures = _run(_records(settings, lambda sessions: figures_of.count(sessions, area, year)))
+    open_cases = _open_cases(settings, figures_of, directory, area)
     period_key = "financial_year" if figures_of.period == "financial-year" else "calendar_year"
     data = {
         "process": definition.name,
@@ -110,12 +114,13 @@ def report(
         **figures,
     }
     if fmt is ReportFormat.JSON:
-        _print_json(data)
+        _print_json(data if open_cases is None else {**data, "open_cases": open_cases})
     elif fmt is ReportFormat.CSV:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(data), lineterminator="\n")
         writer.writeheader()
         writer.writerow(data)
+        _open_cases_csv(buffer, figures_of, open_cases)
         typer.echo(buffer.getvalue(), nl=False)
     else:
         title = definition.title.split(" (")[0]
@@ -132,6 +137,46 @@ def report(
                 f"the figures were due ({figures.get('late_entries_with_reason', 0)} with a "
                 "recorded reason)."
             )
+        _print_open_cases(figures_of, area, open_cases)
+
+
+def _open_cases(
+    settings: Settings, figures: registry.FigureDefinition, directory: Directory, area: str
+) -> list[dict[str, str]] | None:
+    """The area's open cases today, when the process's figures list them."""
+    listed = figures.open_cases
+    if listed is None:
+        return None
+    today = date.today()
+    return _run(_records(settings, lambda sessions: listed(sessions, directory, area, today)))
+
+
+def _open_cases_csv(
+    buffer: io.StringIO, figures: registry.FigureDefinition, rows: list[dict[str, str]] | None
+) -> None:
+    """After the figures' row, a blank line and the open cases with their own header."""
+    if rows is None:
+        return
+    buffer.write("\n")
+    writer = csv.DictWriter(buffer, fieldnames=list(figures.open_case_columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _print_open_cases(
+    figures: registry.FigureDefinition, area: str, rows: list[dict[str, str]] | None
+) -> None:
+    if rows is None:
+        return
+    if not rows:
+        _out().print(f"No open cases in {area}.")
+        return
+    table = _table(
+        f"Open cases, {area}, on {date.today():%-d %B %Y}", *figures.open_case_columns.values()
+    )
+    for row in rows:
+        table.add_row(*(row[key] for key in figures.open_case_columns))
+    _out().print(table)
 
 
 def _policy_process(process: str | None) -> registry.ProcessDefinition:

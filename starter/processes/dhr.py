@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from schemas.dhr import (
+    STAGE_TITLES,
     ChargeStatus,
     DeathCause,
     DhrNotification,
@@ -56,7 +57,10 @@ from schemas.directory import Directory
 from schemas.errors import InputError
 from schemas.shared import Process
 from schemas.validation import shown
-from starter.registry import ActivityDeps, ProcessDefinition, StepDefinition
+from starter.registry import ActivityDeps, FigureDefinition, ProcessDefinition, StepDefinition
+
+if TYPE_CHECKING:
+    from activities.db import SessionFactory
 
 EXAMPLE_REFERENCE = "AV-DHR-EXAMPLE-001"
 
@@ -340,6 +344,85 @@ STEPS = (
 )
 
 
+# The routes D5 proposes (schemas.dhr.DhrRoute), as activities/dhr_queries.py counts them; the
+# queries are imported when a report is read, so the registry stays cheap to import.
+ROUTES = tuple(route.value for route in DhrRoute)
+_ROUTE_NAMES = {"dhr": "DHR", "cspr": "CSPR", "sar": "SAR", "none": "no statutory review"}
+
+
+def _decision_labels(key: str, words: str) -> dict[str, str]:
+    by_route = {f"{key}_{r}": f"{words}, proposed route {_ROUTE_NAMES[r]}" for r in ROUTES}
+    return {key: words, **by_route}
+
+
+FIGURE_LABELS: dict[str, str] = {
+    "notifications": "Deaths notified to the CSP",
+    **_decision_labels("decided_to_review", "Decisions to hold a review"),
+    **_decision_labels("decided_not_to_review", "Decisions not to hold a review"),
+    "reviews_completed": "Reviews completed (report signed off)",
+    "completed_within_six_months": "Reviews completed within six months of the decision",
+    "qa_submissions": "Submissions to the Home Office Quality Assurance Panel",
+    "qa_approved": "QA Panel letters approving the report",
+    "qa_amendments": "QA Panel letters asking for amendments",
+    "published": "Reports published",
+    "copied_to_commissioner": "Reports copied to the Domestic Abuse Commissioner",
+}
+"""The DHR figures in the order a CSP reports them (activities/dhr_queries.py counts them)."""
+
+OPEN_REVIEW_COLUMNS = {
+    "reference": "Review",
+    "notified_on": "Notified",
+    "age_days": "Days since notification",
+    "stage": "Stage",
+    "missed_deadline": "Deadline missed",
+    "late_agencies": "Late agencies",
+}
+
+_TASK_WORDS = {"scoping": "scoping", "imr": "IMR"}
+
+
+async def _count(session_factory: SessionFactory, area: str, year: int) -> dict[str, int]:
+    from activities.dhr_queries import dhr_figures
+
+    return await dhr_figures(session_factory, area, *FIGURES.period_of(year))
+
+
+async def _open_reviews(
+    session_factory: SessionFactory, directory: Directory, area: str, today: date
+) -> list[dict[str, str]]:
+    """The area's open reviews as the report shows them, agencies by name."""
+    from activities.dhr_queries import open_reviews
+
+    names = {agency.id: agency.name for agency in directory.agencies}
+    return [
+        {
+            "reference": review.reference,
+            "notified_on": review.notified_on.isoformat(),
+            "age_days": str(review.age_days),
+            "stage": STAGE_TITLES.get(Stage(review.stage), review.stage),
+            "missed_deadline": review.missed_deadline.isoformat() if review.missed_deadline else "",
+            "late_agencies": "; ".join(
+                f"{names.get(late.agency, late.agency)} ({_TASK_WORDS.get(late.kind, late.kind)}, "
+                f"due {late.due.isoformat()}, {late.days_late} days late)"
+                for late in review.late_requests
+            ),
+        }
+        for review in await open_reviews(session_factory, area, today)
+    ]
+
+
+FIGURES = FigureDefinition(
+    count=_count,
+    labels=FIGURE_LABELS,
+    # No statute sets a DHR period (statutory-reference.md §2.7): CSPs report reviews in their
+    # annual report, by financial year as they publish the Community Trigger's figures (§5).
+    period="financial-year",
+    source="DVCVA 2004 s.9 and the 2016 statutory guidance (no statutory annual count)",
+    open_cases=_open_reviews,
+    open_case_columns=OPEN_REVIEW_COLUMNS,
+)
+
+
 DEFINITION = ProcessDefinition(
     name=Process.DHR.value,
     title="Domestic Homicide Review",
@@ -362,6 +445,7 @@ DEFINITION = ProcessDefinition(
     activities=_activities,
     show_status=show_status,
     status_sections=status_sections,
+    figures=FIGURES,
     start_hint="Enter the notification as received, using pseudonyms only. Nothing is recorded "
     "until every answer is valid.",
 )

@@ -38,7 +38,13 @@ from starter.answer_links import (
 from starter.audit.timeline import CaseNotFound, build_timeline
 from starter.client import CaseStalled, ClientError, Cspflow, is_task_id
 from starter.health import Stall, StalledError
-from starter.registry import ProcessDefinition, all_stages, process_of_case, processes
+from starter.registry import (
+    FigureDefinition,
+    ProcessDefinition,
+    all_stages,
+    process_of_case,
+    processes,
+)
 from starter.web.auth import forbidden, signed_in
 from starter.web.forms import ChoiceSource, Form, build_form, check_posted
 from starter.web.rendering import (
@@ -627,6 +633,7 @@ async def reports(request: Request, account: Account) -> Response:
             link=("/reports", "Published figures"),
         )
     figures = await spec.figures.count(console.sessions, area, year)
+    open_cases = await _open_cases(console, spec.figures, area, today)
     first, last = spec.figures.period_of(year)
     query = {"process": spec.name, "area": area, "year": str(year)}
     if request.url.path.endswith(".csv"):
@@ -658,4 +665,15 @@ async def reports(request: Request, account: Account) -> Response:
         last=last,
         figures=figures,
         csv_url="/reports.csv?" + urlencode(query),
+        open_cases=open_cases,
+        today=today,
     )
+
+
+async def _open_cases(
+    console: Console, figures: FigureDefinition, area: str, today: date
+) -> list[dict[str, str]] | None:
+    """The area's open cases, when the process's figures list them (a table under the counts)."""
+    if figures.open_cases is None:
+        return None
+    return await figures.open_cases(console.sessions, console.directory, area, today)

@@ -27,15 +27,19 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from temporalio.testing import WorkflowEnvironment
 
 from activities.configuration import load_directory
+from schemas.dhr import DhrNotification
 from starter import answer_links
 from starter.client import ClientError, Cspflow
 from starter.settings import PROJECT_ROOT, Settings
 from starter.web.app import Console
+from starter.web.forms import as_posted, build_form
 from starter.web.server import WebServer, start_web
 from tests.conftest import Inbox, free_port
 from tests.internal_codes import internal_codes
 from tests.web.conftest import AUDITOR, NORTH, PASSWORD, SOUTH, given_stall
 from tests.web.test_console import LongAgoSigner, answer_link_in_mail, application_pairs, close
+from tests.workflows.dhr_cases import close_and_finish
+from tests.workflows.dhr_cases import notification as dhr_notification
 from tests.workflows.directory import application
 from tests.workflows.helpers import eventually
 
@@ -85,6 +89,8 @@ SAID_FOR_MISTAKES = {
 }
 """The start form's error summary for an empty name, 31 February and no victim: the GOV.UK
 Design System's words, each linked to its question (issue 12)."""
+
+NOTIFICATION = DhrNotification.model_json_schema()
 
 DOCS_SHOTS = PROJECT_ROOT / "docs" / "screenshots"
 PUBLISHED = {"case-1280": "case", "answer": "answer", "start-form-errors": "start-errors"}
@@ -364,3 +370,65 @@ async def test_the_checks_catch_a_planted_violation(served: WebServer, chromium:
         assert any("inline" in message for message in checked.csp), checked.csp
     finally:
         await context.close()
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_dhr_from_the_start_form_to_a_scoping_answer_and_the_figures_in_a_browser(
+    served: WebServer,
+    chromium: Browser,
+    env: WorkflowEnvironment,
+    cspflow: Cspflow,
+    console: Console,
+    inbox: Inbox,
+    today: date,
+) -> None:
+    """A coordinator starts a DHR from the form, the police answer scoping through the link in
+    their mail, and the figures page lists the open review; every page accessible and within its
+    security policy."""
+    base, checked = served.url, Checked()
+    context, page = await new_context(chromium, checked)
+    case_id = "dhr-north-N-DHR-B1"
+    started = False
+    try:
+        await sign_in(page, base, NORTH)
+        await page.wait_for_url(f"{base}/cases")
+        await page.goto(f"{base}/cases/new/dhr")
+        await audit(page, checked, "dhr-start-form")
+        document = dhr_notification(today, reference="N-DHR-B1").model_dump(mode="json")
+        await fill(page, as_posted(build_form(NOTIFICATION, document, skip=frozenset())))
+        await page.click("form button.govuk-button:has-text('Start') >> nth=-1")
+        await page.wait_for_url(f"{base}/cases/{case_id}")
+        started = True
+        await audit(page, checked, "dhr-case")
+        await scan_for_codes(page, console, case_id)
+
+        token = await answer_link_in_mail(inbox, "test-police")
+        partner_context, partner = await new_context(chromium, checked)
+        await partner.goto(f"{base}/answer/{token}")
+        await audit(partner, checked, "dhr-scoping-answer")
+        await scan_for_codes(partner, console, case_id)
+        await partner.check('[name="had_contact"][value="true"]')
+        await partner.check('[name="records_secured"][value="true"]')
+        await partner.fill("#f-summary", "Two call-outs to the address in 2024.")
+        await partner.click("form button.govuk-button:has-text('Send answer') >> nth=-1")
+        await partner.locator("h1:has-text('Answer received')").wait_for()
+        await audit(partner, checked, "dhr-answer-received")
+        await partner_context.close()
+
+        await eventually(
+            lambda: cspflow.case_status(case_id),
+            lambda s: any(t.agency == "test-police" and t.state == "answered" for t in s.tasks),
+            what="the police's scoping answer on the review",
+        )
+        year = today.year if today.month >= 4 else today.year - 1
+        await page.goto(f"{base}/reports?process=dhr&area=north&year={year}")
+        await audit(page, checked, "dhr-figures")
+        table = await page.locator("#open-cases").inner_text()
+        assert "N-DHR-B1" in table and "Deciding whether to hold a review" in table, table
+    finally:
+        await context.close()
+        if started:
+            await close_and_finish(env, cspflow, case_id)
+    assert checked.violations == [], "\n".join(checked.violations)
+    assert checked.csp == [], "\n".join(checked.csp)
+    assert len(checked.pages) == 5

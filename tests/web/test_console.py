@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from temporalio.testing import ActivityEnvironment
 
 from activities.access_log import list_access
 from activities.db import Case as CaseTable
+from activities.records import RecordActivities
 from schemas.community_trigger import Application, CaseOutcome, CloseCase
+from schemas.records import CaseRecord, DecisionRow, TaskRow
 from starter import answer_links
 from starter.client import ClientError, Cspflow
 from starter.web.app import Console, create_app
@@ -452,3 +455,50 @@ async def test_a_case_that_cannot_move_on_says_so_without_the_error_text(
         assert "Jo Bloggs" not in text and "TMPRL1100" not in text
     finally:
         await close(cspflow, case_id)
+
+
+async def test_dhr_figures_page_lists_open_reviews_with_late_agencies(
+    browser: Any, session_factory: Any
+) -> None:
+    """/reports?process=dhr shows the year's DHR counts and a table of open reviews."""
+    records, today = RecordActivities(session_factory), datetime.now(UTC).date()
+    case_id, notified = "dhr-north-N-DHR-1", today - timedelta(days=40)
+    opened = datetime.combine(notified, datetime.min.time(), UTC)
+    writes: list[tuple[Any, Any]] = [
+        (
+            records.record_case,
+            CaseRecord(
+                case_id=case_id, process="dhr", area="north", reference="N-DHR-1",
+                received_on=notified, policy="north-dhr-v1", opened_at=opened,
+                opened_by=NORTH, stage="agency-reports",
+            ),
+        ),
+        (
+            records.record_decision,
+            DecisionRow(
+                idempotency_key=f"{case_id}:decision-proposal:1", case_id=case_id,
+                step="proposal", outcome="dhr", decided_by="cspflow", decided_at=opened,
+            ),
+        ),
+        (
+            records.record_task,
+            TaskRow(
+                task_id=f"{case_id}.task.imr.test-police", case_id=case_id, agency="test-police",
+                kind="imr", requested_on=notified, due=today - timedelta(days=5), state="overdue",
+            ),
+        ),
+    ]  # fmt: skip
+    for activity_fn, arg in writes:
+        await ActivityEnvironment().run(activity_fn, arg)
+    coordinator = browser()
+    await coordinator.sign_in(NORTH)
+    year = today.year if today.month >= 4 else today.year - 1
+
+    page = await coordinator.http.get(f"/reports?process=dhr&area=north&year={year}")
+
+    assert page.status_code == 200
+    assert "Reports copied to the Domestic Abuse Commissioner" in page.text
+    table = page.text[page.text.index('id="open-cases"') :]
+    assert "N-DHR-1" in table and "Waiting for chronologies and IMRs" in table
+    assert "Test Police (IMR, due" in table and "5 days late" in table
+    assert "test-police" not in table
