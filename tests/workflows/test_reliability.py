@@ -288,7 +288,7 @@ async def test_a_refused_applicant_address_is_escalated_to_the_coordinator_once(
     assert len(failed) == 1 and "could not be delivered" in str(failed[0]["Subject"])
     body = failed[0].get_body(preferencelist=("plain",))
     assert body is not None
-    assert "Notice: community-trigger/acknowledgement" in body.get_content()
+    assert "Notice: Acknowledgement letter" in body.get_content()
     assert not [m for m in case_mail(inbox, case_id) if APPLICANT in str(m["To"])]
 
     key = f"{case_id}:acknowledgement:0"
@@ -308,7 +308,7 @@ async def test_a_refused_applicant_address_is_escalated_to_the_coordinator_once(
     escalations = await to_coordinator()
     bodies = [str(part.get_content()) for m in escalations if (part := m.get_body(("plain",)))]
     assert len(escalations) == 2
-    assert any("Notice: community-trigger/threshold-decision" in b for b in bodies)
+    assert any("Notice: Threshold decision letter" in b for b in bodies)
     assert_no_message_sent_twice(case_mail(inbox, case_id))
     await close(env, cspflow, case_id)
 
