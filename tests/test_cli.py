@@ -187,6 +187,37 @@ def test_start_with_a_bad_file_names_every_field_and_starts_nothing(tmp_path: Pa
     assert result.stdout == ""
 
 
+def test_start_refuses_a_mistyped_area_before_anything_starts(tmp_path: Path) -> None:
+    """Issue 12 defect 1: `start` validates what `check` validates. A mistyped area used to start
+    a case whose workflow failed with UnknownArea; it is refused at the edge (exit 2), naming the
+    field and the known areas, and no connection to Temporal is attempted."""
+    path = example_file(tmp_path, area="amber-vally")
+    result = invoke("start", "community-trigger", "--file", str(path))
+    assert result.exit_code == 2, result.output
+    assert "area: no area 'amber-vally'" in result.stderr and "amber-valley" in result.stderr
+    assert "cannot reach Temporal" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_mistyped_agency_in_a_complaint_is_refused_by_check_and_start(tmp_path: Path) -> None:
+    """Issue 12 defect 2: a complaint's `reported_to` naming no agency of the directory counted
+    silently; now `check` and `start` refuse it naming the field and the known agencies, and
+    `--json` callers get the code `unknown_reference` and the field."""
+    data = json.loads(invoke("example", "community-trigger").stdout)
+    data["complaints"][1]["reported_to"] = "derbyshire-polise"
+    path = tmp_path / "typo.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    for command in ("check", "start"):
+        result = invoke(command, "community-trigger", "--file", str(path))
+        assert result.exit_code == 2, result.output
+        assert "complaints[1].reported_to" in result.stderr
+        assert "'derbyshire-polise'" in result.stderr and "derbyshire-police" in result.stderr
+    result = invoke("check", "community-trigger", "--file", str(path), "--json")
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "unknown_reference"
+    assert error["fields"] == ["complaints[1].reported_to"]
+
+
 def test_start_with_a_file_that_is_not_json_is_bad_input(tmp_path: Path) -> None:
     """A file that is not JSON is refused with the line and column, exit code 2."""
     path = tmp_path / "broken.json"
