@@ -588,3 +588,14 @@ def test_readme_documents_every_setting() -> None:
         if f"`CSPFLOW_{name.upper()}`" not in readme
     ]
     assert missing == []
+
+
+def test_an_id_of_the_wrong_kind_is_named_with_the_command_that_reads_it() -> None:
+    """`status` given a task id and `task show` given a case id say which command to use (exit 2,
+    before any connection), instead of a Temporal error (issue 13: no error without a sentence)."""
+    result = invoke("status", "ct-north-X-1.task.information.test-police")
+    assert result.exit_code == 2
+    assert "is a partner task, not a case" in result.stderr and "cspflow task show" in result.stderr
+    result = invoke("task", "show", "ct-north-X-1")
+    assert result.exit_code == 2
+    assert "is a case, not a partner task" in result.stderr and "cspflow status" in result.stderr

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from schemas.errors import InputError
 from schemas.partner_task import TaskKind
 from starter.cli.common import (
     _acting,
@@ -57,6 +58,15 @@ def task_show(
     as_json: bool = typer.Option(False, "--json", help="Print the PartnerTaskStatus as JSON."),
 ) -> None:
     """Show what a task asks of the agency, by when, what has happened, and how to answer."""
+    from starter.client import is_task_id
+
+    if not is_task_id(task_id):
+        raise InputError(
+            f"{task_id} is a case, not a partner task: see it with `cspflow status {task_id}`; "
+            "its tasks' ids are listed there",
+            code="case_id_given",
+            fields=("task_id",),
+        )
     task = _with_flow(lambda flow: flow.task_status(task_id))
     if as_json:
         _print_json(task)

@@ -239,7 +239,9 @@ async def test_an_answer_whose_holds_information_is_not_a_boolean_is_refused(
     await eventually(lambda: cspflow.task_status(handle.id), lambda s: s is not None)
     with pytest.raises(ClientError) as refused:
         await cspflow.submit(handle.id, {"holds_information": holds, "summary": "Two contacts."})
-    assert "response.holds_information: Select whether your organisation holds" in str(refused.value)
+    assert "response.holds_information: Select whether your organisation holds" in str(
+        refused.value
+    )
     assert (await cspflow.task_status(handle.id)).state is TaskState.OPEN
     await cspflow.step(handle.id, "cancel", CancelTask(by=COORDINATOR, reason="Test over"))
     assert (await handle.result()).state is TaskState.CANCELLED
