@@ -14,7 +14,17 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, StrictBool, model_validator
 
-from schemas.shared import Acting, CaseDate, FreeText, HttpsUrl, Model, Reference, Sha256, Slug
+from schemas.shared import (
+    Acting,
+    CaseDate,
+    EmailAddress,
+    FreeText,
+    HttpsUrl,
+    Model,
+    Reference,
+    Sha256,
+    Slug,
+)
 
 Reason = Annotated[FreeText, Field(min_length=1, max_length=2000)]
 
@@ -62,6 +72,18 @@ class DecideReview(Acting):
         if self.decision == "confirm" and self.hold_review is not None:
             raise ValueError("hold_review is only for an override: leave it out to confirm")
         return self
+
+
+class AppointChair(Acting):
+    """The CSP appoints the independent chair itself when no chair trained for DHRs was eligible
+    (for example one from a neighbouring partnership, as the North East Derbyshire scrutiny
+    report describes; statutory-reference.md §2.5), with its reason."""
+
+    chair_id: Slug = Field(description="The chair's id: in the directory, or a new one.")
+    chair_email: EmailAddress = Field(description="Where the chair's appointment is sent.")
+    reason: FreeText = Field(
+        min_length=1, max_length=2000, description="Why this chair, and how they are independent."
+    )
 
 
 class DeclareIndependence(Acting):

@@ -48,7 +48,7 @@ OPEN_TASK_STATES = ("open", "overdue")
 STEPS_BY_STAGE: dict[Stage, tuple[str, ...]] = {
     Stage.NOTIFIED: (),
     Stage.DECISION: ("decide_review",),
-    Stage.CHAIR: ("declare_independence",),
+    Stage.CHAIR: ("appoint_chair", "declare_independence"),
     Stage.PANEL: ("set_terms_of_reference",),
     Stage.AGENCY_REPORTS: ("set_terms_of_reference",),
     Stage.REPORT: ("record_document", "sign_off_report"),

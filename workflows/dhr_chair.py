@@ -33,7 +33,12 @@ class DhrChair(DhrTimetable):
         if s.chair_id is None and not s.chair_reasons:
             await self._allocate_chair()
         if s.chair_id is None:
-            await self._wait_for(lambda: False)
+            # No trained chair was eligible: the CSP appoints one (`appoint_chair`).
+            await self._wait_for(lambda: s.chair_id is not None)
+            assert s.chair_email is not None
+            await self._notice(
+                "chair-appointed", (s.chair_email,), {"area_name": self.setup.area_name}
+            )
         await self._wait_for(lambda: s.declaration is not None)
         await self._move_to(Stage.PANEL)
         return None

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         Stage,
     )
     from schemas.dhr_steps import (
+        AppointChair,
         CloseReview,
         DecideReview,
         DeclareIndependence,
@@ -112,6 +113,24 @@ class DhrSteps(DhrCase):
     # ---- 5-6. chair and terms of reference ---------------------------------------------------
 
     @workflow.update
+    def appoint_chair(self, step: AppointChair) -> DhrStatus:
+        """The CSP appoints the chair when the allocation found none eligible (§2.5)."""
+        self._s.chair_id, self._s.chair_email = step.chair_id, step.chair_email
+        self._note(step.by, "chair", f"appointed:{step.chair_id}", (step.reason,))
+        return self.status()
+
+    @appoint_chair.validator
+    def _check_appointment(self, step: AppointChair) -> None:
+        self._require("appoint_chair")
+        if self._s.chair_id is not None:
+            raise ValueError(
+                f"a chair is already appointed ({self._s.chair_id}): record their declaration, "
+                "or close the review if they cannot chair it"
+            )
+        if not self._s.chair_reasons:
+            raise ValueError("the chair allocation is still running: try again in a moment")
+
+    @workflow.update
     def declare_independence(self, step: DeclareIndependence) -> DhrStatus:
         """Record the appointed chair's signed independence declaration (§2.5)."""
         self._s.declaration = step
@@ -128,8 +147,8 @@ class DhrSteps(DhrCase):
         self._require("declare_independence")
         if self._s.chair_id is None:
             raise ValueError(
-                "no chair is appointed yet: add a chair trained for DHRs to the directory, "
-                "then close and restart the review or wait for the allocation"
+                "no chair is appointed yet: appoint one with the `appoint-chair` step (none "
+                "trained for DHRs was eligible), then record their declaration"
             )
         if step.chair_id != self._s.chair_id:
             raise ValueError(

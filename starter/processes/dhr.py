@@ -34,6 +34,7 @@ from schemas.dhr import (
 from schemas.dhr_state import DhrInput
 from schemas.dhr_steps import (
     AgreePublicationDate,
+    AppointChair,
     CloseReview,
     DecideReview,
     DeclareIndependence,
@@ -310,6 +311,7 @@ def _start_input(case_id: str, notification: DhrNotification, opened_by: str) ->
 
 STEPS = (
     StepDefinition("decide", "decide_review", DecideReview, "Decide whether to hold a review"),
+    StepDefinition("appoint-chair", "appoint_chair", AppointChair, "Appoint the chair"),
     StepDefinition(
         "declare", "declare_independence", DeclareIndependence, "Record the chair's declaration"
     ),

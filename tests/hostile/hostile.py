@@ -115,6 +115,12 @@ DHR_VALID: dict[type[BaseModel], dict[str, Any]] = {
         "reason": "Learning.",
         "other_reviews": [{"review": "sar", "conclusion": "Not needed."}],
     },
+    dhr_steps.AppointChair: {
+        "by": BY,
+        "chair_id": "chair-neighbour",
+        "chair_email": "chair@neighbour.example.org",
+        "reason": "A chair from the neighbouring partnership, never employed by an agency here.",
+    },
     dhr_steps.DeclareIndependence: {
         "by": BY,
         "chair_id": "chair-north",

@@ -1,0 +1,93 @@
+"""A review whose area has no chair trained for DHRs: the CSP appoints one (DVCVA 2004 s.9;
+statutory-reference.md §2.5). The review used to wait for ever at the chair stage."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from temporalio.worker import Worker
+
+from schemas.dhr import Stage
+from schemas.dhr_steps import AppointChair, DecideReview, DeclareIndependence
+from starter.client import ClientError, Cspflow
+from tests.conftest import Inbox
+from tests.workflows.dhr_cases import SCOPING_ANSWER, at_stage, notification, start, step
+from tests.workflows.directory import AGENCIES, _chair, directory_document
+
+NEIGHBOUR = "chair@neighbour.example.org"
+
+
+@pytest.fixture
+def directory_file(tmp_path: Path) -> Path:
+    """Chairs trained for the Community Trigger only: none is eligible for a DHR."""
+    chairs = [_chair("chair-north", "north", processes=("community-trigger",))]
+    path = tmp_path / "directory.yaml"
+    path.write_text(yaml.safe_dump(directory_document(chairs=chairs)))
+    return path
+
+
+async def test_with_no_trained_chair_the_csp_appoints_one_and_the_review_moves_on(
+    worker: Worker, cspflow: Cspflow, inbox: Inbox, today: date
+) -> None:
+    """No eligible chair: the coordinator is told, appoints a chair with a reason (recorded), the
+    chair is written to, and the declaration then moves the review to its panel."""
+    case_id = await start(cspflow, notification(today, reference="NOCHAIR-1"))
+    try:
+        await at_stage(cspflow, case_id, Stage.DECISION)
+        for agency in AGENCIES:
+            await cspflow.submit(f"{case_id}.task.scoping.{agency}", SCOPING_ANSWER)
+        await step(cspflow, case_id, "decide_review", DecideReview, decision="confirm")
+        waiting = await at_stage(cspflow, case_id, Stage.CHAIR)
+        assert waiting.chair_id is None
+        with pytest.raises(ClientError, match="no chair is appointed yet"):
+            await step(
+                cspflow,
+                case_id,
+                "declare_independence",
+                DeclareIndependence,
+                chair_id="chair-neighbour",
+                signed_on=today.isoformat(),
+                not_employed_by_involved_agency=True,
+                no_line_management_link=True,
+            )
+        appointed = await step(
+            cspflow,
+            case_id,
+            "appoint_chair",
+            AppointChair,
+            chair_id="chair-neighbour",
+            chair_email=NEIGHBOUR,
+            reason="Chair of the neighbouring partnership's reviews; never employed here.",
+        )
+        assert appointed.chair_id == "chair-neighbour"
+        decision = [d for d in appointed.decisions if d.step == "chair"][-1]
+        assert decision.outcome == "appointed:chair-neighbour"
+        with pytest.raises(ClientError, match="already appointed"):
+            await step(
+                cspflow,
+                case_id,
+                "appoint_chair",
+                AppointChair,
+                chair_id="chair-other",
+                chair_email="other@neighbour.example.org",
+                reason="A second one.",
+            )
+        await step(
+            cspflow,
+            case_id,
+            "declare_independence",
+            DeclareIndependence,
+            chair_id="chair-neighbour",
+            signed_on=today.isoformat(),
+            not_employed_by_involved_agency=True,
+            no_line_management_link=True,
+        )
+        await at_stage(cspflow, case_id, Stage.PANEL)
+        assert len(inbox.to(NEIGHBOUR)) == 1
+    finally:
+        from schemas.dhr_steps import CloseReview
+
+        await step(cspflow, case_id, "close_review", CloseReview, reason="test finished")
