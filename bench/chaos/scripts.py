@@ -341,13 +341,15 @@ class Driver:
                 not_met = DecideThreshold(
                     by=BY, decision="override", met=False, reason="The complaints were not in time."
                 )
+                # Information requests close when the threshold is decided not met (issue 12,
+                # defect 5): the partners who answer do so before the decision.
                 await self.step(
                     run,
                     case_id,
                     "decide_threshold",
                     not_met,
                     rng,
-                    self.allowed(case_id, "decide_threshold"),
+                    self.allowed(case_id, "decide_threshold", answering),
                 )
             close = CloseCase(by=BY, reason=f"chaos script {run.script} done")
             ready = self.allowed(case_id, "close_case", answering)
