@@ -74,7 +74,11 @@ def modes(root: Path) -> dict[str, str]:
 def test_the_web_ui_has_its_write_actions_off(dev_under_umask_022: Dev) -> None:
     """GET /api/v1/settings says every write action is disabled; a terminate is refused."""
     ui = f"http://127.0.0.1:{dev_under_umask_022.ui_port}"
-    settings = httpx.get(f"{ui}/api/v1/settings", timeout=10)
+    # The dev server's UI may still be starting behind the guard (503 until it listens).
+    deadline = time.monotonic() + 30
+    while (settings := httpx.get(f"{ui}/api/v1/settings", timeout=10)).status_code == 503:
+        assert time.monotonic() < deadline, settings.text
+        time.sleep(0.5)
     assert settings.status_code == 200, settings.text
     shown = settings.json()
     assert shown["DisableWriteActions"] is True

@@ -211,7 +211,8 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
         await page.wait_for_url(f"{base}/cases/new/community-trigger")
         await audit(page, checked, "start-form")
         # The form refuses a date after the real today; the test server's clock may be ahead.
-        document = application(min(today, date.today()), reference="B-1").model_dump(mode="json")
+        received = min(today, date.today())
+        document = application(received, reference="B-1").model_dump(mode="json")
         mistakes = {"applicant.name": "", "received_on.day": "31", "received_on.month": "2"}
         victim = {k for k, _ in application_pairs(document) if k.startswith("victims.0.")}
         pairs = [
@@ -239,8 +240,8 @@ async def test_a_case_from_the_start_form_to_a_partner_answer_in_a_browser(
         await summary.locator("a", has_text="Enter the applicant's name").click()
         assert await page.evaluate("document.activeElement.id") == "f-applicant-name"
         await page.fill("#f-applicant-name", document["applicant"]["name"])
-        await page.fill("#f-received-on-day", str(today.day))
-        await page.fill("#f-received-on-month", str(today.month))
+        await page.fill("#f-received-on-day", str(received.day))
+        await page.fill("#f-received-on-month", str(received.month))
         await page.check('[name="applicant.is_victim"][value="true"]')
         await fill(page, [(k, v) for k, v in application_pairs(document) if k in victim])
         await page.click("form button.govuk-button:has-text('Start the case') >> nth=-1")

@@ -145,7 +145,12 @@ async def test_a_step_form_records_the_decision_with_who_took_it(
         assert "The vulnerability override cannot be recorded" in refused_by_case.text
         done = await coordinator.submit(path, [("decision", "confirm")])
         assert done.status_code == 303
-        status = await cspflow.case_status(case_id)
+        # The status is read from the memo, which follows the step within its workflow task.
+        status = await eventually(
+            lambda: cspflow.case_status(case_id),
+            lambda s: any(d.step == "threshold" for d in s.decisions),
+            what="the threshold decision",
+        )
         decision = next(d for d in status.decisions if d.step == "threshold")
         assert decision.decided_by == NORTH
         after = await coordinator.http.get(f"/cases/{case_id}")
