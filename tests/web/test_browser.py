@@ -34,7 +34,7 @@ from starter.settings import PROJECT_ROOT, Settings
 from starter.web.app import Console
 from starter.web.forms import as_posted, build_form
 from starter.web.server import WebServer, start_web
-from tests.conftest import Inbox, free_port
+from tests.conftest import Inbox, free_port, start_time_skipping_server
 from tests.internal_codes import internal_codes
 from tests.web.conftest import AUDITOR, NORTH, PASSWORD, SOUTH, given_stall
 from tests.web.test_console import LongAgoSigner, answer_link_in_mail, application_pairs, close
@@ -137,6 +137,14 @@ async def fill(page: Page, pairs: list[tuple[str, str]]) -> None:
                 await locator.select_option(value)
         else:
             await locator.fill(value)
+
+
+@pytest.fixture(scope="module")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """This module's own time-skipping server: a browser journey that ends with its worker still
+    finishing a task must not hold the shared server's clock for the tests after it."""
+    async with await start_time_skipping_server() as environment:
+        yield environment
 
 
 @pytest.fixture

@@ -8,14 +8,24 @@ from pathlib import Path
 
 import pytest
 import yaml
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from schemas.dhr import Stage
 from schemas.dhr_steps import AppointChair, DecideReview, DeclareIndependence
 from starter.client import ClientError, Cspflow
 from tests.conftest import Inbox
-from tests.workflows.dhr_cases import SCOPING_ANSWER, at_stage, notification, start, step
+from tests.workflows.dhr_cases import (
+    SCOPING_ANSWER,
+    at_stage,
+    close_and_finish,
+    notification,
+    start,
+    status,
+    step,
+)
 from tests.workflows.directory import AGENCIES, _chair, directory_document
+from tests.workflows.helpers import eventually
 
 NEIGHBOUR = "chair@neighbour.example.org"
 
@@ -30,7 +40,7 @@ def directory_file(tmp_path: Path) -> Path:
 
 
 async def test_with_no_trained_chair_the_csp_appoints_one_and_the_review_moves_on(
-    worker: Worker, cspflow: Cspflow, inbox: Inbox, today: date
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox, today: date
 ) -> None:
     """No eligible chair: the coordinator is told, appoints a chair with a reason (recorded), the
     chair is written to, and the declaration then moves the review to its panel."""
@@ -40,7 +50,11 @@ async def test_with_no_trained_chair_the_csp_appoints_one_and_the_review_moves_o
         for agency in AGENCIES:
             await cspflow.submit(f"{case_id}.task.scoping.{agency}", SCOPING_ANSWER)
         await step(cspflow, case_id, "decide_review", DecideReview, decision="confirm")
-        waiting = await at_stage(cspflow, case_id, Stage.CHAIR)
+        waiting = await eventually(
+            lambda: status(cspflow, case_id),
+            lambda s: s.stage is Stage.CHAIR and any(d.step == "chair" for d in s.decisions),
+            what="the chair allocation",
+        )
         assert waiting.chair_id is None
         with pytest.raises(ClientError, match="no chair is appointed yet"):
             await step(
@@ -88,6 +102,4 @@ async def test_with_no_trained_chair_the_csp_appoints_one_and_the_review_moves_o
         await at_stage(cspflow, case_id, Stage.PANEL)
         assert len(inbox.to(NEIGHBOUR)) == 1
     finally:
-        from schemas.dhr_steps import CloseReview
-
-        await step(cspflow, case_id, "close_review", CloseReview, reason="test finished")
+        await close_and_finish(env, cspflow, case_id)
