@@ -100,6 +100,10 @@ async def test_with_no_trained_chair_the_csp_appoints_one_and_the_review_moves_o
             no_line_management_link=True,
         )
         await at_stage(cspflow, case_id, Stage.PANEL)
-        assert len(inbox.to(NEIGHBOUR)) == 1
+
+        async def to_chair() -> int:
+            return len(inbox.to(NEIGHBOUR))
+
+        assert await eventually(to_chair, lambda n: n >= 1, what="the chair's letter") == 1
     finally:
         await close_and_finish(env, cspflow, case_id)
