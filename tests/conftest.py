@@ -136,9 +136,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
-    """One Temporal server for the session, with cspflow's search attributes registered."""
+    """One Temporal server per test module, with cspflow's search attributes registered.
+
+    Per module, not per session: a workflow one module leaves running with no worker holds a
+    time-skipping server's clock, and every later `env.sleep` on that server then times out (a
+    fresh-clone run lost 10 tests that way). A server starts in well under a second."""
     kind = request.config.getoption("--workflow-environment")
     if kind == "dev":
         environment = await WorkflowEnvironment.start_local(

@@ -130,6 +130,12 @@ async def test_threshold_met_case_runs_from_application_to_closure(
     outcome_letter = next(d for d in status.deadlines if d.name == "outcome-letter")
     assert outcome_letter.state.value == "met"
 
+    # The memo shows the recommendation's task once the workflow task that starts it completes.
+    status = await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: any(t.kind == "recommendation" for t in s.tasks),
+        what="the recommendation's task",
+    )
     task = next(t for t in status.tasks if t.kind == "recommendation")
     assert task.task_id == f"{case_id}.task.recommendation-1.north-council"
     await cspflow.submit(task.task_id, {"status": "done", "note": "Logs now shared weekly."})

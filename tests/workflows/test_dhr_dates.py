@@ -41,9 +41,12 @@ START = datetime(2049, 3, 1, 7, 0, tzinfo=UTC)
 at real now): no bank holiday near the IMR due date (26 April 2049); May Day is 3 May."""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    """This module's own time-skipping server, moved to START before any case opens."""
+    """Each test's own time-skipping server, moved to START before any case opens.
+
+    Per test: a review's partner task left running after its test (seen this session, not yet
+    found) would otherwise hold the server's clock for the next test."""
     async with await start_time_skipping_server() as environment:
         now = await environment.get_current_time()
         await environment.sleep(START - now)
