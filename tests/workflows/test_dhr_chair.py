@@ -104,6 +104,7 @@ async def test_with_no_trained_chair_the_csp_appoints_one_and_the_review_moves_o
         async def to_chair() -> int:
             return len(inbox.to(NEIGHBOUR))
 
-        assert await eventually(to_chair, lambda n: n >= 1, what="the chair's letter", within=90) == 1
+        letters = await eventually(to_chair, lambda n: n >= 1, what="the letter", within=90)
+        assert letters == 1
     finally:
         await close_and_finish(env, cspflow, case_id)
