@@ -15,6 +15,7 @@ import structlog
 
 from activities.db import make_engine, make_session_factory, migrate
 from starter.logs import configure_logging
+from starter.refused_steps import refused_steps_forwarded
 from starter.runtime import build_worker, connect, ensure_schedules, wait_for
 from starter.settings import Settings
 
@@ -23,7 +24,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Migrate the records database, connect, and work until `stop` is set.
 
     The records database and Temporal may still be starting: each is waited for with backoff
-    (starter.runtime.wait_for), logging `worker_waiting` with what it waits for.
+    (starter.runtime.wait_for), logging `worker_waiting` with what it waits for. Steps the
+    worker refuses as unsigned are written to the access log (starter/refused_steps.py).
     """
     log = structlog.get_logger("worker")
     await wait_for("records database", lambda: migrate(settings.records_url))
@@ -33,9 +35,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await wait_for("temporal", lambda: connect(settings, identity=identity))
     # Closed cases are bundled daily, before the namespace retention period removes them.
     await ensure_schedules(client, settings)
-    worker = build_worker(client, settings, make_session_factory(engine))
+    sessions = make_session_factory(engine)
+    worker = build_worker(client, settings, sessions)
     log.info("worker_started", task_queue=settings.task_queue)
-    async with worker:
+    # A refused step leaves nothing in Temporal's history: the worker writes it to the access
+    # log, started before the worker polls and stopped after it (issue 13).
+    async with refused_steps_forwarded(sessions), worker:
         await stop.wait()
     await engine.dispose()
     log.info("worker_stopped")

@@ -23,6 +23,10 @@ from schemas.audit import AccessRecord
 VIEWS = ("status", "timeline", "bundle", "mail")
 """The views that read a case's personal data today; new ones may be added freely."""
 
+REFUSED_STEP = "refused-step"
+"""The view of a step the worker refused because the front did not sign it (issue 13): written
+by the worker (starter/refused_steps.py), read by `cspflow stalled` and `cspflow audit access`."""
+
 
 class AccessLogEntry(Base):
     """One read of a case; never updated or deleted (the database refuses both)."""
@@ -83,14 +87,23 @@ async def record_access(
 
 
 async def list_access(
-    session_factory: SessionFactory, case_id: str | None = None, user: str | None = None
+    session_factory: SessionFactory,
+    case_id: str | None = None,
+    user: str | None = None,
+    *,
+    view: str | None = None,
+    since: datetime | None = None,
 ) -> list[AccessRecord]:
-    """List accesses, oldest first, to one case, by one user, or both."""
+    """List accesses, oldest first, to one case, by one user, through one view, since a time."""
     query = sa.select(AccessLogEntry)
     if case_id is not None:
         query = query.where(AccessLogEntry.case_id == case_id)
     if user is not None:
         query = query.where(AccessLogEntry.user == user)
+    if view is not None:
+        query = query.where(AccessLogEntry.view == view)
+    if since is not None:
+        query = query.where(AccessLogEntry.at >= since)
     query = query.order_by(AccessLogEntry.at, AccessLogEntry.id)
     async with session_factory() as session:
         rows = (await session.execute(query)).scalars().all()

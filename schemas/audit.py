@@ -157,3 +157,22 @@ class AccessRecord(Model):
     case_id: str | None = Field(default=None, description="None when no case could be named.")
     view: str = Field(description="status, timeline, bundle, mail...")
     detail: str | None = None
+
+
+class RefusedSteps(Model):
+    """The steps sent to one case that the worker refused as not signed by the console.
+
+    Issue 13: a step sent straight to the Temporal frontend without the console's signature is
+    refused before anything is recorded, so Temporal's history keeps no trace of it; the worker
+    writes each refusal to the access log, and `cspflow stalled` counts them per case.
+    """
+
+    case_id: str = Field(description="The case the steps were sent to (a task's case).")
+    count: int = Field(description="How many steps were refused in the period.")
+    first_at: datetime = Field(description="The first refusal in the period (UTC).")
+    last_at: datetime = Field(description="The latest refusal (UTC).")
+    steps: tuple[str, ...] = Field(description="The steps tried, e.g. close_case, each once.")
+    kinds: tuple[str, ...] = Field(
+        description="Why: UnsignedStep (no or a bad signature), UnknownStepKey (a key the case "
+        "does not know: another key, or a rotation the case had not yet met)."
+    )

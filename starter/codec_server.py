@@ -249,27 +249,31 @@ class _Handler:
         namespace = request.headers.get("x-namespace")
         log.info("codec_request", operation=operation, namespace=namespace, payloads=len(result))
         if operation == "decode" and self._access_log is not None:
-            await self._record_decode(request, who, namespace, len(result))
+            await self._record_decode(request, who, namespace, result)
         body = json_format.MessageToJson(Payloads(payloads=result)).encode()
         return HTTPStatus.OK, {"Content-Type": "application/json"}, body
 
     async def _record_decode(
-        self, request: _Request, who: str, namespace: str | None, count: int
+        self, request: _Request, who: str, namespace: str | None, decoded: list[Payload]
     ) -> None:
         """Write the decode to the access log before the payloads are shown (issue 13).
 
-        The remote codec protocol carries no workflow id (the Web UI and the temporal CLI send
-        the payloads and X-Namespace only), so the case is named when the caller sends
-        X-Workflow-Id and is otherwise left empty; who, from where and how much are always
-        written. A decode that cannot be logged is refused: nothing is shown unlogged.
+        The case is the X-Workflow-Id header when the caller sends it, otherwise each case whose
+        ids the decoded payloads carry (starter/codec_access.py), otherwise none; who, from where
+        and how much are always written. A decode that cannot be logged is refused: nothing is
+        shown unlogged.
         """
         from activities.access_log import record_access
+        from starter.codec_access import decode_rows
 
         assert self._access_log is not None
-        case_id = request.headers.get("x-workflow-id", "")[:200] or None
-        detail = f"{count} payloads, namespace {namespace or 'default'}, from {request.peer}"
+        detail = f"{len(decoded)} payloads, namespace {namespace or 'default'}, from {request.peer}"
         try:
-            await record_access(self._access_log, who, case_id, "codec-decode", detail=detail)
+            for case_id, note in decode_rows(request.headers.get("x-workflow-id"), decoded):
+                row_detail = f"{detail}; {note}" if note else detail
+                await record_access(
+                    self._access_log, who, case_id, "codec-decode", detail=row_detail
+                )
         except Exception as error:
             log.error("codec_access_log_failed", error=type(error).__name__)
             raise _HttpError(

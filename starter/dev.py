@@ -688,6 +688,7 @@ async def run_dev(
     from activities.db import make_engine, make_session_factory, migrate
     from starter.mailcatcher import MailCatcher
     from starter.private_files import private_dir, restrict_tree, write_private
+    from starter.refused_steps import refused_steps_forwarded
     from starter.runtime import build_worker, ensure_keyring, ensure_schedules
     from starter.step_signing import ensure_step_key
     from starter.ui_guard import start_ui_guard
@@ -789,7 +790,8 @@ async def run_dev(
             codec_server = await _start_codec_server(effective, keys, token, sessions)
         worker = build_worker(client, effective, sessions)
         web_server = await _start_web(effective, client, sessions)
-        async with worker:
+        # Refused (unsigned) steps reach the access log, as worker.py's do (issue 13).
+        async with refused_steps_forwarded(sessions), worker:
             seconds = time.monotonic() - started
             state = DevState(
                 mode=mode,

@@ -214,3 +214,52 @@ async def test_every_decode_is_written_to_the_access_log(tmp_path: object) -> No
         assert entry.detail == "2 payloads, namespace default, from 127.0.0.1"
     finally:
         await engine.dispose()
+
+
+async def test_a_decode_without_the_workflow_header_names_the_case_from_the_payloads(
+    tmp_path: object,
+) -> None:
+    """The Web UI sends no X-Workflow-Id: the access log names the case from the case_id and
+    task_id fields of the decoded payloads (ids only, never another value), or no case."""
+    from pathlib import Path
+
+    from activities.access_log import list_access
+    from activities.db import make_engine, make_session_factory, migrate
+
+    url = f"sqlite+aiosqlite:///{Path(str(tmp_path)) / 'records.db'}"
+    await migrate(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    codec = EncryptionCodec(KeyRing.generate("k1"))
+    task = "ct-north-R-2.task.information.police"
+    objects = [
+        {"case_id": "ct-north-R-2", "applicant": {"name": NAME}},
+        {"answer": {"task_id": task, "case_id": NAME}},
+    ]
+    body = json_format.MessageToDict(
+        Payloads(
+            payloads=[
+                Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(o).encode())
+                for o in objects
+            ]
+        )
+    )
+    running = await start_codec_server(codec, "127.0.0.1", 0, TOKEN, None, access_log=sessions)
+    try:
+        async with running, httpx.AsyncClient(base_url=running.url, timeout=5) as client:
+            for sent in (body, payloads_json("no ids here")):
+                encoded = await client.post("/encode", json=sent, headers=AUTH)
+                decoded = await client.post("/decode", json=encoded.json(), headers=AUTH)
+                assert decoded.status_code == 200, decoded.text
+        named, unnamed = await list_access(sessions)
+        assert named.case_id == "ct-north-R-2"
+        assert named.detail == (
+            f"2 payloads, namespace default, from 127.0.0.1; ids in payloads: ct-north-R-2, {task}"
+        )
+        assert (unnamed.case_id, unnamed.detail) == (
+            None,
+            "1 payloads, namespace default, from 127.0.0.1",
+        )
+        assert NAME not in repr([named, unnamed])
+    finally:
+        await engine.dispose()

@@ -20,6 +20,7 @@ import starter.cli.audit_bundle  # registers audit bundle, verify, keygen
 import starter.cli.audit_replay  # registers audit replay, export
 import starter.cli.audit_views  # noqa: F401  (registers audit timeline, deadlines, access)
 from starter.cli import cases, processes, reports, system, tasks
+from starter.cli import stalled as stalled  # registers stalled
 from starter.cli import tokens as tokens  # registers login, token create/list/revoke, user token
 from starter.cli import users as users  # registers user add, reset, disable, enable, list
 from starter.cli import web as web  # registers web

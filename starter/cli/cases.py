@@ -1,4 +1,4 @@
-"""Cases and the coordinator's steps: status, cases, stalled, step (for every process).
+"""Cases and the coordinator's steps: status, cases, step (for every process).
 
 Nothing here names a process: a case's process is found from its id in `starter.registry`, whose
 definition says how its status and steps are shown. A process's convenience commands (aliases of
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from starter.cli.front import Front
-    from starter.client import Cspflow
     from starter.dev import DevState
     from starter.health import Stall
 from schemas.validation import shown
@@ -27,19 +26,15 @@ from starter import registry
 from starter.cli.common import (
     _acting,
     _connect,
-    _directory,
     _err,
-    _known_area,
     _out,
     _parse,
     _print_json,
     _read_json,
     _run,
-    _settings,
     _table,
     _when,
     _with_flow,
-    _with_temporal,
     app,
     handled,
 )
@@ -172,67 +167,6 @@ def _show_stalls(console: Console, stalls: list[Stall]) -> None:
             style="bold red",
             markup=False,
         )
-
-
-@app.command()
-@handled
-def stalled(
-    area: str | None = typer.Option(None, help="Only this area, e.g. amber-valley."),
-    as_json: bool = typer.Option(False, "--json", help="Print each stalled workflow as JSON."),
-) -> None:
-    """List cases and partner tasks that cannot move on (workflow task failing or timing out),
-    and the task queue when no worker polls it (then no case moves on at all).
-
-    Such a case sends no reminder and meets no deadline until an engineer acts (README, "A case
-    that cannot move on"). Exit code 1 when any is listed, so a scheduled check can alert.
-    """
-    from starter.health import POLLER_RECENT, task_queues_without_worker
-
-    settings, _ = _settings()
-    areas = None if area is None else frozenset({_known_area(_directory(settings), area)})
-
-    async def check(flow: Cspflow) -> tuple[list[Stall], list[str]]:
-        idle = await task_queues_without_worker(flow.client, [settings.task_queue])
-        return await flow.stalled(areas), idle
-
-    stalls, idle = _with_temporal(check)
-    minutes = int(POLLER_RECENT.total_seconds() // 60)
-    for queue in idle:
-        # On standard error in both forms, so `--json` output stays the list of stalls.
-        _err().print(
-            f"WARNING: no worker has polled the task queue {queue!r} in the last {minutes} "
-            "minutes: no case moves on, no reminder is sent and every step waits. Start the "
-            "worker (`python worker.py`, or `cspflow dev`), or check CSPFLOW_TASK_QUEUE and "
-            "CSPFLOW_TEMPORAL_ADDRESS.",
-            markup=False,
-        )
-    if as_json:
-        _print_json([stall.model_dump(mode="json") for stall in stalls])
-    elif not stalls and idle:
-        _out().print("No case's workflow task is failing, but no worker is running (above).")
-    elif not stalls:
-        _out().print("None: every running case's workflow is making progress.")
-    else:
-        table = _table(
-            "Cases that cannot move on",
-            "workflow id (a task's starts with its case's)",
-            "area",
-            "since",
-            "attempts",
-            "reason",
-        )
-        for stall in stalls:
-            table.add_row(
-                stall.workflow_id,
-                stall.area or "-",
-                _when(stall.since),
-                str(stall.attempts),
-                stall.reason or stall.problem,
-            )
-        _out().print(table)
-        _out().print(f"{len(stalls)} stalled: see README 'A case that cannot move on'.")
-    if stalls or idle:
-        raise typer.Exit(1)
 
 
 @app.command()
