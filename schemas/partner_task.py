@@ -152,6 +152,28 @@ RESPONSE_MODELS: dict[TaskKind, type[Model]] = {
     TaskKind.IMR: ImrResponse,
 }
 
+RESPONSE_EXAMPLES: dict[TaskKind, dict[str, Any]] = {
+    TaskKind.INFORMATION_REQUEST: {
+        "holds_information": True,
+        "summary": "Two noise complaints logged; a warning letter was sent on the 3rd.",
+        "incident_references": ["DP-26-0311"],
+    },
+    TaskKind.RECOMMENDATION: {"status": "done", "note": "Mediation offered and accepted."},
+    TaskKind.SCOPING: {
+        "had_contact": True,
+        "records_secured": True,
+        "summary": "Two contacts in the scope period; the records are secured.",
+    },
+    TaskKind.IMR: {
+        "summary": "Individual management review with chronology, as agreed by the panel.",
+        "chronology_included": True,
+        "author_independent": True,
+        "signed_off_by": "Head of Safeguarding",
+    },
+}
+"""A valid answer of each kind, fictional: `cspflow task show` prints it as the template to fill
+in, and the tests submit it."""
+
 
 class TaskAgency(Model):
     """The agency addressed, copied from the directory when the task starts."""

@@ -20,9 +20,9 @@ import pytest
 from typer.testing import CliRunner
 
 from schemas.community_trigger import Application, ThresholdDecision
-from schemas.partner_task import RESPONSE_MODELS
+from schemas.partner_task import RESPONSE_EXAMPLES, RESPONSE_MODELS
 from starter import dev
-from starter.cli import RESPONSE_EXAMPLES, app
+from starter.cli import app
 from starter.processes.community_trigger import community_trigger_example
 from starter.settings import Settings
 

@@ -25,7 +25,6 @@ from starter.cli import tokens as tokens  # registers login, token create/list/r
 from starter.cli import users as users  # registers user add, reset, disable, enable, list
 from starter.cli import web as web  # registers web
 from starter.cli.common import app
-from starter.cli.tasks import RESPONSE_EXAMPLES
 from starter.registry import processes as _processes
 
 # A process's convenience commands (thin aliases of `cspflow step`), declared by its definition.
@@ -34,7 +33,6 @@ for _definition in _processes():
         _definition.cli(app)
 
 __all__ = [
-    "RESPONSE_EXAMPLES",
     "app",
     "cases",
     "main",

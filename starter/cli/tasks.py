@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from schemas.errors import InputError
-from schemas.partner_task import TaskKind
+from schemas.partner_task import RESPONSE_EXAMPLES
 from starter.cli.common import (
     _acting,
     _out,
@@ -29,26 +29,6 @@ from starter.cli.common import (
 
 if TYPE_CHECKING:
     from starter.cli.front import Front
-
-RESPONSE_EXAMPLES: dict[TaskKind, dict[str, Any]] = {
-    TaskKind.INFORMATION_REQUEST: {
-        "holds_information": True,
-        "summary": "Two noise complaints logged; a warning letter was sent on the 3rd.",
-        "incident_references": ["DP-26-0311"],
-    },
-    TaskKind.RECOMMENDATION: {"status": "done", "note": "Mediation offered and accepted."},
-    TaskKind.SCOPING: {
-        "had_contact": True,
-        "records_secured": True,
-        "summary": "Two contacts in the scope period; the records are secured.",
-    },
-    TaskKind.IMR: {
-        "summary": "Individual management review with chronology, as agreed by the panel.",
-        "chronology_included": True,
-        "author_independent": True,
-        "signed_off_by": "Head of Safeguarding",
-    },
-}
 
 
 @task_app.command("show")

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from activities.access_log import list_access
 from schemas.bundle import FailureKind, Manifest, VerifyReport
 from schemas.community_trigger import CloseCase
-from schemas.partner_task import TaskKind
+from schemas.partner_task import RESPONSE_EXAMPLES, TaskKind
 from starter.audit.bundle import (
     MANIFEST,
     SIGNATURE,
@@ -44,7 +44,6 @@ from starter.audit.bundle import (
     write_bundle,
 )
 from starter.cli import app
-from starter.cli.tasks import RESPONSE_EXAMPLES
 from starter.client import Cspflow
 from starter.settings import Settings
 from tests.conftest import BIN, KEYRING, free_port
