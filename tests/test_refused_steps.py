@@ -15,8 +15,9 @@ import sys
 import threading
 import time
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -25,11 +26,17 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from activities.access_log import REFUSED_STEP, list_access
+from activities.access_log import REFUSED_STEP, list_access, record_access
 from activities.db import make_engine, make_session_factory
 from schemas.community_trigger import CloseCase
 from starter.cli import app
-from starter.refused_steps import REFUSED_BY, RefusedStepForwarder, refused_steps_forwarded
+from starter.refused_steps import (
+    REFUSED_BY,
+    RefusedStep,
+    RefusedStepForwarder,
+    refused_steps,
+    refused_steps_forwarded,
+)
 from starter.runtime import ARCHIVE_SCHEDULE_ID, STALL_WATCH_SCHEDULE_ID
 from starter.settings import Settings
 from tests.conftest import Inbox, signing_flow
@@ -99,6 +106,13 @@ async def test_a_forged_step_is_in_the_access_log_and_fails_cspflow_stalled(
         [refused] = found["refused_steps"]
         assert (refused["case_id"], refused["count"]) == (case_id, 1)
         assert (refused["steps"], refused["kinds"]) == (["close_case"], ["UnsignedStep"])
+        # An area's check counts its own cases only (the area is the case's search attribute).
+        for area, expected in (("north", [case_id]), ("south", [])):
+            one = await asyncio.to_thread(
+                CliRunner().invoke, app, ["stalled", "--area", area, "--json"]
+            )
+            assert one.exit_code == (1 if expected else 0), one.output
+            assert [r["case_id"] for r in json.loads(one.stdout)["refused_steps"]] == expected
         table = await asyncio.to_thread(CliRunner().invoke, app, ["stalled"])
         assert table.exit_code == 1, table.output
         assert case_id in table.stdout and "1 refused steps" in table.stdout
@@ -145,3 +159,28 @@ async def test_a_records_outage_drops_the_row_and_never_stops_the_worker(tmp_pat
         assert isinstance(forwarder, RefusedStepForwarder)
     finally:
         await unreachable.dispose()
+
+
+async def test_stalled_counts_a_days_attempts_per_case_but_not_a_case_still_opening(
+    session_factory: Any,
+) -> None:
+    """Refusals are counted per case (a task's with its case's) for the last 24 hours; a signed
+    step refused only because its new case was still fetching its keys is the front's own retry,
+    kept in the access log but not counted."""
+    now = datetime.now(UTC)
+    for workflow_id, kind, update, hours_ago in (
+        ("ct-north-A-1", "UnsignedStep", "close_case", 1),
+        ("ct-north-A-1.task.information.police", "UnknownStepKey", "submit", 2),
+        ("ct-north-A-1", "UnsignedStep", "close_case", 25),
+        ("ct-north-B-2", "CaseOpening", "close_case", 1),
+        ("ct-south-C-3", "UnsignedStep", "decide_threshold", 3),
+    ):
+        step = RefusedStep(workflow_id, update, kind, now - timedelta(hours=hours_ago))
+        await record_access(
+            session_factory, REFUSED_BY, step.case_id, REFUSED_STEP, step.at, detail=step.detail
+        )
+    found = await refused_steps(session_factory, now=now)
+    assert [(r.case_id, r.count, r.steps, r.kinds) for r in found] == [
+        ("ct-north-A-1", 2, ("submit", "close_case"), ("UnknownStepKey", "UnsignedStep")),
+        ("ct-south-C-3", 1, ("decide_threshold",), ("UnsignedStep",)),
+    ]
