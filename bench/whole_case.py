@@ -84,27 +84,38 @@ async def deliver(
     ready: Callable[[], Awaitable[bool]] | None = None,
     limit: float = STEP_LIMIT_SECONDS,
     done: Callable[[], Awaitable[bool]] | None = None,
+    ready_limit: float | None = None,
 ) -> Any:
     """Take one step after a seeded delay: when `ready()` says so, send it; retry on refusal.
 
+    `limit` counts from the first moment the step was ready: a step the case allowed but did not
+    take within it is what a stuck case looks like. Waiting to become ready is bounded apart, by
+    `ready_limit` (default `limit`): on a loaded machine a case can take minutes to reach a step
+    without being stuck, and the run's invariants still require every case to reach its end.
     `done()`, when given, is asked before each try: a step whose answer was lost (a server
     restart) but which took effect is not sent again; None is returned.
     """
     await asyncio.sleep(rng.uniform(*DELAY_SECONDS))
-    deadline = time.monotonic() + limit
+    waiting = limit if ready_limit is None else ready_limit
+    waiting_until = time.monotonic() + waiting
+    deadline: float | None = None
     interval = POLL_SECONDS[0]
     while True:
         if done is not None and await done():
             return None
         if ready is None or await ready():
+            if deadline is None:
+                deadline = time.monotonic() + limit
             try:
                 result = await send()
                 tally.updates += 1
                 return result
             except refused:
                 tally.retries += 1
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"a step was not accepted within {limit:.0f} s")
+        if deadline is None and time.monotonic() > waiting_until:
+            raise TimeoutError(f"a step was never ready within {waiting:.0f} s")
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"a step was not accepted within {limit:.0f} s of being ready")
         await asyncio.sleep(interval)
         interval = min(interval * 1.5, POLL_SECONDS[1])
 
@@ -149,7 +160,9 @@ async def cspflow_case(
     )
     refused = (ClientError,)
 
-    def allowed(step: str, all_answered: bool = False) -> Callable[[], Awaitable[bool]]:
+    def allowed(
+        step: str, all_answered: bool = False, information_answered: bool = False
+    ) -> Callable[[], Awaitable[bool]]:
         async def ready() -> bool:
             tally.polls += 1
             try:
@@ -161,7 +174,12 @@ async def cspflow_case(
             answered = len(status.tasks) == len(AGENCIES) + 1 and all(
                 t.state == "answered" for t in status.tasks
             )
-            return step in status.allowed_steps and (answered or not all_answered)
+            informed = all(t.state == "answered" for t in status.tasks if t.kind == "information")
+            return (
+                step in status.allowed_steps
+                and (answered or not all_answered)
+                and (informed or not information_answered)
+            )
 
         return ready
 
@@ -182,7 +200,10 @@ async def cspflow_case(
     ]
     decisions = review_steps(BY, today)
     for update, payload in decisions:
-        await deliver(step(case_id, update, payload), refused, tally, rng, allowed(update))
+        # Recording the review closes information requests still open (issue 12, defect 5):
+        # it waits for the partners' answers, as the panel reads them first.
+        ready = allowed(update, information_answered=update == "record_review")
+        await deliver(step(case_id, update, payload), refused, tally, rng, ready)
     partners.append(
         asyncio.create_task(
             submit(

@@ -158,12 +158,13 @@ async def close_and_finish(env: Any, cspflow: Cspflow, case_id: str) -> None:
     from schemas.dhr_steps import CloseReview
     from tests.workflows.helpers import case_result
 
-    tasks = (await status(cspflow, case_id)).tasks
     if (await env.client.get_workflow_handle(case_id).describe()).status == (
         WorkflowExecutionStatus.RUNNING
     ):
         await step(cspflow, case_id, "close_review", CloseReview, reason="Test over")
     await case_result(env.client, case_id, DhrOutcome)
+    # Every task the closed review knows, including any it started while closing.
+    tasks = (await status(cspflow, case_id)).tasks
 
     async def running() -> int:
         described = [await env.client.get_workflow_handle(t.task_id).describe() for t in tasks]

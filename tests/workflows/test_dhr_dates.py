@@ -45,8 +45,9 @@ at real now): no bank holiday near the IMR due date (26 April 2049); May Day is 
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """Each test's own time-skipping server, moved to START before any case opens.
 
-    Per test: a review's partner task left running after its test (seen this session, not yet
-    found) would otherwise hold the server's clock for the next test."""
+    Per test, so no test's dates depend on how far another moved the clock. Each test also ends
+    with `close_and_finish`, which fails if a partner task outlives its closed review (a task left
+    running would hold a shared server's clock); on one shared server the three pass too."""
     async with await start_time_skipping_server() as environment:
         now = await environment.get_current_time()
         await environment.sleep(START - now)
