@@ -241,6 +241,7 @@ class ConfigurationActivities:
             policy=directory.policy_for(Process.DHR.value, found.id, DhrPolicy),
             agencies=tuple(directory.agency(body) for body in found.relevant_bodies),
             coordinator_emails=tuple(c.email for c in directory.coordinators_for(found.id)),
+            coordinators=directory.coordinators_for(found.id),
             neighbouring_areas=found.neighbouring_areas,
         )
 
@@ -260,6 +261,7 @@ class ConfigurationActivities:
             policy=directory.community_trigger_policy(found.id),
             relevant_bodies=tuple(directory.agency(body) for body in found.relevant_bodies),
             coordinator_emails=tuple(c.email for c in directory.coordinators_for(found.id)),
+            coordinators=directory.coordinators_for(found.id),
             neighbouring_areas=found.neighbouring_areas,
         )
 

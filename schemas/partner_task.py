@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StringConstraints, field_validator
 
+from schemas.directory import Agency, Coordinator, PointOfContact
 from schemas.shared import (
     PRINTABLE,
     Acting,
@@ -183,6 +184,40 @@ class TaskAgency(Model):
     email: EmailAddress
     escalation_email: EmailAddress
 
+    @classmethod
+    def of(cls, agency: Agency) -> TaskAgency:
+        """The directory's agency as a task addresses it; every process builds it this way."""
+        return cls(
+            id=agency.id,
+            name=agency.name,
+            email=agency.email,
+            escalation_email=agency.escalation_email,
+        )
+
+
+class TaskContact(Model):
+    """The person an agency or a chair contacts about a case: named in every mail they get.
+
+    Issue 12 ("Words"): a partner told only that "the coordinator" wants an answer does not know
+    whom to call. The area's first coordinator in the directory; an area that lists none is
+    reached through its published point of contact (s.104(3)).
+    """
+
+    name: str = Field(description="The coordinator's name, or the point of contact's team.")
+    email: EmailAddress
+
+    @classmethod
+    def for_area(
+        cls, coordinators: tuple[Coordinator, ...], point_of_contact: PointOfContact
+    ) -> TaskContact:
+        """The area's first coordinator, or its point of contact when it lists none."""
+        first = coordinators[0] if coordinators else point_of_contact
+        return cls(name=first.name, email=first.email)
+
+    def context(self) -> dict[str, str]:
+        """The notice placeholders that name the contact (templates' `coordinator_*`)."""
+        return {"coordinator_name": self.name, "coordinator_email": self.email}
+
 
 class PartnerTaskInput(Model):
     """Everything a partner task needs; recorded in the task's own history."""
@@ -216,6 +251,12 @@ class PartnerTaskInput(Model):
         default="",
         description="The prefix of the task's notice templates under partner-task/: '' for the "
         "Community Trigger's ('partner-task/request'), 'dhr-' for a DHR's.",
+    )
+    coordinator: TaskContact | None = Field(
+        default=None,
+        description="Who the agency contacts about the task, named in every mail (version 2 "
+        "of the task's templates). None in tasks started before it was carried: their mails "
+        "keep version 1, which sends the agency to the answer page for the contact.",
     )
 
 
@@ -315,6 +356,9 @@ class PartnerTaskStatus(Model):
     overdue_notices_sent: int
     history: tuple[TaskEvent, ...]
     response_schema: dict[str, Any]
+    coordinator: TaskContact | None = Field(
+        default=None, description="Who the agency contacts about the task, when it was carried."
+    )
 
 
 class PartnerTaskResult(Model):

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from schemas.dhr import DhrPolicy
-from schemas.directory import Agency, PointOfContact
+from schemas.directory import Agency, Coordinator, PointOfContact
+from schemas.partner_task import TaskContact
 from schemas.policy import CommunityTriggerPolicy
 from schemas.shared import EmailAddress, Model, Slug
 
@@ -41,6 +42,16 @@ class CommunityTriggerSetup(Model):
         default=(),
         description="Areas whose independent chairs may review this area's cases.",
     )
+    coordinators: tuple[Coordinator, ...] = Field(
+        default=(),
+        description="The area's coordinators with their names, first the one partners and "
+        "chairs are told to contact. Empty in cases opened before it was resolved.",
+    )
+
+    @property
+    def coordinator(self) -> TaskContact:
+        """Whom partners and chairs contact about the case, named in their mail (issue 12)."""
+        return TaskContact.for_area(self.coordinators, self.point_of_contact)
 
 
 class DhrSetup(Model):
@@ -70,3 +81,13 @@ class DhrSetup(Model):
     neighbouring_areas: tuple[Slug, ...] = Field(
         default=(), description="Areas whose independent chairs may chair the review."
     )
+    coordinators: tuple[Coordinator, ...] = Field(
+        default=(),
+        description="The area's coordinators with their names, first the one partners and "
+        "chairs are told to contact. Empty in cases opened before it was resolved.",
+    )
+
+    @property
+    def coordinator(self) -> TaskContact:
+        """Whom partners and chairs contact about the case, named in their mail (issue 12)."""
+        return TaskContact.for_area(self.coordinators, self.point_of_contact)

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.setup import CommunityTriggerSetup
     from workflows.community_trigger_case import CaseClosing
     from workflows.community_trigger_review import CommunityTriggerReview
+    from workflows.community_trigger_tasks import INFORMATION_ASKED
     from workflows.partner_task import PartnerTaskWorkflow
     from workflows.rules.chasing import notice_moment
     from workflows.rules.community_trigger import (
@@ -163,26 +164,11 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
     # ---- 2. pass the application to every relevant body (s.104(3)(b)) --------------------------
 
     def _request_information_from_relevant_bodies(self) -> None:
-        app, policy = self._case.application, self.setup.policy
-        due = add_working_days(
-            workflow.now().date(), policy.timescales.information_request, self._holidays
+        self._ask_relevant_bodies(
+            "information",
+            INFORMATION_ASKED,
+            tuple(agency.id for agency in self.setup.relevant_bodies),
         )
-        for agency in self.setup.relevant_bodies:
-            references = tuple(
-                c.agency_reference
-                for c in app.complaints
-                if c.reported_to == agency.id and c.agency_reference
-            )
-            self._start_task(
-                TaskKind.INFORMATION_REQUEST,
-                "information",
-                agency.id,
-                due,
-                asked="Send the case information you hold about the anti-social "
-                "behaviour reported in this application: contacts, actions "
-                "taken and their outcome (ASBCPA 2014 s.104(3), Sch 4 para 7).",
-                references=references,
-            )
 
     # ---- 3-4. the threshold (s.104(4)-(5)) -----------------------------------------------------
 
@@ -204,7 +190,7 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
         self._threshold_met = met
         await self._record_case()
         if not met:
-            await self._close_served_tasks(
+            self._closed_as_not_met = await self._close_served_tasks(
                 TaskKind.INFORMATION_REQUEST,
                 "no longer needed: the threshold for a case review was not met, so no review "
                 "will be held",
@@ -284,6 +270,7 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
         )
         if about == "decision" and outcome.upheld:
             self._threshold_met = True
+            await self._reissue_information_requests()
             await self._move_to(Stage.CHAIR)
         return outcome.upheld
 

@@ -2,7 +2,8 @@
 
 Deadlines, decisions, notices and records of one case (ASBCPA 2014 s.104; domain/
 statutory-reference.md §1.6, §1.10). Personal details stay in the application: notices quote the
-case reference, and records and search attributes carry ids, stages and dates only.
+case reference, and records and search attributes carry ids, stages and dates only. The partner
+tasks the case starts are in community_trigger_tasks.py; the state they share is kept here.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from datetime import date, datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from schemas.community_trigger import (
@@ -35,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ThresholdDecision,
     )
     from schemas.directory import IndependentChair
-    from schemas.partner_task import PartnerTaskInput, PartnerTaskResult, TaskAgency, TaskKind
+    from schemas.partner_task import PartnerTaskResult
     from schemas.policy import CommunityTriggerPolicy
     from schemas.records import (
         CaseRecord,
@@ -45,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
     from schemas.shared import Deadline, DeadlineState, DecisionRecord, Process
     from workflows import effects, search_attributes
     from workflows.chase import Chaser
-    from workflows.partner_task import PartnerTaskWorkflow
     from workflows.rules.chasing import Chase, ChaseKind
     from workflows.rules.deadlines import add_working_days, days_late, next_open_deadline
 
@@ -114,6 +112,9 @@ class CommunityTriggerCase:
         self._recorded_deadline: date | None = None
         self._deadline_recorder: asyncio.Task[None] | None = None
         self._letters: dict[str, LetterToPost] = {}
+        # Information requests closed when the threshold was decided not met: asked again if
+        # an appeal overturns the decision (community_trigger_tasks.py).
+        self._closed_as_not_met: tuple[str, ...] = ()
         self._finishing = False  # closing: only letters still to post can be recorded
 
     # ---- helpers for the procedure ----------------------------------------------------------
@@ -262,26 +263,6 @@ class CommunityTriggerCase:
             self.case_id if self._overrides == 0 else f"{self.case_id}:override-{self._overrides}"
         )
 
-    def _track_task(self, task: PartnerTaskInput) -> None:
-        self._tasks[task.task_id] = TaskSummary(
-            task_id=task.task_id,
-            agency=task.agency.id,
-            kind=task.kind.value,
-            due=task.due,
-            state="open",
-        )
-
-    def _task_done(self, result: PartnerTaskResult) -> None:
-        self._task_results[result.task_id] = result
-        self._tasks[result.task_id] = self._tasks[result.task_id].model_copy(
-            update={
-                "due": result.due,
-                "state": result.state.value,
-                "answered_on": result.answered_on,
-                "days_late": result.days_late,
-            }
-        )
-
     def _note(self, by: str, step: str, outcome: str, reasons: tuple[str, ...]) -> None:
         self._decisions.append(
             DecisionRecord(
@@ -363,6 +344,7 @@ class CommunityTriggerCase:
         *,
         step: str | None = None,
         n: int = 0,
+        version: int = 1,
     ) -> None:
         full = {
             "case_reference": self._case.application.application_reference,
@@ -377,6 +359,7 @@ class CommunityTriggerCase:
             case_id=self.case_id,
             n=n,
             fallback=self.setup.coordinator_emails[0],
+            version=version,
         )
 
     async def _to_applicant(
@@ -391,76 +374,3 @@ class CommunityTriggerCase:
         self, template: str, context: dict[str, Any], *, step: str | None = None, n: int = 0
     ) -> None:
         await self._notice(template, self.setup.coordinator_emails, context, step=step, n=n)
-
-    # ---- partner tasks ---------------------------------------------------------------------------
-
-    def _start_task(
-        self,
-        kind: TaskKind,
-        step: str,
-        agency_id: str,
-        due: Any,
-        *,
-        asked: str,
-        references: tuple[str, ...],
-    ) -> str:
-        setup, app = self.setup, self._case.application
-        agency = next(a for a in setup.relevant_bodies if a.id == agency_id)
-        task_id = f"{self.case_id}.task.{step}.{agency.id}"
-        task = PartnerTaskInput(
-            task_id=task_id,
-            case_id=self.case_id,
-            case_reference=app.application_reference,
-            area=app.area,
-            process=Process.COMMUNITY_TRIGGER.value,
-            kind=kind,
-            agency=TaskAgency(
-                id=agency.id,
-                name=agency.name,
-                email=agency.email,
-                escalation_email=agency.escalation_email,
-            ),
-            coordinator_email=setup.coordinator_emails[0],
-            asked=asked,
-            agency_references=references,
-            requested_on=workflow.now().date(),
-            due=due,
-            reminder_offsets=setup.policy.reminders.before_due,
-            escalation_interval=setup.policy.reminders.escalation_interval,
-            max_escalations=setup.policy.reminders.max_escalations,
-            bank_holidays=self._holidays,
-            policy=setup.policy.label,
-        )
-        self._track_task(task)
-        self._runners.append(asyncio.create_task(self._run_task(task)))
-        return task_id
-
-    async def _close_served_tasks(self, kind: TaskKind, reason: str) -> None:
-        """Close the open tasks of one kind: the step they serve is decided (defect 5).
-
-        Each task records `reason` and tells its agency, so no one is chased for an answer
-        nobody will read.
-        """
-        if not workflow.patched("ct-close-served-tasks"):
-            return
-        await workflow.wait_condition(lambda: len(self._handles) == len(self._tasks))
-        for task_id, handle in list(self._handles.items()):
-            if self._tasks[task_id].kind != kind.value or task_id in self._task_results:
-                continue
-            try:
-                await handle.signal(PartnerTaskWorkflow.purpose_served, reason)
-            except ApplicationError as error:
-                # The task finished (answered) before its result reached this case.
-                if error.type != "ExternalWorkflowExecutionNotFound":
-                    raise
-
-    async def _run_task(self, task: PartnerTaskInput) -> None:
-        handle = await workflow.start_child_workflow(
-            PartnerTaskWorkflow.run,
-            task,
-            id=task.task_id,
-            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-        )
-        self._handles[task.task_id] = handle
-        result: PartnerTaskResult = await handle
-        self._task_done(result)

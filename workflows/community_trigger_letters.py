@@ -17,7 +17,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from schemas.community_trigger import LETTER_TITLES, LetterPosted, LetterToPost
     from schemas.shared import DeadlineState
-    from workflows.community_trigger_case import CommunityTriggerCase
+    from workflows.community_trigger_tasks import CommunityTriggerTasks
     from workflows.rules.deadlines import add_working_days, days_late
 
 POST_WITHIN = 1
@@ -28,7 +28,7 @@ def _day(value: date) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
-class CommunityTriggerLetters(CommunityTriggerCase):
+class CommunityTriggerLetters(CommunityTriggerTasks):
     """Letters by post: the task, the step that closes it, and the wait before closing."""
 
     async def _to_applicant(

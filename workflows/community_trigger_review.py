@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import date
+from typing import Any
 
 from temporalio import workflow
 
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import effects
     from workflows.community_trigger_case import CaseClosing
     from workflows.community_trigger_steps import CommunityTriggerSteps
+    from workflows.partner_task import CHAIR_LETTER_NAMES_COORDINATOR
     from workflows.rules.chairs import ChairCase, rank_independent_chairs
     from workflows.rules.chasing import notice_moment
     from workflows.rules.community_trigger import meeting_date_warnings
@@ -138,11 +140,14 @@ class CommunityTriggerReview(CommunityTriggerSteps):
     async def _tell_chair(self) -> None:
         assert self._chair is not None and self._chair.chair_id is not None
         chair = self._chairs[self._chair.chair_id]
+        context: dict[str, Any] = {"area_name": self.setup.area_name}
+        version = 1
+        if workflow.patched(CHAIR_LETTER_NAMES_COORDINATOR):
+            # The chair is told whom to contact, by name and email (issue 12, "Words").
+            context.update(self.setup.coordinator.context())
+            version = 2
         await self._notice(
-            "chair-allocated",
-            (chair.email,),
-            {"area_name": self.setup.area_name},
-            n=self._overrides,
+            "chair-allocated", (chair.email,), context, n=self._overrides, version=version
         )
 
     # ---- 6. the review meeting ------------------------------------------------------------------

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.shared import Deadline, DeadlineState, DecisionRecord, Process
     from workflows import search_attributes
     from workflows.chase import Chaser
-    from workflows.partner_task import PartnerTaskWorkflow
+    from workflows.partner_task import NAMES_COORDINATOR, PartnerTaskWorkflow
     from workflows.rules.chasing import Chase, ChaseKind
     from workflows.rules.deadlines import days_late
 
@@ -311,12 +311,7 @@ class DhrCase:
             area=notification.area,
             process=Process.DHR.value,
             kind=kind,
-            agency=TaskAgency(
-                id=agency.id,
-                name=agency.name,
-                email=agency.email,
-                escalation_email=agency.escalation_email,
-            ),
+            agency=TaskAgency.of(agency),
             coordinator_email=setup.coordinator_emails[0],
             asked=asked,
             requested_on=workflow.now().date(),
@@ -328,6 +323,7 @@ class DhrCase:
             policy=setup.policy.label,
             report_to=self.case_id,
             templates="dhr-",
+            coordinator=setup.coordinator if workflow.patched(NAMES_COORDINATOR) else None,
         )
         self._s.tasks[task_id] = DhrTask(
             task_id=task_id,

@@ -11,6 +11,8 @@ involved.
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -20,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.records import ChairLoad, ChairReservation, ReserveChair
     from schemas.shared import Process
     from workflows.dhr_timetable import DhrTimetable
+    from workflows.partner_task import CHAIR_LETTER_NAMES_COORDINATOR
     from workflows.rules.chairs import ChairCase, rank_independent_chairs
 
 
@@ -36,9 +39,7 @@ class DhrChair(DhrTimetable):
             # No trained chair was eligible: the CSP appoints one (`appoint_chair`).
             await self._wait_for(lambda: s.chair_id is not None)
             assert s.chair_email is not None
-            await self._notice(
-                "chair-appointed", (s.chair_email,), {"area_name": self.setup.area_name}
-            )
+            await self._tell_chair(s.chair_email)
         await self._wait_for(lambda: s.declaration is not None)
         await self._move_to(Stage.PANEL)
         return None
@@ -88,4 +89,25 @@ class DhrChair(DhrTimetable):
             return
         chair = next(c for c in chairs if c.id == reservation.chair_id)
         s.chair_id, s.chair_email = chair.id, chair.email
-        await self._notice("chair-appointed", (chair.email,), {"area_name": setup.area_name})
+        await self._tell_chair(chair.email)
+
+    async def _tell_chair(self, email: str) -> None:
+        """Tell the chair of the appointment and whom to contact, by name (issue 12)."""
+        context: dict[str, Any] = {"area_name": self.setup.area_name}
+        if not workflow.patched(CHAIR_LETTER_NAMES_COORDINATOR):
+            await self._notice("chair-appointed", (email,), context)
+            return
+        await effects.send_notice(
+            "chair-appointed",
+            "dhr/chair-appointed",
+            (email,),
+            {
+                "case_reference": self._reference,
+                "case_id": self.case_id,
+                **context,
+                **self.setup.coordinator.context(),
+            },
+            case_id=self.case_id,
+            fallback=self.setup.coordinator_emails[0] if self.setup.coordinator_emails else None,
+            version=2,
+        )

@@ -71,15 +71,19 @@ async def send_notice(
     n: int | str = 0,
     cc: tuple[str, ...] = (),
     fallback: str | None = None,
+    version: int = 1,
 ) -> NoticeResult | None:
     """Send one notice once; a permanently bad address escalates to `fallback` instead of looping.
 
+    `version` pins the template's wording: a workflow moves to a new version only behind a patch
+    or for input that carries the new version's placeholders, so a running case keeps its words.
     Returns None when the notice could not be delivered and the failure was escalated.
     """
     request = NoticeRequest(
         idempotency_key=key(step, n),
         case_id=case_id,
         template=template,
+        template_version=version,
         to=to,
         cc=cc,
         context=context,

@@ -57,6 +57,13 @@ REPORT_TO_CASE = "partner-task-report-to-case"
 TASK_FINISHED = "task_finished"
 """The case's signal that takes a task's result."""
 
+NAMES_COORDINATOR = "partner-task-names-coordinator"
+"""Patch in a case: the tasks it starts from now on carry its coordinator (`coordinator`), and
+their mails name them (issue 12, "Words"). Tasks started before keep their version 1 mails."""
+
+CHAIR_LETTER_NAMES_COORDINATOR = "chair-letter-names-coordinator"
+"""Patch in a case: the chair's letter names the coordinator and their email (version 2)."""
+
 
 @workflow.defn(name="PartnerTask")
 class PartnerTaskWorkflow:
@@ -113,9 +120,10 @@ class PartnerTaskWorkflow:
         await self._record()
         if self._closed_by_case and workflow.patched("partner-task-closed-notice"):
             # The agency stops hearing about it only if it is told (issue 12, defect 5).
-            await self._notice(
-                "closed", "partner-task/closed", (task.agency.email,), reason=self._closed_by_case
-            )
+            # A task that names its coordinator has version 2 templates, the DHR's own among
+            # them; before, every process's tasks closed with the Community Trigger's wording.
+            closed = self._template("closed") if task.coordinator else "partner-task/closed"
+            await self._notice("closed", closed, (task.agency.email,), reason=self._closed_by_case)
         await workflow.wait_condition(workflow.all_handlers_finished)
         result = self._result()
         if task.report_to is not None and workflow.patched(REPORT_TO_CASE):
@@ -299,6 +307,7 @@ class PartnerTaskWorkflow:
             overdue_notices_sent=self._overdue,
             history=tuple(self._events),
             response_schema=self._response_schema(),
+            coordinator=task.coordinator,
         )
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -371,6 +380,19 @@ class PartnerTaskWorkflow:
             "due": self._due.isoformat(),
             **extra,
         }
+        version = 1
+        if task.coordinator is not None:
+            # Version 2 names the coordinator and how to reach them (issue 12, "Words"). Only
+            # tasks started with a coordinator use it, so a running task keeps its wording.
+            context.update(task.coordinator.context())
+            version = 2
         await effects.send_notice(
-            step, template, to, context, case_id=task.case_id, n=n, fallback=task.coordinator_email
+            step,
+            template,
+            to,
+            context,
+            case_id=task.case_id,
+            n=n,
+            fallback=task.coordinator_email,
+            version=version,
         )

@@ -22,8 +22,8 @@ from activities.access_log import record_access
 from activities.accounts import (
     answer_links_revoked_at,
 )
-from schemas.directory import Area, Directory
-from schemas.partner_task import RESPONSE_MODELS, TaskKind
+from schemas.directory import Area, Directory, PointOfContact
+from schemas.partner_task import RESPONSE_MODELS, TaskContact, TaskKind
 from starter.answer_links import (
     AnswerLinkRefused,
     LinkProblem,
@@ -123,9 +123,7 @@ async def answer(request: Request) -> Response:
         "partnership": f"{area.name} Community Safety Partnership"
         if area is not None
         else console.directory.name,
-        "contact": f"{contact.name}, {contact.email}, {contact.phone}"
-        if contact is not None
-        else "the coordinator named in the email",
+        "contact": _contact(task.coordinator, contact),
     }
     if request.method == "GET":
         await record_access(console.sessions, agency_user, task.case_id, "web:answer")
@@ -175,6 +173,16 @@ async def answer(request: Request) -> Response:
         "case and the coordinator can see it.",
         "This link now shows that the request is closed.",
     )
+
+
+def _contact(coordinator: TaskContact | None, point: PointOfContact | None) -> str:
+    """Whom the agency contacts: the coordinator the task names (as its mails do), else the
+    area's published point of contact (tasks started before they carried a coordinator)."""
+    if coordinator is not None:
+        return f"{coordinator.name}, {coordinator.email}"
+    if point is not None:
+        return f"{point.name}, {point.email}, {point.phone}"
+    return "the coordinator named in the email"
 
 
 def _area_of(directory: Directory, case_id: str) -> Area | None:

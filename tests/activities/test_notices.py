@@ -108,8 +108,11 @@ SAMPLE: dict[str, Any] = {
         {"title": "Overview report", "version": 2, "reference": "AV-DHR-OR", "sha256": "ab" * 32}
     ],
     "signed_off_on": "2025-09-01",
+    "coordinator_name": "Jo Bloggs",
+    "coordinator_email": "jo.bloggs@ambervalley.gov.uk",
 }
-"""One value for every placeholder of every template, none of them an address."""
+"""One value for every placeholder of every template; the only address is the coordinator's,
+which partners and chairs are given to reach them (never in a subject)."""
 
 DHR_PLACEHOLDERS: dict[str, set[str]] = {
     "dhr/acknowledgement": {"area_name", "case_reference", "decision_due", "notified_on"},
@@ -240,6 +243,31 @@ EXPECTED_PLACEHOLDERS: dict[str, set[str]] = {
     },
     **DHR_PLACEHOLDERS,
 }
+
+
+NAMED = {"coordinator_name", "coordinator_email"}
+NAMING_COORDINATOR: dict[str, set[str]] = {
+    **{
+        f"partner-task/{name}": EXPECTED_PLACEHOLDERS[f"partner-task/{name}"] | NAMED
+        for name in (
+            "request",
+            "reminder",
+            "overdue",
+            "escalation",
+            "closed",
+            "dhr-request",
+            "dhr-reminder",
+            "dhr-overdue",
+            "dhr-escalation",
+        )
+    },
+    "partner-task/dhr-closed": EXPECTED_PLACEHOLDERS["partner-task/closed"] | NAMED | {"task_id"},
+    "community-trigger/chair-allocated": EXPECTED_PLACEHOLDERS["community-trigger/chair-allocated"]
+    | NAMED,
+    "dhr/chair-appointed": EXPECTED_PLACEHOLDERS["dhr/chair-appointed"] | NAMED,
+}
+"""Version 2 of every partner-task mail and chair letter: version 1's words and the coordinator's
+name and email (issue 12, "Words")."""
 
 
 def subject_prefix(template: str) -> str:
@@ -661,8 +689,26 @@ def test_smtp_config_is_built_from_settings_and_hides_the_password() -> None:
 
 def test_every_template_uses_exactly_the_placeholders_its_callers_supply() -> None:
     """The placeholder list of each template is its contract with the workflows."""
-    found = {name: set(placeholders(name, version)) for name, version in available_templates()}
-    assert found == EXPECTED_PLACEHOLDERS
+    found = {
+        (name, version): set(placeholders(name, version)) for name, version in available_templates()
+    }
+    assert found == {
+        **{(name, 1): names for name, names in EXPECTED_PLACEHOLDERS.items()},
+        **{(name, 2): names for name, names in NAMING_COORDINATOR.items()},
+    }
+
+
+@pytest.mark.parametrize("template", sorted(NAMING_COORDINATOR))
+def test_partner_mails_and_chair_letters_name_the_coordinator_and_their_email(
+    template: str,
+) -> None:
+    """A partner or chair reads whom to contact, by name and email, in text and HTML."""
+    context = {name: SAMPLE[name] for name in NAMING_COORDINATOR[template]}
+    rendered = render_notice(template, 2, context)
+    for body in (rendered.text, rendered.html):
+        assert "Jo Bloggs" in body
+        assert "jo.bloggs@ambervalley.gov.uk" in body
+    assert "@" not in rendered.subject and "Jo Bloggs" not in rendered.subject
 
 
 @pytest.mark.parametrize(("template", "version"), available_templates())

@@ -27,7 +27,7 @@ from starter.web.app import Console, create_app
 from starter.web.forms import as_posted, build_form
 from tests.conftest import Inbox
 from tests.web.conftest import ADMIN, AUDITOR, NORTH, SOUTH, csrf_of, given_stall
-from tests.workflows.directory import application
+from tests.workflows.directory import COORDINATOR, COORDINATOR_NAME, application
 from tests.workflows.helpers import case_result, eventually
 
 APPLICATION = Application.model_json_schema()
@@ -180,6 +180,9 @@ async def test_a_partner_answers_through_the_link_in_its_mail(
         page = await partner.http.get(f"/answer/{token}")
         assert page.status_code == 200
         assert "Case reference W-3" in page.text
+        # The partnership that asks and the coordinator to contact, by name (issue 12, "Words").
+        assert "Answer a request from North Community Safety Partnership" in page.text
+        assert f"Coordinator: {COORDINATOR_NAME}, {COORDINATOR}." in page.text
         assert "Alex Example" not in page.text and "Sam Victim" not in page.text
         assert page.headers["referrer-policy"] == "no-referrer"
         refused = await partner.submit(f"/answer/{token}", [("holds_information", "true")])

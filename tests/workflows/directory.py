@@ -8,6 +8,8 @@ from typing import Any
 from schemas.community_trigger import Application
 
 COORDINATOR = "coord@north.example.org"
+COORDINATOR_NAME = "Morgan Fairweather"
+"""The one coordinator of both areas, named in partner mails and chair letters."""
 APPLICANT = "applicant@example.net"
 AGENCIES = ("north-council", "test-police", "test-icb")
 HOME_OFFICE = "dhr@homeoffice.example.org"
@@ -95,7 +97,7 @@ def directory_document(
         "coordinators": [
             {
                 "id": COORDINATOR,
-                "name": "Coordinator",
+                "name": COORDINATOR_NAME,
                 "email": COORDINATOR,
                 "areas": ["north", "south"],
             }

@@ -4,6 +4,7 @@ An information request serves the threshold decision and, when the threshold is 
 meeting (its answers go in the panel's papers): it closes, with its reason recorded and a short
 notice to the agency, when the threshold is decided not met or when the panel records the review.
 Information requests kept sending overdue notices and escalations after the outcome letter.
+When an appeal overturns the "not met" decision, the requests it closed are made again.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.calendar import england_and_wales_bank_holidays
 from schemas.community_trigger import (
+    AppealGround,
     CaseOutcome,
     CaseStatus,
     CloseCase,
     DecideThreshold,
+    RecordAppealDecision,
     RecordReview,
+    RequestAppeal,
     ScheduleMeeting,
     Stage,
 )
@@ -113,5 +118,59 @@ async def test_information_requests_close_when_the_review_is_recorded(
     before = len(chases(inbox))
     await env.sleep(timedelta(days=30))
     assert len(chases(inbox)) == before
+    await cspflow.step(case_id, "close_case", CloseCase(by=BY, reason="withdrawn"))
+    await case_result(env.client, case_id, CaseOutcome)
+
+
+async def test_an_appeal_overturning_not_met_asks_the_agencies_again(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox, today: date
+) -> None:
+    """The requests closed by "not met" are made again, with new ids and new due dates, when
+    the escalation body upholds the appeal and the case goes on to a review (Sch 4 para 3)."""
+    case_id = await cspflow.start_community_trigger(
+        application(today, reference="SERVED-3", complaints=2)
+    )
+    await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: s.proposed_threshold is not None,
+        what="proposal",
+    )
+    await cspflow.step(case_id, "decide_threshold", DecideThreshold(by=BY, decision="confirm"))
+    await information_closed(cspflow, case_id)
+    await env.sleep(timedelta(days=5))
+    decided_on = (await env.get_current_time()).date()
+    await cspflow.step(
+        case_id,
+        "request_appeal",
+        RequestAppeal(
+            by=BY, received_on=decided_on, grounds=(AppealGround.EVIDENCE_NOT_CONSIDERED,)
+        ),
+    )
+    await cspflow.step(
+        case_id,
+        "record_appeal_decision",
+        RecordAppealDecision(by=BY, upheld=True, reasons="Reports to the council were missed."),
+    )
+    reissued = {f"{case_id}.task.information-reissued.{agency}" for agency in AGENCIES}
+    status = await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: reissued <= {t.task_id for t in s.tasks} and s.stage is Stage.MEETING,
+        what="requests made again",
+    )
+    holidays = tuple(england_and_wales_bank_holidays([decided_on.year, decided_on.year + 1]))
+    due = add_working_days(decided_on, 14, holidays)
+    for task in (t for t in status.tasks if t.task_id in reissued):
+        assert (task.kind, task.state, task.due) == ("information-request", "open", due)
+    first = [t for t in status.tasks if t.task_id.startswith(f"{case_id}.task.information.")]
+    assert len(first) == len(AGENCIES) and all(t.state == "cancelled" for t in first)
+    for task_id in sorted(reissued):
+
+        async def requests(key: str = f"{task_id}:request:") -> list[Any]:
+            return [m for m in inbox.messages if str(m["X-Cspflow-Key"]).strip().startswith(key)]
+
+        sent = await eventually(requests, lambda found: len(found) == 1, what="request")
+        body = sent[0].as_string()
+        assert "overturned on appeal" in body
+        assert "Alex" not in body and "Sam" not in body
     await cspflow.step(case_id, "close_case", CloseCase(by=BY, reason="withdrawn"))
     await case_result(env.client, case_id, CaseOutcome)
