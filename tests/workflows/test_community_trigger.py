@@ -12,15 +12,19 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from schemas.community_trigger import (
+    AppealGround,
     CaseOutcome,
     CaseStatus,
     DecideThreshold,
     Recommendation,
+    RecordAppealDecision,
     RecordReview,
     RecordVictimConsultation,
+    RequestAppeal,
     ScheduleMeeting,
     Stage,
 )
+from schemas.partner_task import RESPONSE_EXAMPLES, TaskKind
 from starter.client import ClientError, Cspflow
 from tests.conftest import Inbox
 from tests.workflows.directory import AGENCIES, APPLICANT, application
@@ -180,3 +184,72 @@ async def test_threshold_not_met_is_told_to_applicant_and_closes_after_appeal_wi
     await record_histories(env, "community-trigger-not-met", case_id)
     decision_letters = [m for m in inbox.to(APPLICANT) if "decision" in str(m["Subject"]).lower()]
     assert len(decision_letters) == 1
+
+
+async def test_an_upheld_appeal_against_not_met_goes_on_to_review_and_closes(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox, today: date
+) -> None:
+    """The "not met" decision closes the information requests; the escalation body upholds
+    the appeal (Sch 4 para 3), the requests are made again, one is answered, the panel meets
+    and reviews, and the case closes when the review's appeal window passes. Its histories are
+    stored (a closed first request, an answered and a closed reissued one) so that the reissue
+    path must keep replaying."""
+    case_id = await cspflow.start_community_trigger(
+        application(today, reference="APPEAL-1", complaints=2)
+    )
+    status = await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: s.proposed_threshold is not None,
+        what="proposal",
+    )
+    assert status.proposed_threshold is not None and not status.proposed_threshold.met
+    await cspflow.step(case_id, "decide_threshold", DecideThreshold(by=BY, decision="confirm"))
+    await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: all(t.state == "cancelled" for t in s.tasks),
+        what="information requests closed",
+    )
+    await env.sleep(timedelta(days=5))
+    received_on = (await env.get_current_time()).date()
+    appeal = RequestAppeal(
+        by=BY, received_on=received_on, grounds=(AppealGround.EVIDENCE_NOT_CONSIDERED,)
+    )
+    await cspflow.step(case_id, "request_appeal", appeal)
+    upheld = RecordAppealDecision(by=BY, upheld=True, reasons="Reports to the council were missed.")
+    await cspflow.step(case_id, "record_appeal_decision", upheld)
+    answered = f"{case_id}.task.information-reissued.test-police"
+    await at_stage(cspflow, case_id, Stage.MEETING)
+    await eventually(
+        lambda: cspflow.case_status(case_id),
+        lambda s: answered in {t.task_id for t in s.tasks},
+        what="requests made again",
+    )
+    await mail_to(inbox, "requests@test-police.example.org", count=3)  # ask, closed, ask again
+    await cspflow.submit(answered, RESPONSE_EXAMPLES[TaskKind.INFORMATION_REQUEST])
+
+    meeting_on = (await env.get_current_time()).date() + timedelta(days=14)
+    await cspflow.step(case_id, "schedule_meeting", ScheduleMeeting(by=BY, meeting_on=meeting_on))
+    await env.sleep(timedelta(days=15))
+    await at_stage(cspflow, case_id, Stage.REVIEW)
+    findings = RecordReview(by=BY, findings="Reports to the council were not joined up.")
+    await cspflow.step(case_id, "record_review", findings)
+    await at_stage(cspflow, case_id, Stage.VICTIM_CONSULTATION)
+    consulted_on = (await env.get_current_time()).date()
+    consulted = RecordVictimConsultation(by=BY, consulted_on=consulted_on, summary="Agrees.")
+    await cspflow.step(case_id, "record_victim_consultation", consulted)
+    await env.sleep(timedelta(days=35))  # the applicant's appeal window on the review passes
+
+    outcome = await case_result(env.client, case_id, CaseOutcome)
+    assert outcome.threshold_met is True and outcome.review_carried_out is True
+    status = await cspflow.case_status(case_id)
+    states = {t.task_id: t.state for t in status.tasks}
+    assert states[answered] == "answered"
+    assert states[f"{case_id}.task.information-reissued.north-council"] == "cancelled"
+    await record_histories(
+        env,
+        "community-trigger-appeal-reissued",
+        case_id,
+        f"{case_id}.task.information.test-police",
+        answered,
+        f"{case_id}.task.information-reissued.north-council",
+    )
