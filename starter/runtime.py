@@ -35,6 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.bounded_failures import BoundedFailures
 from activities.calendar import bank_holidays
 from activities.configuration import ConfigurationActivities
 from activities.db import SessionFactory
@@ -221,8 +222,10 @@ def build_worker(
     """The cspflow worker: every workflow and activity on one task queue."""
     defaults: dict[str, Any] = {
         "max_cached_workflows": settings.max_cached_workflows,
-        # Every step's signature is checked before its validator (issue 13).
-        "interceptors": [KeepAlive(), SignedStepsInterceptor()],
+        # First, so a failure's own stack is short: every activity failure stays within the
+        # server's size limit (activities/bounded_failures.py). Every step's signature is
+        # checked before its validator (issue 13).
+        "interceptors": [BoundedFailures(), KeepAlive(), SignedStepsInterceptor()],
         "max_heartbeat_throttle_interval": HEARTBEAT_FLUSH,
     }
     return Worker(

@@ -94,7 +94,9 @@ def _failure_kind(event: HistoryEvent) -> str:
         return "timeout:" + kind.removeprefix("TIMEOUT_TYPE_").lower()
     if failure.HasField("application_failure_info"):
         return "error:" + (failure.application_failure_info.type or "unknown")
-    # e.g. the server's "Failure exceeds size limit." when a failure's stack trace was too big.
+    # e.g. the server's "Failure exceeds size limit." when a failure was over its 4 KB limit:
+    # the worker bounds activity failures (activities/bounded_failures.py), so one counted here
+    # is a failure that interceptor let through.
     return f"{failure.WhichOneof('failure_info') or 'failure'}: {failure.message[:40]}"
 
 
