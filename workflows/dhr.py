@@ -38,7 +38,12 @@ with workflow.unsafe.imports_passed_through():
         imr_due,
         publication_removal,
         screen_notification,
+        secretary_of_state_copy_required,
     )
+
+S19_PATCH = "dhr-s19-secretary-of-state"
+"""Runs from this release decide at first sign-off whether the report also goes to the Secretary
+of State (VPA 2024 s.19), and complete each copy's deadline when the copy is recorded."""
 
 HOLIDAY_YEARS = 4
 """Bank holidays fetched for this many years ahead when a run starts (refetched on each run)."""
@@ -241,6 +246,11 @@ class DomesticHomicideReviewWorkflow(DhrChair):
         assert sign_off is not None
         first = s.signed_off_on is None
         s.signed_off_on, s.pending_sign_off = sign_off.signed_off_on, None
+        if first and workflow.patched(S19_PATCH):
+            # Decided before any await, so the copy watch finds it when it wakes at sign-off.
+            s.sos_copy_required = secretary_of_state_copy_required(
+                sign_off.signed_off_on, self.setup.policy
+            )
         versions = tuple(f"{d.kind} v{d.version}" for d in self._latest_documents().values())
         await self._decide(
             "sign-off", "signed off", sign_off.by, (f"agreed by {sign_off.agreed_by}", *versions)
@@ -266,6 +276,14 @@ class DomesticHomicideReviewWorkflow(DhrChair):
                 add_working_days(sign_off.signed_off_on, every, s.holidays),
                 "as soon as reasonably practicable after completion (s.9(3B))",
             )
+            if s.sos_copy_required:
+                self._set_deadline(
+                    "sos-copy",
+                    add_working_days(sign_off.signed_off_on, every, s.holidays),
+                    "VPA 2024 s.19 in force from "
+                    f"{self.setup.policy.darr_commencement}: as soon as reasonably practicable "
+                    "after completion (s.9(3B) as amended)",
+                )
         await self._move_to(Stage.QUALITY_ASSURANCE)
         return None
 
@@ -349,6 +367,7 @@ class DomesticHomicideReviewWorkflow(DhrChair):
                 and not self._recommendations_waiting()
                 and self._all_closed("recommendation-")
                 and s.dac_copy_sent_on is not None
+                and (not s.sos_copy_required or s.sos_copy_sent_on is not None)
             )
 
         while not finished():

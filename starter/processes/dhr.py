@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.dhr import (
+    DEADLINE_TITLES,
     STAGE_TITLES,
     ChargeStatus,
     DeathCause,
@@ -46,6 +47,7 @@ from schemas.dhr_steps import (
     RecordProceeding,
     RecordPublication,
     RecordQaOutcome,
+    RecordSecretaryOfStateCopy,
     ReleaseHold,
     ResumeReview,
     ReviseTimetable,
@@ -62,6 +64,7 @@ from starter.registry import ActivityDeps, FigureDefinition, ProcessDefinition, 
 
 if TYPE_CHECKING:
     from activities.db import SessionFactory
+    from activities.dhr_queries import MissedDeadline
 
 EXAMPLE_REFERENCE = "AV-DHR-EXAMPLE-001"
 
@@ -257,6 +260,13 @@ def status_sections(case: DhrStatus) -> list[tuple[str, list[tuple[str, str]]]]:
         rows.append(
             ("Copy to the Domestic Abuse Commissioner", str(case.dac_copy_sent_on or "not yet"))
         )
+        if case.secretary_of_state_copy_required:
+            rows.append(
+                (
+                    "Copy to the Secretary of State (Victims and Prisoners Act 2024 s.19)",
+                    str(case.secretary_of_state_copy_sent_on or "not yet"),
+                )
+            )
         sections.append(("Report and quality assurance", rows))
     publication = case.publication
     if publication.agreed_date or publication.published_on or case.publication_blockers:
@@ -333,6 +343,12 @@ STEPS = (
     StepDefinition("qa-outcome", "record_qa_outcome", RecordQaOutcome, "Record the QA letter"),
     StepDefinition("dac-copy", "record_dac_copy", RecordDacCopy, "Record the Commissioner's copy"),
     StepDefinition(
+        "sos-copy",
+        "record_secretary_of_state_copy",
+        RecordSecretaryOfStateCopy,
+        "Record the Secretary of State's copy",
+    ),
+    StepDefinition(
         "publication-date",
         "agree_publication_date",
         AgreePublicationDate,
@@ -368,6 +384,7 @@ FIGURE_LABELS: dict[str, str] = {
     "qa_amendments": "QA Panel letters asking for amendments",
     "published": "Reports published",
     "copied_to_commissioner": "Reports copied to the Domestic Abuse Commissioner",
+    "copied_to_secretary_of_state": "Reports copied to the Secretary of State (VPA 2024 s.19)",
 }
 """The DHR figures in the order a CSP reports them (activities/dhr_queries.py counts them)."""
 
@@ -376,7 +393,7 @@ OPEN_REVIEW_COLUMNS = {
     "notified_on": "Notified",
     "age_days": "Days since notification",
     "stage": "Stage",
-    "missed_deadline": "Deadline missed",
+    "missed_deadlines": "Deadlines missed",
     "late_agencies": "Late agencies",
 }
 
@@ -387,6 +404,15 @@ async def _count(session_factory: SessionFactory, area: str, year: int) -> dict[
     from activities.dhr_queries import dhr_figures
 
     return await dhr_figures(session_factory, area, *FIGURES.period_of(year))
+
+
+def _missed_in_words(missed: MissedDeadline) -> str:
+    """'Complete the review (due 2025-08-31, 12 days late)'; 'done ... late' once met late."""
+    title = DEADLINE_TITLES.get(missed.name, missed.name) if missed.name else "Next deadline"
+    late = f"{missed.days_late} days late"
+    if missed.completed_on is not None:
+        late = f"done {late}, on {missed.completed_on.isoformat()}"
+    return f"{title} (due {missed.due.isoformat()}, {late})"
 
 
 async def _open_reviews(
@@ -402,7 +428,7 @@ async def _open_reviews(
             "notified_on": review.notified_on.isoformat(),
             "age_days": str(review.age_days),
             "stage": STAGE_TITLES.get(Stage(review.stage), review.stage),
-            "missed_deadline": review.missed_deadline.isoformat() if review.missed_deadline else "",
+            "missed_deadlines": "; ".join(_missed_in_words(m) for m in review.missed_deadlines),
             "late_agencies": "; ".join(
                 f"{names.get(late.agency, late.agency)} ({_TASK_WORDS.get(late.kind, late.kind)}, "
                 f"due {late.due.isoformat()}, {late.days_late} days late)"

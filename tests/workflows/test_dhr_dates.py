@@ -17,6 +17,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.db import SessionFactory
+from activities.dhr_queries import MissedDeadline, open_reviews
 from schemas.dhr import Stage
 from schemas.dhr_steps import DecideReview, ReviseTimetable
 from starter.client import Cspflow
@@ -155,11 +157,15 @@ async def _count(inbox: Inbox, to: str, word: str) -> int:
 
 
 async def test_the_csp_chair_is_reminded_before_the_decision_is_due_and_escalated_after(
-    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox
+    env: WorkflowEnvironment,
+    worker: Worker,
+    cspflow: Cspflow,
+    inbox: Inbox,
+    session_factory: SessionFactory,
 ) -> None:
     """Notified 1 March 2050: decision due 31 March (D6); the CSP chair is reminded on 28 and 30
     March and told it is overdue on 1, 5 and 7 April (a weekend skipped); deciding on 7 April
-    records the deadline missed by 7 days."""
+    records the deadline missed by 7 days, as the figures' open reviews list it."""
     await move_clock_to(env, datetime(2050, 3, 1, 7, 0, tzinfo=UTC))
     case_id = await start(cspflow, notification(date(2050, 3, 1), reference="SLOW-1"))
     opened = await at_stage(cspflow, case_id, Stage.DECISION)
@@ -170,6 +176,9 @@ async def test_the_csp_chair_is_reminded_before_the_decision_is_due_and_escalate
         assert reminded == [date(2050, 3, 28), date(2050, 3, 30)]
         escalated = days_sent(inbox, to, "review decision overdue")
         assert escalated == [date(2050, 4, 1), date(2050, 4, 5), date(2050, 4, 7)]
+    # The figures list the decision missed by 7 days (the records hold every deadline).
+    [overdue] = await open_reviews(session_factory, "north", date(2050, 4, 7))
+    assert overdue.missed_deadlines == (MissedDeadline("review-decision", date(2050, 3, 31), 7),)
     await step(cspflow, case_id, "decide_review", DecideReview, decision="confirm")
     decided = await eventually(
         lambda: status(cspflow, case_id),
@@ -178,4 +187,12 @@ async def test_the_csp_chair_is_reminded_before_the_decision_is_due_and_escalate
     )
     deadline = next(d for d in decided.deadlines if d.name == "review-decision")
     assert deadline.state.value == "missed" and deadline.days_late == 7
+    [met_late] = await eventually(
+        lambda: open_reviews(session_factory, "north", date(2050, 4, 8)),
+        lambda found: found[0].stage != "review-decision",
+        what="the decision recorded",
+    )
+    assert met_late.missed_deadlines == (
+        MissedDeadline("review-decision", date(2050, 3, 31), 7, date(2050, 4, 7)),
+    )
     await close_and_finish(env, cspflow, case_id)
