@@ -167,8 +167,17 @@ def show_dhr_screening(console: Console, screening: DhrScreening) -> None:
     )
 
 
-def _imr_rows(case: DhrStatus) -> list[tuple[str, str, str, str, str]]:
-    """Per agency: requested, due, received, days late (issue 14 step 7)."""
+def _imr_rows(case: DhrStatus, today: date) -> list[tuple[str, str, str, str, str]]:
+    """Per agency: requested, due, received, days late (issue 14 step 7).
+
+    An IMR still open is judged on `today`, the day the status is read: the status is as of the
+    review's last change, and an overdue IMR grows later without the review recording anything.
+    Its days late are counted as the partner task counts them when it is answered (calendar days
+    after the due date, workflows/rules/deadlines.py `days_late`; the due date itself is set in
+    the area's working days). An answered IMR keeps the days late recorded on its answer.
+    """
+    from workflows.rules.deadlines import days_late
+
     rows = []
     for task in case.tasks:
         if task.kind != "imr":
@@ -178,15 +187,17 @@ def _imr_rows(case: DhrStatus) -> list[tuple[str, str, str, str, str]]:
             received = "cancelled"
         late = task.days_late
         if task.answered_on is None and task.state in ("open", "overdue"):
-            late = max(0, (case.as_of.date() - task.due).days)
+            late = days_late(task.due, today)
         rows.append(
             (task.agency, task.requested_on.isoformat(), task.due.isoformat(), received, str(late))
         )
     return rows
 
 
-def status_sections(case: DhrStatus) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The console's view of a review's own parts: (heading, rows); ids and dates, no names."""
+def status_sections(case: DhrStatus, today: date) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The console's view of a review's own parts: (heading, rows); ids and dates, no names.
+
+    `today` is the day it is read, for the days late of IMRs still open (`_imr_rows`)."""
     sections: list[tuple[str, list[tuple[str, str]]]] = []
     if case.screening is not None:
         sections.append(
@@ -223,7 +234,7 @@ def status_sections(case: DhrStatus) -> list[tuple[str, list[tuple[str, str]]]]:
             )
         )
     sections.append(("The review", review))
-    imrs = _imr_rows(case)
+    imrs = _imr_rows(case, today)
     if imrs:
         sections.append(
             (
@@ -279,11 +290,12 @@ def status_sections(case: DhrStatus) -> list[tuple[str, list[tuple[str, str]]]]:
     return sections
 
 
-def show_status(console: Console, case: DhrStatus) -> None:
-    """Print a review's own parts after the common tables, with the per-agency IMR table."""
+def show_status(console: Console, case: DhrStatus, today: date) -> None:
+    """Print a review's own parts after the common tables, with the per-agency IMR table
+    (open IMRs judged on `today`, the day it is read)."""
     if case.screening is not None:
         show_dhr_screening(console, case.screening)
-    imrs = _imr_rows(case)
+    imrs = _imr_rows(case, today)
     if imrs:
         table = Table(title="Chronologies and IMRs")
         for column in ("agency", "requested", "due", "received", "days late"):
@@ -291,7 +303,7 @@ def show_status(console: Console, case: DhrStatus) -> None:
         for row in imrs:
             table.add_row(*row)
         console.print(table)
-    for heading, rows in status_sections(case):
+    for heading, rows in status_sections(case, today):
         if heading in ("Proposed decision", "Chronologies and IMRs"):
             continue
         console.print(heading, style="bold", markup=False)

@@ -3,7 +3,8 @@
 Two agencies late with their IMRs: reminders 3 and 1 working days before the due date, overdue
 notices and escalation to the agency's senior manager and the coordinator on the first working
 day after it and every 2 working days (the test policy; May Day skipped), and the per-agency
-table of requested, due, received and days late (issue 14 step 7). Then the six-month target:
+table of requested, due, received and days late (issue 14 step 7), an open IMR's judged on the
+day the status is read. Then the six-month target:
 reminders at 4 and 5 months and an escalation when missed (2016 guidance §5).
 """
 
@@ -22,7 +23,7 @@ from activities.dhr_queries import MissedDeadline, open_reviews
 from schemas.dhr import Stage
 from schemas.dhr_steps import DecideReview, ReviseTimetable
 from starter.client import Cspflow
-from starter.processes.dhr import _imr_rows
+from starter.processes.dhr import _imr_rows, status_sections
 from tests.conftest import Inbox, start_time_skipping_server
 from tests.workflows.dhr_cases import (
     IMR_ANSWER,
@@ -89,9 +90,15 @@ async def test_two_agencies_late_with_imrs_are_reminded_and_escalated_on_working
     assert days_sent(inbox, "requests@north-council.example.org", "reminder", IMR) == []
     assert len(days_sent(inbox, COORDINATOR, "escalation", IMR)) == 6
     late = await status(cspflow, case_id)
-    table = {row[0]: row for row in _imr_rows(late)}
+    # The status is as of the review's last change; open IMRs are judged on the day it is read.
+    assert late.as_of.date() < date(2049, 5, 5)
+    table = {row[0]: row for row in _imr_rows(late, date(2049, 5, 5))}
     assert table["north-council"][3] == "2049-03-01" and table["north-council"][4] == "0"
-    assert table["test-police"][3] == "-"
+    assert table["test-police"][3] == "-" and table["test-police"][4] == "9"
+    console = dict(status_sections(late, date(2049, 5, 10)))["Chronologies and IMRs"]
+    assert ("test-icb", "requested 2049-03-01; due 2049-04-26; received -; days late 14") in (
+        console
+    )
     assert {t.agency for t in late.tasks if t.kind == "imr" and t.state == "overdue"} == {
         "test-police",
         "test-icb",
@@ -103,7 +110,7 @@ async def test_two_agencies_late_with_imrs_are_reminded_and_escalated_on_working
         lambda s: all(t.answered_on is not None for t in s.tasks if t.kind == "imr"),
         what="late IMRs received",
     )
-    rows = {row[0]: row for row in _imr_rows(answered)}
+    rows = {row[0]: row for row in _imr_rows(answered, date(2049, 6, 1))}
     assert rows["test-icb"][3] == "2049-05-05" and rows["test-icb"][4] == "9"
     imr_rows = [t for t in answered.tasks if t.kind == "imr"]
     assert all(t.author_independent and t.signed_off_by for t in imr_rows)
