@@ -66,6 +66,10 @@ class DhrState(BaseModel):
     chair_id: str | None = None
     chair_email: str | None = None
     chair_reasons: tuple[str, ...] = ()
+    chair_letter_due: bool = Field(
+        default=False,
+        description="A chair the CSP appointed (`appoint_chair`) is still to be written to.",
+    )
     declaration: DeclareIndependence | None = None
     terms: list[SetTermsOfReference] = Field(default_factory=list)
     imrs_requested: bool = False

@@ -119,6 +119,7 @@ class DhrSteps(DhrCase):
     def appoint_chair(self, step: AppointChair) -> DhrStatus:
         """The CSP appoints the chair when the allocation found none eligible (§2.5)."""
         self._s.chair_id, self._s.chair_email = step.chair_id, step.chair_email
+        self._s.chair_letter_due = True
         self._note(step.by, "chair", f"appointed:{step.chair_id}", (step.reason,))
         return self.status()
 
