@@ -33,6 +33,7 @@ from tests.workflows.dhr_cases import (
 )
 from tests.workflows.directory import COORDINATOR, DHR_POLICY, directory_document
 from tests.workflows.helpers import eventually, move_clock_to
+from tests.workflows.test_community_trigger import record_histories
 
 START = datetime(2049, 3, 1, 7, 0, tzinfo=UTC)
 """A Monday far beyond real time with no bank holiday in the week after it."""
@@ -105,6 +106,7 @@ async def test_in_force_the_report_also_goes_to_the_secretary_of_state_until_rec
     assert "record_secretary_of_state_copy" not in sent.allowed_steps
     assert [d.outcome for d in sent.decisions if d.step == "sos-copy"] == ["sent"]
     await close_and_finish(env, cspflow, case_id)
+    await record_histories(env, "dhr-s19", case_id)
 
 
 @pytest.mark.parametrize("directory_file", [NOT_YET], indirect=True)
