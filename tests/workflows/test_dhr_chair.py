@@ -21,13 +21,14 @@ from temporalio.worker import (
 
 from activities.heartbeat import KeepAlive
 from schemas.dhr import Stage
-from schemas.dhr_steps import AppointChair, DecideReview, DeclareIndependence
+from schemas.dhr_steps import AppointChair, DecideReview
 from starter.client import ClientError, Cspflow
 from tests.conftest import Inbox
 from tests.workflows.dhr_cases import (
     SCOPING_ANSWER,
     at_stage,
     close_and_finish,
+    declare,
     notification,
     start,
     status,
@@ -67,16 +68,7 @@ async def test_with_no_trained_chair_the_csp_appoints_one_and_the_review_moves_o
         )
         assert waiting.chair_id is None
         with pytest.raises(ClientError, match="no chair is appointed yet"):
-            await step(
-                cspflow,
-                case_id,
-                "declare_independence",
-                DeclareIndependence,
-                chair_id="chair-neighbour",
-                signed_on=today.isoformat(),
-                not_employed_by_involved_agency=True,
-                no_line_management_link=True,
-            )
+            await declare(cspflow, case_id, "chair-neighbour", today)
         appointed = await step(
             cspflow,
             case_id,
@@ -99,16 +91,7 @@ async def test_with_no_trained_chair_the_csp_appoints_one_and_the_review_moves_o
                 chair_email="other@neighbour.example.org",
                 reason="A second one.",
             )
-        await step(
-            cspflow,
-            case_id,
-            "declare_independence",
-            DeclareIndependence,
-            chair_id="chair-neighbour",
-            signed_on=today.isoformat(),
-            not_employed_by_involved_agency=True,
-            no_line_management_link=True,
-        )
+        await declare(cspflow, case_id, "chair-neighbour", today)
         await at_stage(cspflow, case_id, Stage.PANEL)
 
         async def to_chair() -> int:
