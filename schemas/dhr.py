@@ -410,9 +410,11 @@ class DhrPolicy(Model):
     )
     darr_commencement: date | None = Field(
         default=None,
-        description="The date Victims and Prisoners Act 2024 s.19 comes into force, making the "
-        "review a Domestic Abuse Related Death Review whose report also goes to the Secretary "
-        "of State. Prospective: empty until commenced (statutory-reference.md §2.1).",
+        description="The date Victims and Prisoners Act 2024 s.19 comes into force. A review "
+        "notified from then is called a Domestic Abuse Related Death Review; a report completed "
+        "(first signed off) from then also goes to the Secretary of State, in reviews already "
+        "open too (the date is read again at sign-off). Prospective: empty until commenced "
+        "(statutory-reference.md §2.1).",
     )
 
     @field_validator("completion_reminder_months")

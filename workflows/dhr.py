@@ -41,10 +41,6 @@ with workflow.unsafe.imports_passed_through():
         secretary_of_state_copy_required,
     )
 
-S19_PATCH = "dhr-s19-secretary-of-state"
-"""Runs from this release decide at first sign-off whether the report also goes to the Secretary
-of State (VPA 2024 s.19), and complete each copy's deadline when the copy is recorded."""
-
 HOLIDAY_YEARS = 4
 """Bank holidays fetched for this many years ahead when a run starts (refetched on each run)."""
 
@@ -242,15 +238,14 @@ class DomesticHomicideReviewWorkflow(DhrChair):
     async def _overview_report(self) -> str | None:
         s = self._s
         await self._wait_for(lambda: s.pending_sign_off is not None)
+        first = s.signed_off_on is None
+        statute = await self._policy_on_completion() if first else None
         sign_off = s.pending_sign_off
         assert sign_off is not None
-        first = s.signed_off_on is None
+        if statute is not None:
+            # Decided with signed_off_on, before any await, so the copy watch finds it at once.
+            s.sos_copy_required = secretary_of_state_copy_required(sign_off.signed_off_on, statute)
         s.signed_off_on, s.pending_sign_off = sign_off.signed_off_on, None
-        if first and workflow.patched(S19_PATCH):
-            # Decided before any await, so the copy watch finds it when it wakes at sign-off.
-            s.sos_copy_required = secretary_of_state_copy_required(
-                sign_off.signed_off_on, self.setup.policy
-            )
         versions = tuple(f"{d.kind} v{d.version}" for d in self._latest_documents().values())
         await self._decide(
             "sign-off", "signed off", sign_off.by, (f"agreed by {sign_off.agreed_by}", *versions)
@@ -270,20 +265,7 @@ class DomesticHomicideReviewWorkflow(DhrChair):
                 "within-target" if sign_off.signed_off_on <= first_target else "after-target",
                 (f"signed off on {sign_off.signed_off_on}", f"target {first_target}"),
             )
-            every = self.setup.policy.dac_copy_reminder_working_days
-            self._set_deadline(
-                "dac-copy",
-                add_working_days(sign_off.signed_off_on, every, s.holidays),
-                "as soon as reasonably practicable after completion (s.9(3B))",
-            )
-            if s.sos_copy_required:
-                self._set_deadline(
-                    "sos-copy",
-                    add_working_days(sign_off.signed_off_on, every, s.holidays),
-                    "VPA 2024 s.19 in force from "
-                    f"{self.setup.policy.darr_commencement}: as soon as reasonably practicable "
-                    "after completion (s.9(3B) as amended)",
-                )
+            self._set_copy_deadlines(sign_off.signed_off_on, statute)
         await self._move_to(Stage.QUALITY_ASSURANCE)
         return None
 

@@ -21,12 +21,21 @@ from datetime import date, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.effects as effects
+    from schemas.dhr import DhrPolicy
     from schemas.dhr_state import DhrState
+    from schemas.setup import DhrSetup
     from schemas.shared import DeadlineState
     from workflows.dhr_report_steps import DhrReportSteps
     from workflows.rules.chasing import notice_moment
     from workflows.rules.deadlines import add_working_days, days_late
     from workflows.rules.dhr import completion_reminders
+
+
+S19_PATCH = "dhr-s19-secretary-of-state"
+"""Runs from this release decide at first sign-off, from the commencement date the area's policy
+records then, whether the report also goes to the Secretary of State (VPA 2024 s.19), and
+complete each copy's deadline when the copy is recorded."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,32 @@ SECRETARY_OF_STATE = Copy(
 
 class DhrTimetable(DhrReportSteps):
     """The completion-target and Commissioner-copy watches of a review."""
+
+    async def _policy_on_completion(self) -> DhrPolicy | None:
+        """The area's DHR policy as it stands when the report is completed, for the date VPA
+        2024 s.19 commences; None in a run from before the patch (no copy to the Secretary of
+        State). Read again, not the policy recorded at opening: a review lasts years, and s.19
+        will commence while many are open, its date set in a later policy version."""
+        if not workflow.patched(S19_PATCH):
+            return None
+        current = await effects.run_effect("dhr_setup", self._case.notification.area, DhrSetup)
+        return current.policy
+
+    def _set_copy_deadlines(self, completed_on: date, statute: DhrPolicy | None) -> None:
+        """The report's copies are due as soon as reasonably practicable after completion
+        (s.9(3B)): a few working days by the policy, then reminders until recorded."""
+        s, every = self._s, self.setup.policy.dac_copy_reminder_working_days
+        due = add_working_days(completed_on, every, s.holidays)
+        self._set_deadline(
+            "dac-copy", due, "as soon as reasonably practicable after completion (s.9(3B))"
+        )
+        if s.sos_copy_required and statute is not None:
+            self._set_deadline(
+                "sos-copy",
+                due,
+                f"VPA 2024 s.19 in force from {statute.darr_commencement}: as soon as "
+                "reasonably practicable after completion (s.9(3B) as amended)",
+            )
 
     def _ensure_watches(self) -> None:
         """Start the watches the review's state calls for (again, in a continued run)."""

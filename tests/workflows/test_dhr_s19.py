@@ -2,9 +2,9 @@
 its completed report also goes to the Secretary of State, chased like the Domestic Abuse
 Commissioner's copy (DVCVA 2004 s.9(3B) as amended; statutory-reference.md §2.1, §2.7).
 
-The day that counts is the day the report is completed (first signed off): rules/dhr.py
-`secretary_of_state_copy_required`. Each test has its own server, moved to a fixed Monday, and a
-directory whose DHR policy records the commencement date.
+The day that counts is the day the report is completed (first signed off), against the
+commencement date the area's policy records then: rules/dhr.py `secretary_of_state_copy_required`.
+Each test has its own server, moved to a fixed Monday, and its own directory.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -50,13 +51,18 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         yield environment
 
 
+def write_directory(path: Path, *versions: dict[str, Any]) -> None:
+    """The test directory with these versions of the north DHR policy."""
+    document = directory_document()
+    document["policies"]["dhr"] = list(versions)
+    path.write_text(yaml.safe_dump(document))
+
+
 @pytest.fixture
 def directory_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
-    """The test directory with the north DHR policy's s.19 commencement date set."""
-    document = directory_document()
-    document["policies"]["dhr"] = [{**DHR_POLICY, "darr_commencement": request.param}]
+    """The test directory, the north DHR policy's s.19 commencement date set as given."""
     path = tmp_path / "directory.yaml"
-    path.write_text(yaml.safe_dump(document))
+    write_directory(path, {**DHR_POLICY, "darr_commencement": request.param})
     return path
 
 
@@ -69,15 +75,23 @@ def reminders(inbox: Inbox, about: str) -> list[date]:
     ]
 
 
-@pytest.mark.parametrize("directory_file", [IN_FORCE], indirect=True)
+@pytest.mark.parametrize("directory_file", [None], indirect=True)
 async def test_in_force_the_report_also_goes_to_the_secretary_of_state_until_recorded(
-    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox
+    env: WorkflowEnvironment,
+    worker: Worker,
+    cspflow: Cspflow,
+    inbox: Inbox,
+    directory_file: Path,
 ) -> None:
-    """s.19 in force on completion: a copy to the Secretary of State is due 5 working days after
-    sign-off, reminded on that day, and its deadline is recorded missed when sent a day late."""
+    """s.19 commenced (a policy version set while the review was open) before completion: a copy
+    to the Secretary of State is due 5 working days after sign-off, reminded on that day, and
+    its deadline is recorded missed when sent a day late."""
     today = START.date()
     case_id = await start(cspflow, notification(today, reference="S19-1"))
     await to_agency_reports(cspflow, case_id, today)
+    write_directory(
+        directory_file, DHR_POLICY, {**DHR_POLICY, "version": 2, "darr_commencement": IN_FORCE}
+    )
     signed = await to_quality_assurance(cspflow, case_id, today)
     assert signed.secretary_of_state_copy_required
     assert "record_secretary_of_state_copy" in signed.allowed_steps
