@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
+from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -23,7 +24,7 @@ from activities.dhr_queries import MissedDeadline, open_reviews
 from schemas.dhr import Stage
 from schemas.dhr_steps import DecideReview, ReviseTimetable
 from starter.client import Cspflow
-from starter.processes.dhr import _imr_rows, status_sections
+from starter.processes.dhr import _imr_rows, show_status, status_sections
 from tests.conftest import Inbox, start_time_skipping_server
 from tests.workflows.dhr_cases import (
     IMR_ANSWER,
@@ -95,6 +96,10 @@ async def test_two_agencies_late_with_imrs_are_reminded_and_escalated_on_working
     table = {row[0]: row for row in _imr_rows(late, date(2049, 5, 5))}
     assert table["north-council"][3] == "2049-03-01" and table["north-council"][4] == "0"
     assert table["test-police"][3] == "-" and table["test-police"][4] == "9"
+    printed = Console(record=True, width=200)
+    show_status(printed, late, date(2049, 5, 6))
+    police = next(line for line in printed.export_text().splitlines() if "test-police" in line)
+    assert police.split("│")[-2].strip() == "10", police
     console = dict(status_sections(late, date(2049, 5, 10)))["Chronologies and IMRs"]
     assert ("test-icb", "requested 2049-03-01; due 2049-04-26; received -; days late 14") in (
         console
