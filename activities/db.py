@@ -131,6 +131,9 @@ class Case(Base):
     opened_by: Mapped[str]
     stage: Mapped[str]
     next_deadline: Mapped[date | None]
+    deadlines: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON())
+    """The case's own deadlines as it last wrote them (schemas.records.DeadlineRow); NULL when
+    it writes none (migration 0006)."""
     threshold_met: Mapped[bool | None]
     review_carried_out: Mapped[bool | None]
     recommendations: Mapped[int | None]
@@ -404,7 +407,7 @@ async def migration_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConne
             yield conn
 
 
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 """The newest migration's revision (migrations/versions/); tests/activities/test_records.py
 checks it against alembic's own head, so a new migration that forgets it fails there."""
 

@@ -4,11 +4,11 @@ DVCVA 2004 s.9 sets no annual count; a CSP reports its reviews in its annual rep
 assessment (domain/statutory-reference.md §2.7), with what the guidance and s.9(3B) require of
 each review: the decision told to the Home Office, the Quality Assurance Panel's letter,
 publication and the copy to the Domestic Abuse Commissioner. Everything here is counted from
-what DomesticHomicideReviewWorkflow records: the case row (notified on, stage, next deadline),
+what DomesticHomicideReviewWorkflow records: the case row (notified on, stage, its deadlines),
 its decisions (the engine's `proposal` and its route, the CSP's `review-decision`, `completion`
-against the six-month target, `qa-submission`, `qa`, `publication`, `dac-copy`) and the partner
-tasks (scoping and IMR requests). Plain functions like activities/queries.py: reading a report
-changes nothing.
+against the six-month target, `qa-submission`, `qa`, `publication`, `dac-copy`, `sos-copy`) and
+the partner tasks (scoping and IMR requests). Plain functions like activities/queries.py:
+reading a report changes nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ COUNTED_STEPS = (
     "qa",
     "publication",
     "dac-copy",
+    "sos-copy",
 )
 
 CHASED_TASKS = ("scoping", "imr")
@@ -100,6 +101,7 @@ async def dhr_figures(
         "qa_amendments": total("qa", "amendments"),
         "published": total("publication"),
         "copied_to_commissioner": total("dac-copy"),
+        "copied_to_secretary_of_state": total("sos-copy"),
     }
     return figures
 
@@ -115,6 +117,45 @@ class LateRequest:
 
 
 @dataclass(frozen=True)
+class MissedDeadline:
+    """One of a review's own deadlines missed: still open after its due date, or met late.
+
+    `name` is the workflow's deadline name (schemas.dhr.DEADLINE_TITLES), None for a review that
+    recorded only its next deadline; `completed_on` is None while it is still open.
+    """
+
+    name: str | None
+    due: date
+    days_late: int
+    completed_on: date | None = None
+
+
+def missed_deadlines(case: Case, today: date) -> tuple[MissedDeadline, ...]:
+    """Every deadline of `case` missed on `today`, soonest due first.
+
+    An open deadline is missed from the day after its due date (the due date is the last day on
+    time: schemas.shared.Deadline), late by the calendar days since, as the workflow counts them
+    (workflows/rules/deadlines.py `days_late`); one met late keeps the days late recorded then.
+    A review recorded before its deadlines were (migration 0006) shows its next deadline.
+    """
+    if case.deadlines is None:
+        nxt = case.next_deadline
+        if nxt is None or nxt >= today:
+            return ()
+        return (MissedDeadline(None, nxt, (today - nxt).days),)
+    found = []
+    for raw in case.deadlines:
+        due = date.fromisoformat(raw["due"])
+        if raw["state"] == "open" and due < today:
+            found.append(MissedDeadline(raw["name"], due, (today - due).days))
+        elif raw["state"] == "missed":
+            done = raw.get("completed_on")
+            completed = date.fromisoformat(done) if done else None
+            found.append(MissedDeadline(raw["name"], due, int(raw["days_late"]), completed))
+    return tuple(sorted(found, key=lambda m: (m.due, m.name or "")))
+
+
+@dataclass(frozen=True)
 class OpenReview:
     """A review not yet closed, with what is holding it up on a given day."""
 
@@ -123,16 +164,16 @@ class OpenReview:
     notified_on: date
     age_days: int
     stage: str
-    missed_deadline: date | None
+    missed_deadlines: tuple[MissedDeadline, ...]
     late_requests: tuple[LateRequest, ...]
 
 
 async def open_reviews(session_factory: SessionFactory, area: str, today: date) -> list[OpenReview]:
     """List one area's open reviews on `today`, oldest notification first.
 
-    A review's age is the days since it was notified. Its deadline is missed when the soonest
-    open one (the decision, the completion target, the copy to the Commissioner) is before
-    today: the due date is the last day on time (schemas.shared.Deadline). A request is late
+    A review's age is the days since it was notified. Its missed deadlines are every one of its
+    own (the decision, the completion target, the copies of the report) open after its due date
+    or met late (`missed_deadlines`). A request is late
     when it is past its due date and still unanswered, whether or not its overdue notice has
     gone yet.
     """
@@ -164,11 +205,7 @@ async def open_reviews(session_factory: SessionFactory, area: str, today: date) 
             notified_on=case.received_on,
             age_days=(today - case.received_on).days,
             stage=case.stage,
-            missed_deadline=(
-                case.next_deadline
-                if case.next_deadline is not None and case.next_deadline < today
-                else None
-            ),
+            missed_deadlines=missed_deadlines(case, today),
             late_requests=tuple(
                 LateRequest(t.agency, t.kind, t.due, (today - t.due).days)
                 for t in late

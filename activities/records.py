@@ -99,6 +99,9 @@ class RecordActivities:
         """
         with _logging_ids(case_id=record.case_id, process=record.process):
             values: dict[str, Any] = {**record.model_dump(), "updated_at": datetime.now(UTC)}
+            if record.deadlines is not None:
+                # A JSON column: dates as ISO strings (activities/dhr_queries.py reads them).
+                values["deadlines"] = [d.model_dump(mode="json") for d in record.deadlines]
             try:
                 async with write_transaction(self._session_factory) as session:
                     stmt = _insert(session, Case).values(values)

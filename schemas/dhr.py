@@ -410,9 +410,11 @@ class DhrPolicy(Model):
     )
     darr_commencement: date | None = Field(
         default=None,
-        description="The date Victims and Prisoners Act 2024 s.19 comes into force, making the "
-        "review a Domestic Abuse Related Death Review whose report also goes to the Secretary "
-        "of State. Prospective: empty until commenced (statutory-reference.md §2.1).",
+        description="The date Victims and Prisoners Act 2024 s.19 comes into force. A review "
+        "notified from then is called a Domestic Abuse Related Death Review; a report completed "
+        "(first signed off) from then also goes to the Secretary of State, in reviews already "
+        "open too (the date is read again at sign-off). Prospective: empty until commenced "
+        "(statutory-reference.md §2.1).",
     )
 
     @field_validator("completion_reminder_months")
@@ -573,6 +575,7 @@ DEADLINE_TITLES = {
     "review-decision": "Decide whether to hold a review",
     "completion-target": "Complete the review",
     "dac-copy": "Send the report to the Domestic Abuse Commissioner",
+    "sos-copy": "Send the report to the Secretary of State",
 }
 
 DECISION_TITLES = {
@@ -593,6 +596,7 @@ DECISION_TITLES = {
     "qa-submission": "Submitted to the QA Panel",
     "qa": "QA Panel's letter",
     "dac-copy": "Copy to the Domestic Abuse Commissioner",
+    "sos-copy": "Copy to the Secretary of State",
     "publication-date": "Publication date agreed with the family",
     "publication": "Published",
     "recommendations": "Recommendations recorded",
@@ -632,6 +636,12 @@ class DhrStatus(Model):
     signed_off_on: date | None = None
     qa_submissions: tuple[QaSubmission, ...] = ()
     dac_copy_sent_on: date | None = None
+    secretary_of_state_copy_required: bool = Field(
+        default=False,
+        description="The report also goes to the Secretary of State: VPA 2024 s.19 was in force "
+        "on the day it was completed (the policy's darr_commencement).",
+    )
+    secretary_of_state_copy_sent_on: date | None = None
     publication: Publication = Field(default_factory=Publication)
     publication_blockers: tuple[str, ...] = ()
 

@@ -66,6 +66,10 @@ class DhrState(BaseModel):
     chair_id: str | None = None
     chair_email: str | None = None
     chair_reasons: tuple[str, ...] = ()
+    chair_letter_due: bool = Field(
+        default=False,
+        description="A chair the CSP appointed (`appoint_chair`) is still to be written to.",
+    )
     declaration: DeclareIndependence | None = None
     terms: list[SetTermsOfReference] = Field(default_factory=list)
     imrs_requested: bool = False
@@ -84,6 +88,14 @@ class DhrState(BaseModel):
     qa_notified: int = Field(default=0, description="Submissions sent to the Home Office.")
     dac_copy_sent_on: date | None = None
     dac_reminders: int = 0
+    sos_copy_required: bool | None = Field(
+        default=None,
+        description="Whether the report also goes to the Secretary of State (VPA 2024 s.19), "
+        "decided when the report is first signed off; None before, or in a run of a release "
+        "before the patch dhr-s19-secretary-of-state.",
+    )
+    sos_copy_sent_on: date | None = None
+    sos_reminders: int = 0
     publication: Publication = Field(default_factory=Publication)
     pending_publication: RecordPublication | None = None
     recommendations: list[DhrRecommendation] | None = None

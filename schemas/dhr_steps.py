@@ -272,6 +272,13 @@ class RecordDacCopy(Acting):
     sent_on: CaseDate
 
 
+class RecordSecretaryOfStateCopy(Acting):
+    """The report was sent to the Secretary of State (DVCVA 2004 s.9 as amended by VPA 2024
+    s.19, once in force for the review: rules/dhr.py `secretary_of_state_copy_required`)."""
+
+    sent_on: CaseDate
+
+
 class AgreePublicationDate(Acting):
     """The publication date agreed with the family (statutory-reference.md §2.3 step 15)."""
 

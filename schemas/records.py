@@ -12,6 +12,16 @@ from pydantic import Field
 from schemas.shared import Model
 
 
+class DeadlineRow(Model):
+    """One of a case's own deadlines as the records hold it (schemas.shared.Deadline)."""
+
+    name: str
+    due: date
+    state: str
+    completed_on: date | None = None
+    days_late: int = 0
+
+
 class CaseRecord(Model):
     """Insert or update the case row (keyed by case_id); None leaves a column unchanged, except
     next_deadline: None there means the case has no open deadline."""
@@ -26,6 +36,10 @@ class CaseRecord(Model):
     opened_by: str
     stage: str
     next_deadline: date | None = None
+    deadlines: tuple[DeadlineRow, ...] | None = Field(
+        default=None,
+        description="Every deadline of the case, met or not; None leaves them as recorded.",
+    )
     threshold_met: bool | None = None
     review_carried_out: bool | None = None
     recommendations: int | None = None

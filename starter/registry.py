@@ -134,9 +134,11 @@ class ProcessDefinition:
     """Every workflow class the process runs, for the worker and replay."""
     activities: Callable[[ActivityDeps], Sequence[Callable[..., Any]]] = lambda deps: ()
     """Its own activities, bound to the worker's dependencies."""
-    show_status: Callable[[Console, Any], None] | None = None
-    """Print what is particular to the process in a case's status, after the common tables."""
-    status_sections: Callable[[Any], list[tuple[str, list[tuple[str, str]]]]] | None = None
+    show_status: Callable[[Console, Any, date], None] | None = None
+    """Print what is particular to the process in a case's status, after the common tables;
+    the day is today when read (the rehearsal clock's in a rehearsal), since a status read from
+    the memo is as of the case's last change and an open task grows later without one."""
+    status_sections: Callable[[Any, date], list[tuple[str, list[tuple[str, str]]]]] | None = None
     """The same for the console: (heading, [(label, value)...]) sections for the case page."""
     figures: FigureDefinition | None = None
     """Its published figures, if the law requires any."""

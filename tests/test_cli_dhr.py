@@ -115,7 +115,7 @@ async def _record_a_review_with_a_late_imr(records_url: str, today: date) -> Non
 
     from activities.db import make_engine, make_session_factory, migrate
     from activities.records import RecordActivities
-    from schemas.records import CaseRecord, DecisionRow, TaskRow
+    from schemas.records import CaseRecord, DeadlineRow, DecisionRow, TaskRow
 
     await migrate(records_url)
     engine = make_engine(records_url)
@@ -137,6 +137,19 @@ async def _record_a_review_with_a_late_imr(records_url: str, today: date) -> Non
                 opened_by="coordinator@example.org",
                 stage="agency-reports",
                 next_deadline=today - timedelta(days=2),
+                deadlines=(
+                    DeadlineRow(
+                        name="review-decision",
+                        due=today - timedelta(days=20),
+                        state="missed",
+                        completed_on=today - timedelta(days=15),
+                        days_late=5,
+                    ),
+                    DeadlineRow(
+                        name="completion-target", due=today - timedelta(days=2), state="open"
+                    ),
+                    DeadlineRow(name="dac-copy", due=today + timedelta(days=2), state="open"),
+                ),
             ),
         ),
         *(
@@ -198,7 +211,10 @@ def test_report_dhr_json_counts_the_year_and_lists_open_reviews(tmp_path: Path) 
             "notified_on": (today - timedelta(days=30)).isoformat(),
             "age_days": "30",
             "stage": "Waiting for chronologies and IMRs",
-            "missed_deadline": (today - timedelta(days=2)).isoformat(),
+            "missed_deadlines": "Decide whether to hold a review (due "
+            f"{(today - timedelta(days=20)).isoformat()}, done 5 days late, on "
+            f"{(today - timedelta(days=15)).isoformat()}); Complete the review (due "
+            f"{(today - timedelta(days=2)).isoformat()}, 2 days late)",
             "late_agencies": f"Amber Valley Borough Council (IMR, due "
             f"{(today - timedelta(days=3)).isoformat()}, 3 days late)",
         }

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         imr_due,
         publication_removal,
         screen_notification,
+        secretary_of_state_copy_required,
     )
 
 HOLIDAY_YEARS = 4
@@ -237,9 +238,13 @@ class DomesticHomicideReviewWorkflow(DhrChair):
     async def _overview_report(self) -> str | None:
         s = self._s
         await self._wait_for(lambda: s.pending_sign_off is not None)
+        first = s.signed_off_on is None
+        statute = await self._policy_on_completion() if first else None
         sign_off = s.pending_sign_off
         assert sign_off is not None
-        first = s.signed_off_on is None
+        if statute is not None:
+            # Decided with signed_off_on, before any await, so the copy watch finds it at once.
+            s.sos_copy_required = secretary_of_state_copy_required(sign_off.signed_off_on, statute)
         s.signed_off_on, s.pending_sign_off = sign_off.signed_off_on, None
         versions = tuple(f"{d.kind} v{d.version}" for d in self._latest_documents().values())
         await self._decide(
@@ -260,12 +265,7 @@ class DomesticHomicideReviewWorkflow(DhrChair):
                 "within-target" if sign_off.signed_off_on <= first_target else "after-target",
                 (f"signed off on {sign_off.signed_off_on}", f"target {first_target}"),
             )
-            every = self.setup.policy.dac_copy_reminder_working_days
-            self._set_deadline(
-                "dac-copy",
-                add_working_days(sign_off.signed_off_on, every, s.holidays),
-                "as soon as reasonably practicable after completion (s.9(3B))",
-            )
+            self._set_copy_deadlines(sign_off.signed_off_on, statute)
         await self._move_to(Stage.QUALITY_ASSURANCE)
         return None
 
@@ -349,6 +349,7 @@ class DomesticHomicideReviewWorkflow(DhrChair):
                 and not self._recommendations_waiting()
                 and self._all_closed("recommendation-")
                 and s.dac_copy_sent_on is not None
+                and (not s.sos_copy_required or s.sos_copy_sent_on is not None)
             )
 
         while not finished():

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.dhr import DhrTask, Stage
     from schemas.dhr_state import DhrInput, DhrState
     from schemas.partner_task import PartnerTaskInput, PartnerTaskResult, TaskAgency, TaskKind
-    from schemas.records import CaseRecord, DecisionRow
+    from schemas.records import CaseRecord, DeadlineRow, DecisionRow
     from schemas.setup import DhrSetup
     from schemas.shared import Deadline, DeadlineState, DecisionRecord, Process
     from workflows import search_attributes
@@ -264,6 +264,16 @@ class DhrCase:
                 opened_by=self._case.opened_by,
                 stage=self._s.stage.value,
                 next_deadline=nxt,
+                deadlines=tuple(
+                    DeadlineRow(
+                        name=d.name,
+                        due=d.due,
+                        state=d.state.value,
+                        completed_on=d.completed_on,
+                        days_late=d.days_late,
+                    )
+                    for d in self._s.deadlines.values()
+                ),
                 threshold_met=self._s.review_held,
                 review_carried_out=self._s.signed_off_on is not None,
                 recommendations=len(recommendations) if recommendations is not None else None,

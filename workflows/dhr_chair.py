@@ -26,6 +26,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rules.chairs import ChairCase, rank_independent_chairs
 
 
+APPOINTED_CHAIR_LETTER = "dhr-appointed-chair-letter"
+"""Runs from this release write to a chair the CSP appointed during the allocation's own notice
+(the no-trained-chair test's intermittent failure: the letter was never sent)."""
+
+
 class DhrChair(DhrTimetable):
     """Step 5 of the procedure: the independent chair and the declaration."""
 
@@ -35,9 +40,14 @@ class DhrChair(DhrTimetable):
         s = self._s
         if s.chair_id is None and not s.chair_reasons:
             await self._allocate_chair()
-        if s.chair_id is None:
+        waited = s.chair_id is None
+        if waited:
             # No trained chair was eligible: the CSP appoints one (`appoint_chair`).
             await self._wait_for(lambda: s.chair_id is not None)
+        # The CSP may appoint while the allocation is still telling the coordinators that no
+        # chair was eligible; that chair is written to as well (before the patch, not at all).
+        if waited or (s.chair_letter_due and workflow.patched(APPOINTED_CHAIR_LETTER)):
+            s.chair_letter_due = False
             assert s.chair_email is not None
             await self._tell_chair(s.chair_email)
         await self._wait_for(lambda: s.declaration is not None)

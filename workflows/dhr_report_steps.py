@@ -1,9 +1,10 @@
-"""The review's report steps: documents, sign-off, QA, the Commissioner's copy, publication and
-the action plan (Updates with validators).
+"""The review's report steps: documents, sign-off, QA, the Commissioner's and the Secretary of
+State's copies, publication and the action plan (Updates with validators).
 
 2016 statutory guidance (overview report, executive summary and action plan; Home Office Quality
-Assurance Panel; publication); DVCVA 2004 s.9(3B) (copy to the Domestic Abuse Commissioner);
-domain/statutory-reference.md §2.3 steps 10-18. Documents are recorded by reference and SHA-256,
+Assurance Panel; publication); DVCVA 2004 s.9(3B) (copy to the Domestic Abuse Commissioner, and
+to the Secretary of State too once VPA 2024 s.19 is in force); domain/statutory-reference.md §2.3
+steps 10-18. Documents are recorded by reference and SHA-256,
 never their content. Publication is refused until the QA Panel approved the report, criminal
 proceedings concluded and the family agreed the date (rules/dhr.py `publication_blockers`).
 """
@@ -21,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         RecordDocument,
         RecordPublication,
         RecordQaOutcome,
+        RecordSecretaryOfStateCopy,
         SetRecommendations,
         SignOffReport,
         SubmitToQa,
@@ -126,6 +128,18 @@ class DhrReportSteps(DhrSteps):
     @record_dac_copy.validator
     def _check_dac(self, step: RecordDacCopy) -> None:
         self._require("record_dac_copy")
+        self._not_future("sent_on", step.sent_on)
+
+    @workflow.update
+    def record_secretary_of_state_copy(self, step: RecordSecretaryOfStateCopy) -> DhrStatus:
+        """Record that the report went to the Secretary of State (VPA 2024 s.19)."""
+        self._s.sos_copy_sent_on = step.sent_on
+        self._note(step.by, "sos-copy", "sent", (f"sent on {step.sent_on}",))
+        return self.status()
+
+    @record_secretary_of_state_copy.validator
+    def _check_sos(self, step: RecordSecretaryOfStateCopy) -> None:
+        self._require("record_secretary_of_state_copy")
         self._not_future("sent_on", step.sent_on)
 
     @workflow.update

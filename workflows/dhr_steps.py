@@ -52,6 +52,7 @@ WHILE_PAUSED = (
     "release_hold",
     "revise_timetable",
     "record_dac_copy",
+    "record_secretary_of_state_copy",
 )
 
 
@@ -67,6 +68,8 @@ class DhrSteps(DhrCase):
             steps += THROUGHOUT
         if s.signed_off_on is not None and s.dac_copy_sent_on is None:
             steps.append("record_dac_copy")
+        if s.sos_copy_required and s.sos_copy_sent_on is None:
+            steps.append("record_secretary_of_state_copy")
         if s.pause is not None:
             steps = [step for step in steps if step in WHILE_PAUSED]
         else:
@@ -116,6 +119,7 @@ class DhrSteps(DhrCase):
     def appoint_chair(self, step: AppointChair) -> DhrStatus:
         """The CSP appoints the chair when the allocation found none eligible (§2.5)."""
         self._s.chair_id, self._s.chair_email = step.chair_id, step.chair_email
+        self._s.chair_letter_due = True
         self._note(step.by, "chair", f"appointed:{step.chair_id}", (step.reason,))
         return self.status()
 
@@ -373,6 +377,8 @@ class DhrSteps(DhrCase):
             signed_off_on=s.signed_off_on,
             qa_submissions=tuple(s.qa),
             dac_copy_sent_on=s.dac_copy_sent_on,
+            secretary_of_state_copy_required=bool(s.sos_copy_required),
+            secretary_of_state_copy_sent_on=s.sos_copy_sent_on,
             publication=s.publication,
             publication_blockers=self._publication_blockers(workflow.now().date())
             if s.stage in (Stage.PUBLICATION, Stage.QUALITY_ASSURANCE)

@@ -133,7 +133,8 @@ def status(
         )
     console.print(table)
     if definition.show_status is not None:
-        definition.show_status(console, case)
+        # Judged today, not as of the case's last change: an open task grows late meanwhile.
+        definition.show_status(console, case, _today(*_settings()))
     steps = (
         _verbs(definition, case.allowed_steps) or "none (the case is waiting on partners or time)"
     )

@@ -259,8 +259,9 @@ def show_threshold(console: Console, decision: ThresholdDecision) -> None:
         console.print(f"  - {reason}")
 
 
-def show_status(console: Console, case: CaseStatus) -> None:
-    """Print the Community Trigger's own parts of a status: proposal, chair, meeting."""
+def show_status(console: Console, case: CaseStatus, today: date | None = None) -> None:
+    """Print the Community Trigger's own parts of a status: proposal, chair, meeting (nothing
+    in them depends on the day it is read)."""
     decided = any(d.step == "threshold" for d in case.decisions)
     if case.proposed_threshold is not None and not decided:
         console.print("Proposed threshold decision:", style="bold")
@@ -304,7 +305,9 @@ def _letter_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]
     return [("Letters to post", rows)] if rows else []
 
 
-def status_sections(case: CaseStatus) -> list[tuple[str, list[tuple[str, str]]]]:
+def status_sections(
+    case: CaseStatus, today: date | None = None
+) -> list[tuple[str, list[tuple[str, str]]]]:
     """The console's view of the same parts: (heading, rows)."""
     sections: list[tuple[str, list[tuple[str, str]]]] = []
     decided = any(d.step == "threshold" for d in case.decisions)

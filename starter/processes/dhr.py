@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.dhr import (
+    DEADLINE_TITLES,
     STAGE_TITLES,
     ChargeStatus,
     DeathCause,
@@ -46,6 +47,7 @@ from schemas.dhr_steps import (
     RecordProceeding,
     RecordPublication,
     RecordQaOutcome,
+    RecordSecretaryOfStateCopy,
     ReleaseHold,
     ResumeReview,
     ReviseTimetable,
@@ -62,6 +64,7 @@ from starter.registry import ActivityDeps, FigureDefinition, ProcessDefinition, 
 
 if TYPE_CHECKING:
     from activities.db import SessionFactory
+    from activities.dhr_queries import MissedDeadline
 
 EXAMPLE_REFERENCE = "AV-DHR-EXAMPLE-001"
 
@@ -164,8 +167,17 @@ def show_dhr_screening(console: Console, screening: DhrScreening) -> None:
     )
 
 
-def _imr_rows(case: DhrStatus) -> list[tuple[str, str, str, str, str]]:
-    """Per agency: requested, due, received, days late (issue 14 step 7)."""
+def _imr_rows(case: DhrStatus, today: date) -> list[tuple[str, str, str, str, str]]:
+    """Per agency: requested, due, received, days late (issue 14 step 7).
+
+    An IMR still open is judged on `today`, the day the status is read: the status is as of the
+    review's last change, and an overdue IMR grows later without the review recording anything.
+    Its days late are counted as the partner task counts them when it is answered (calendar days
+    after the due date, workflows/rules/deadlines.py `days_late`; the due date itself is set in
+    the area's working days). An answered IMR keeps the days late recorded on its answer.
+    """
+    from workflows.rules.deadlines import days_late
+
     rows = []
     for task in case.tasks:
         if task.kind != "imr":
@@ -175,15 +187,17 @@ def _imr_rows(case: DhrStatus) -> list[tuple[str, str, str, str, str]]:
             received = "cancelled"
         late = task.days_late
         if task.answered_on is None and task.state in ("open", "overdue"):
-            late = max(0, (case.as_of.date() - task.due).days)
+            late = days_late(task.due, today)
         rows.append(
             (task.agency, task.requested_on.isoformat(), task.due.isoformat(), received, str(late))
         )
     return rows
 
 
-def status_sections(case: DhrStatus) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The console's view of a review's own parts: (heading, rows); ids and dates, no names."""
+def status_sections(case: DhrStatus, today: date) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The console's view of a review's own parts: (heading, rows); ids and dates, no names.
+
+    `today` is the day it is read, for the days late of IMRs still open (`_imr_rows`)."""
     sections: list[tuple[str, list[tuple[str, str]]]] = []
     if case.screening is not None:
         sections.append(
@@ -220,7 +234,7 @@ def status_sections(case: DhrStatus) -> list[tuple[str, list[tuple[str, str]]]]:
             )
         )
     sections.append(("The review", review))
-    imrs = _imr_rows(case)
+    imrs = _imr_rows(case, today)
     if imrs:
         sections.append(
             (
@@ -257,6 +271,13 @@ def status_sections(case: DhrStatus) -> list[tuple[str, list[tuple[str, str]]]]:
         rows.append(
             ("Copy to the Domestic Abuse Commissioner", str(case.dac_copy_sent_on or "not yet"))
         )
+        if case.secretary_of_state_copy_required:
+            rows.append(
+                (
+                    "Copy to the Secretary of State (Victims and Prisoners Act 2024 s.19)",
+                    str(case.secretary_of_state_copy_sent_on or "not yet"),
+                )
+            )
         sections.append(("Report and quality assurance", rows))
     publication = case.publication
     if publication.agreed_date or publication.published_on or case.publication_blockers:
@@ -269,11 +290,12 @@ def status_sections(case: DhrStatus) -> list[tuple[str, list[tuple[str, str]]]]:
     return sections
 
 
-def show_status(console: Console, case: DhrStatus) -> None:
-    """Print a review's own parts after the common tables, with the per-agency IMR table."""
+def show_status(console: Console, case: DhrStatus, today: date) -> None:
+    """Print a review's own parts after the common tables, with the per-agency IMR table
+    (open IMRs judged on `today`, the day it is read)."""
     if case.screening is not None:
         show_dhr_screening(console, case.screening)
-    imrs = _imr_rows(case)
+    imrs = _imr_rows(case, today)
     if imrs:
         table = Table(title="Chronologies and IMRs")
         for column in ("agency", "requested", "due", "received", "days late"):
@@ -281,7 +303,7 @@ def show_status(console: Console, case: DhrStatus) -> None:
         for row in imrs:
             table.add_row(*row)
         console.print(table)
-    for heading, rows in status_sections(case):
+    for heading, rows in status_sections(case, today):
         if heading in ("Proposed decision", "Chronologies and IMRs"):
             continue
         console.print(heading, style="bold", markup=False)
@@ -333,6 +355,12 @@ STEPS = (
     StepDefinition("qa-outcome", "record_qa_outcome", RecordQaOutcome, "Record the QA letter"),
     StepDefinition("dac-copy", "record_dac_copy", RecordDacCopy, "Record the Commissioner's copy"),
     StepDefinition(
+        "sos-copy",
+        "record_secretary_of_state_copy",
+        RecordSecretaryOfStateCopy,
+        "Record the Secretary of State's copy",
+    ),
+    StepDefinition(
         "publication-date",
         "agree_publication_date",
         AgreePublicationDate,
@@ -368,6 +396,7 @@ FIGURE_LABELS: dict[str, str] = {
     "qa_amendments": "QA Panel letters asking for amendments",
     "published": "Reports published",
     "copied_to_commissioner": "Reports copied to the Domestic Abuse Commissioner",
+    "copied_to_secretary_of_state": "Reports copied to the Secretary of State (VPA 2024 s.19)",
 }
 """The DHR figures in the order a CSP reports them (activities/dhr_queries.py counts them)."""
 
@@ -376,7 +405,7 @@ OPEN_REVIEW_COLUMNS = {
     "notified_on": "Notified",
     "age_days": "Days since notification",
     "stage": "Stage",
-    "missed_deadline": "Deadline missed",
+    "missed_deadlines": "Deadlines missed",
     "late_agencies": "Late agencies",
 }
 
@@ -387,6 +416,15 @@ async def _count(session_factory: SessionFactory, area: str, year: int) -> dict[
     from activities.dhr_queries import dhr_figures
 
     return await dhr_figures(session_factory, area, *FIGURES.period_of(year))
+
+
+def _missed_in_words(missed: MissedDeadline) -> str:
+    """'Complete the review (due 2025-08-31, 12 days late)'; 'done ... late' once met late."""
+    title = DEADLINE_TITLES.get(missed.name, missed.name) if missed.name else "Next deadline"
+    late = f"{missed.days_late} days late"
+    if missed.completed_on is not None:
+        late = f"done {late}, on {missed.completed_on.isoformat()}"
+    return f"{title} (due {missed.due.isoformat()}, {late})"
 
 
 async def _open_reviews(
@@ -402,7 +440,7 @@ async def _open_reviews(
             "notified_on": review.notified_on.isoformat(),
             "age_days": str(review.age_days),
             "stage": STAGE_TITLES.get(Stage(review.stage), review.stage),
-            "missed_deadline": review.missed_deadline.isoformat() if review.missed_deadline else "",
+            "missed_deadlines": "; ".join(_missed_in_words(m) for m in review.missed_deadlines),
             "late_agencies": "; ".join(
                 f"{names.get(late.agency, late.agency)} ({_TASK_WORDS.get(late.kind, late.kind)}, "
                 f"due {late.due.isoformat()}, {late.days_late} days late)"

@@ -459,8 +459,9 @@ async def case_page(request: Request, account: Account) -> Response:
         requested = {task_id: requested_on for task_id, requested_on in rows}
     flash = request.session.pop("flash", None)
     words = Words(console.directory, spec, {t.task_id: t for t in status.tasks})
-    as_of = getattr(status, "as_of", None)
-    today = as_of.date() if isinstance(as_of, datetime) else datetime.now(UTC).date()
+    # Judged today (the rehearsal clock's day in a rehearsal), not as of the case's last
+    # change: an open deadline or task grows late without the case recording anything.
+    today = await _cases_today(console)
     return page(
         request,
         "case.html.j2",
@@ -474,7 +475,7 @@ async def case_page(request: Request, account: Account) -> Response:
         next_up=_next_up(timeline.deadlines),
         stage=str(status.stage),
         status=status,
-        sections=spec.status_sections(status) if spec.status_sections else [],
+        sections=spec.status_sections(status, today) if spec.status_sections else [],
         timeline=timeline,
         spec=spec,
         steps=steps,

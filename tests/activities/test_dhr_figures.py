@@ -3,7 +3,7 @@ wrote.
 
 The rows are what DomesticHomicideReviewWorkflow records (workflows/dhr*.py): the case row, its
 decisions (`proposal` with the route, `review-decision`, `completion`, `qa-submission`, `qa`,
-`publication`, `dac-copy`) and its scoping and IMR tasks.
+`publication`, `dac-copy`, `sos-copy`), its deadlines and its scoping and IMR tasks.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 from temporalio.testing import ActivityEnvironment
 
 from activities.db import SessionFactory
-from activities.dhr_queries import dhr_figures, open_reviews
+from activities.dhr_queries import MissedDeadline, dhr_figures, open_reviews
 from activities.records import RecordActivities
-from schemas.records import CaseRecord, DecisionRow, TaskRow
+from schemas.records import CaseRecord, DeadlineRow, DecisionRow, TaskRow
 
 FY2025 = (date(2025, 4, 1), date(2026, 3, 31))
 TODAY = date(2025, 9, 1)
@@ -83,6 +83,7 @@ async def test_figures_count_a_financial_year_by_the_day_each_step_was_recorded(
         ("qa-submission", "submission 2", on(date(2025, 11, 1))),
         ("qa", "approved", on(date(2025, 12, 1))),
         ("dac-copy", "sent", on(date(2025, 12, 2))),
+        ("sos-copy", "sent", on(date(2025, 12, 3))),
         # 31 March 2026 23:30 UTC is 1 April 00:30 in London (BST): the next year.
         ("publication", "published", datetime(2026, 3, 31, 23, 30, tzinfo=UTC)),
         stage="action-plan",
@@ -134,6 +135,7 @@ async def test_figures_count_a_financial_year_by_the_day_each_step_was_recorded(
         "qa_amendments": 1,
         "published": 0,
         "copied_to_commissioner": 1,
+        "copied_to_secretary_of_state": 1,
     }
     next_year = await dhr_figures(
         session_factory, "amber-valley", date(2026, 4, 1), date(2027, 3, 31)
@@ -141,18 +143,33 @@ async def test_figures_count_a_financial_year_by_the_day_each_step_was_recorded(
     assert (next_year["published"], next_year["notifications"]) == (1, 0)
 
 
-async def test_open_reviews_show_age_stage_missed_deadline_and_late_agencies(
+async def test_open_reviews_show_age_stage_every_missed_deadline_and_late_agencies(
     records: RecordActivities, session_factory: SessionFactory
 ) -> None:
-    """An unanswered scoping or IMR request past its due date is late; answered ones are not."""
+    """Every deadline of a review open past its due date or met late is missed, with its days
+    late; an unanswered scoping or IMR request past its due date is late, answered ones not."""
     case_id = await review(
         records,
         "LATE",
         date(2025, 6, 1),
         stage="agency-reports",
-        next_deadline=date(2025, 8, 31),
+        next_deadline=date(2025, 8, 20),
+        deadlines=(
+            DeadlineRow(
+                name="review-decision",
+                due=date(2025, 7, 1),
+                state="missed",
+                completed_on=date(2025, 7, 4),
+                days_late=3,
+            ),
+            DeadlineRow(name="sos-copy", due=date(2025, 8, 31), state="open"),
+            DeadlineRow(name="completion-target", due=date(2025, 8, 20), state="open"),
+            DeadlineRow(name="dac-copy", due=date(2025, 9, 1), state="open"),
+            DeadlineRow(name="other", due=date(2025, 6, 1), state="cancelled"),
+        ),
     )
     await review(records, "ONTIME", date(2025, 8, 1), next_deadline=date(2025, 9, 1))
+    await review(records, "BEFORE", date(2025, 8, 2), next_deadline=date(2025, 8, 30))
     await review(records, "SHUT", date(2025, 5, 1), stage="closed", closed_at=on(date(2025, 8, 1)))
     for agency, kind, due, state, answered_on in (
         ("police", "imr", date(2025, 8, 20), "overdue", None),
@@ -176,21 +193,23 @@ async def test_open_reviews_show_age_stage_missed_deadline_and_late_agencies(
             ),
         )
 
-    late, on_time = await open_reviews(session_factory, "amber-valley", TODAY)
+    late, on_time, before = await open_reviews(session_factory, "amber-valley", TODAY)
 
-    assert (late.reference, late.age_days, late.stage, late.missed_deadline) == (
-        "LATE",
-        92,
-        "agency-reports",
-        date(2025, 8, 31),
+    assert (late.reference, late.age_days, late.stage) == ("LATE", 92, "agency-reports")
+    assert late.missed_deadlines == (
+        MissedDeadline("review-decision", date(2025, 7, 1), 3, date(2025, 7, 4)),
+        MissedDeadline("completion-target", date(2025, 8, 20), 12),
+        MissedDeadline("sos-copy", date(2025, 8, 31), 1),
     )
+    # A review recorded before its deadlines were (migration 0006): its next deadline stands in.
+    assert before.missed_deadlines == (MissedDeadline(None, date(2025, 8, 30), 2),)
     assert [(r.agency, r.kind, r.days_late) for r in late.late_requests] == [
         ("housing", "scoping", 78),
         ("police", "imr", 12),
         ("nhs-trust", "imr", 1),
     ]
-    assert (on_time.reference, on_time.missed_deadline, on_time.late_requests) == (
+    assert (on_time.reference, on_time.missed_deadlines, on_time.late_requests) == (
         "ONTIME",
-        None,
+        (),
         (),
     )

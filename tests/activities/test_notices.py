@@ -144,6 +144,7 @@ DHR_PLACEHOLDERS: dict[str, set[str]] = {
         "reason",
         "target",
     },
+    "dhr/sos-copy-reminder": {"case_id", "case_reference", "reminder_number", "signed_off_on"},
     "dhr/step-overdue": {"case_id", "case_reference", "days_overdue", "due", "step"},
     "dhr/step-reminder": {"case_id", "case_reference", "due", "step"},
 }

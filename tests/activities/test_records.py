@@ -119,12 +119,16 @@ async def test_a_database_at_the_head_is_left_alone_and_an_older_one_upgraded(
         await conn.execute(sa.text("DROP TABLE sign_in_failures"))
         await conn.execute(sa.text("DROP TABLE users"))
         await conn.execute(sa.text("DROP TABLE access_tokens"))
+        await conn.execute(sa.text("ALTER TABLE cases DROP COLUMN deadlines"))
     await migrate(records_url)
     async with engine.connect() as conn:
         version = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).all()
         tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
     assert version == [(SCHEMA_HEAD,)]
     assert {"users", "sign_in_failures", "access_tokens"} <= set(tables)
+    async with engine.connect() as conn:
+        columns = await conn.run_sync(lambda c: sa.inspect(c).get_columns("cases"))
+    assert "deadlines" in {column["name"] for column in columns}
 
 
 async def test_record_case_twice_leaves_one_row(

@@ -174,6 +174,7 @@ DHR_VALID: dict[type[BaseModel], dict[str, Any]] = {
     dhr_steps.SubmitToQa: {"by": BY, "submitted_on": TODAY.isoformat()},
     dhr_steps.RecordQaOutcome: {"by": BY, "outcome": "approved", "letter_on": TODAY.isoformat()},
     dhr_steps.RecordDacCopy: {"by": BY, "sent_on": TODAY.isoformat()},
+    dhr_steps.RecordSecretaryOfStateCopy: {"by": BY, "sent_on": TODAY.isoformat()},
     dhr_steps.AgreePublicationDate: {
         "by": BY,
         "publish_on": TODAY.isoformat(),

@@ -652,6 +652,17 @@ def test_the_darr_name_applies_from_its_commencement_date() -> None:
     assert policy.review_name(date(2026, 10, 1)) == "Domestic Abuse Related Death Review"
 
 
+def test_the_secretary_of_state_copy_counts_from_the_day_the_report_is_completed() -> None:
+    """VPA 2024 s.19: a report completed on or after commencement also goes to the Secretary of
+    State; one completed the day before does not; no commencement date, never."""
+    from workflows.rules.dhr import secretary_of_state_copy_required
+
+    policy = DhrPolicy(name="derbyshire-dhr", version=2, darr_commencement=date(2026, 10, 1))
+    assert secretary_of_state_copy_required(date(2026, 10, 1), policy)
+    assert not secretary_of_state_copy_required(date(2026, 9, 30), policy)
+    assert not secretary_of_state_copy_required(date(2099, 1, 1), DhrPolicy(name="x", version=1))
+
+
 def test_a_reminder_at_or_after_the_completion_target_is_refused() -> None:
     """Policy: reminders come before the target; they are kept in order without repeats."""
     with pytest.raises(ValidationError, match="before completion_target_months"):

@@ -38,7 +38,7 @@ from tests.conftest import Inbox, free_port, start_time_skipping_server
 from tests.internal_codes import internal_codes
 from tests.web.conftest import AUDITOR, NORTH, PASSWORD, SOUTH, given_stall
 from tests.web.test_console import LongAgoSigner, answer_link_in_mail, application_pairs, close
-from tests.workflows.dhr_cases import close_and_finish
+from tests.workflows.dhr_cases import close_and_finish, to_agency_reports
 from tests.workflows.dhr_cases import notification as dhr_notification
 from tests.workflows.directory import application
 from tests.workflows.helpers import eventually
@@ -385,7 +385,7 @@ async def test_the_checks_catch_a_planted_violation(served: WebServer, chromium:
 
 
 @pytest.mark.usefixtures("worker")
-async def test_a_dhr_from_the_start_form_to_a_scoping_answer_and_the_figures_in_a_browser(
+async def test_a_dhr_from_the_start_form_to_scoping_and_imr_answers_and_the_figures(
     served: WebServer,
     chromium: Browser,
     env: WorkflowEnvironment,
@@ -395,8 +395,8 @@ async def test_a_dhr_from_the_start_form_to_a_scoping_answer_and_the_figures_in_
     today: date,
 ) -> None:
     """A coordinator starts a DHR from the form, the police answer scoping through the link in
-    their mail, and the figures page lists the open review; every page accessible and within its
-    security policy."""
+    their mail, the figures page lists the open review, and the police answer their IMR request
+    through its link; every page accessible and within its security policy."""
     base, checked = served.url, Checked()
     context, page = await new_context(chromium, checked)
     case_id = "dhr-north-N-DHR-B1"
@@ -437,10 +437,37 @@ async def test_a_dhr_from_the_start_form_to_a_scoping_answer_and_the_figures_in_
         await audit(page, checked, "dhr-figures")
         table = await page.locator("#open-cases").inner_text()
         assert "N-DHR-B1" in table and "Deciding whether to hold a review" in table, table
+
+        # Decided, chaired and scoped by the coordinator's steps; the police then answer their
+        # IMR request through the link in its mail (issue 14 "Tests").
+        await to_agency_reports(cspflow, case_id, today)
+        token = await answer_link_in_mail(inbox, "test-police", about="individual management")
+        partner_context, partner = await new_context(chromium, checked)
+        await partner.goto(f"{base}/answer/{token}")
+        await audit(partner, checked, "dhr-imr-answer")
+        await scan_for_codes(partner, console, case_id)
+        await partner.fill("#f-summary", "Two call-outs in the scope period; no disclosure.")
+        await partner.check('[name="chronology_included"][value="true"]')
+        await partner.check('[name="author_independent"][value="true"]')
+        await partner.fill("#f-signed-off-by", "Head of Public Protection")
+        await partner.click("form button.govuk-button:has-text('Send answer') >> nth=-1")
+        await partner.locator("h1:has-text('Answer received')").wait_for()
+        await partner_context.close()
+        answered = await eventually(
+            lambda: cspflow.case_status(case_id),
+            lambda s: any(t.kind == "imr" and t.state == "answered" for t in s.tasks),
+            what="the police's IMR on the review",
+        )
+        imr = next(t for t in answered.tasks if t.kind == "imr" and t.state == "answered")
+        assert (imr.agency, imr.author_independent, imr.signed_off_by) == (
+            "test-police",
+            True,
+            "Head of Public Protection",
+        )
     finally:
         await context.close()
         if started:
             await close_and_finish(env, cspflow, case_id)
     assert checked.violations == [], "\n".join(checked.violations)
     assert checked.csp == [], "\n".join(checked.csp)
-    assert len(checked.pages) == 5
+    assert len(checked.pages) == 6

@@ -68,10 +68,14 @@ async def threshold_open(cspflow: Cspflow, case_id: str) -> None:
     )
 
 
-async def answer_link_in_mail(inbox: Inbox, agency: str) -> str:
+async def answer_link_in_mail(inbox: Inbox, agency: str, *, about: str = "") -> str:
+    """The answer link in the first mail to `agency` whose subject has `about` (any case)."""
+
     def links() -> list[str]:
         found = []
         for message in inbox.to(f"requests@{agency}.example.org"):
+            if about.lower() not in str(message["Subject"]).lower():
+                continue
             body = message.get_body(preferencelist=("plain",))
             found += ANSWER_LINK.findall(body.get_content() if body else "")
         return found

@@ -84,29 +84,27 @@ IMR_ANSWER = {
 SCOPING_ANSWER = {"had_contact": True, "records_secured": True, "summary": "Contact in 2024."}
 
 
-async def to_agency_reports(cspflow: Cspflow, case_id: str, today: date) -> DhrStatus:
-    """Take a review from notification to IMRs requested: decision, chair, terms."""
-    from schemas.dhr_steps import DecideReview, DeclareIndependence, SetTermsOfReference
+async def declare(cspflow: Cspflow, case_id: str, chair_id: str | None, today: date) -> DhrStatus:
+    """The chair's signed independence declaration, confirming both tests (§2.5)."""
+    from schemas.dhr_steps import DeclareIndependence
 
-    await at_stage(cspflow, case_id, Stage.DECISION)
-    await step(cspflow, case_id, "decide_review", DecideReview, decision="confirm")
-    chair = await eventually(
-        lambda: status(cspflow, case_id),
-        lambda s: s.stage is Stage.CHAIR and s.chair_id is not None,
-        what="chair",
-    )
-    await step(
+    return await step(
         cspflow,
         case_id,
         "declare_independence",
         DeclareIndependence,
-        chair_id=chair.chair_id,
+        chair_id=chair_id,
         signed_on=today.isoformat(),
         not_employed_by_involved_agency=True,
         no_line_management_link=True,
     )
-    await at_stage(cspflow, case_id, Stage.PANEL)
-    await step(
+
+
+async def set_terms(cspflow: Cspflow, case_id: str, today: date) -> DhrStatus:
+    """A panel of every agency, two years' scope, one line of enquiry; IMRs by the default."""
+    from schemas.dhr_steps import SetTermsOfReference
+
+    return await step(
         cspflow,
         case_id,
         "set_terms_of_reference",
@@ -116,18 +114,29 @@ async def to_agency_reports(cspflow: Cspflow, case_id: str, today: date) -> DhrS
         scope_to=today.isoformat(),
         key_lines_of_enquiry=["What did agencies know of the abuse?"],
     )
+
+
+async def to_agency_reports(cspflow: Cspflow, case_id: str, today: date) -> DhrStatus:
+    """Take a review from notification to IMRs requested: decision, chair, terms."""
+    from schemas.dhr_steps import DecideReview
+
+    await at_stage(cspflow, case_id, Stage.DECISION)
+    await step(cspflow, case_id, "decide_review", DecideReview, decision="confirm")
+    chair = await eventually(
+        lambda: status(cspflow, case_id),
+        lambda s: s.stage is Stage.CHAIR and s.chair_id is not None,
+        what="chair",
+    )
+    await declare(cspflow, case_id, chair.chair_id, today)
+    await at_stage(cspflow, case_id, Stage.PANEL)
+    await set_terms(cspflow, case_id, today)
     return await at_stage(cspflow, case_id, Stage.AGENCY_REPORTS)
 
 
-async def to_quality_assurance(cspflow: Cspflow, case_id: str, today: date) -> DhrStatus:
-    """From IMRs requested to the report signed off: every IMR answered, documents recorded."""
+async def sign_off(cspflow: Cspflow, case_id: str, today: date, prefix: str = "") -> DhrStatus:
+    """Record version 1 of each document (references `{prefix}{kind}-1`) and sign them off."""
     from schemas.dhr_steps import RecordDocument, SignOffReport
 
-    reports = await status(cspflow, case_id)
-    for task in reports.tasks:
-        if task.kind == "imr" and task.state in ("open", "overdue"):
-            await cspflow.submit(task.task_id, IMR_ANSWER)
-    await at_stage(cspflow, case_id, Stage.REPORT)
     for kind in ("overview-report", "executive-summary", "action-plan"):
         await step(
             cspflow,
@@ -135,10 +144,10 @@ async def to_quality_assurance(cspflow: Cspflow, case_id: str, today: date) -> D
             "record_document",
             RecordDocument,
             kind=kind,
-            reference=f"{kind}-1",
+            reference=f"{prefix}{kind}-1",
             sha256="ab" * 32,
         )
-    await step(
+    return await step(
         cspflow,
         case_id,
         "sign_off_report",
@@ -146,7 +155,49 @@ async def to_quality_assurance(cspflow: Cspflow, case_id: str, today: date) -> D
         signed_off_on=today.isoformat(),
         agreed_by="CSP chair",
     )
+
+
+async def to_quality_assurance(cspflow: Cspflow, case_id: str, today: date) -> DhrStatus:
+    """From IMRs requested to the report signed off: every IMR answered, documents recorded."""
+    reports = await status(cspflow, case_id)
+    for task in reports.tasks:
+        if task.kind == "imr" and task.state in ("open", "overdue"):
+            await cspflow.submit(task.task_id, IMR_ANSWER)
+    await at_stage(cspflow, case_id, Stage.REPORT)
+    await sign_off(cspflow, case_id, today)
     return await at_stage(cspflow, case_id, Stage.QUALITY_ASSURANCE)
+
+
+async def qa_round(
+    cspflow: Cspflow,
+    case_id: str,
+    today: date,
+    outcome: str = "approved",
+    *,
+    share_draft: bool = True,
+) -> DhrStatus:
+    """Share the draft with the family (unless already shared), submit to the QA Panel, and
+    record its letter: `approved` or `amendments`."""
+    from schemas.dhr_steps import RecordFamilyInvolvement, RecordQaOutcome, SubmitToQa
+
+    if share_draft:
+        await step(
+            cspflow,
+            case_id,
+            "record_family_involvement",
+            RecordFamilyInvolvement,
+            step="draft-shared",
+            on=today.isoformat(),
+        )
+    await step(cspflow, case_id, "submit_to_qa", SubmitToQa, submitted_on=today.isoformat())
+    return await step(
+        cspflow,
+        case_id,
+        "record_qa_outcome",
+        RecordQaOutcome,
+        outcome=outcome,
+        letter_on=today.isoformat(),
+    )
 
 
 async def close_and_finish(env: Any, cspflow: Cspflow, case_id: str) -> None:

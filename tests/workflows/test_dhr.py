@@ -16,27 +16,24 @@ from schemas.dhr import DhrOutcome, Stage
 from schemas.dhr_steps import (
     AgreePublicationDate,
     DecideReview,
-    DeclareIndependence,
     RecordDacCopy,
-    RecordDocument,
-    RecordFamilyInvolvement,
     RecordPublication,
-    RecordQaOutcome,
     SetRecommendations,
-    SetTermsOfReference,
-    SignOffReport,
     SubmitToQa,
 )
 from starter.client import ClientError, Cspflow
 from tests.conftest import Inbox
 from tests.workflows.dhr_cases import (
-    IMR_ANSWER,
     SCOPING_ANSWER,
     at_stage,
+    declare,
     notification,
+    qa_round,
+    set_terms,
     start,
     status,
     step,
+    to_quality_assurance,
 )
 from tests.workflows.directory import AGENCIES, HOME_OFFICE
 from tests.workflows.helpers import case_result, eventually
@@ -53,16 +50,7 @@ async def test_a_decision_not_to_review_tells_the_home_office_why_and_closes(
     assert found.screening is not None and not found.screening.review_required
     assert {t.agency for t in found.tasks if t.kind == "scoping"} == set(AGENCIES)
     with pytest.raises(ClientError, match="declare_independence is not allowed"):
-        await step(
-            cspflow,
-            case_id,
-            "declare_independence",
-            DeclareIndependence,
-            chair_id="chair-north",
-            signed_on=today.isoformat(),
-            not_employed_by_involved_agency=True,
-            no_line_management_link=True,
-        )
+        await declare(cspflow, case_id, "chair-north", today)
     await step(
         cspflow,
         case_id,
@@ -103,73 +91,18 @@ async def test_a_review_completed_inside_six_months_runs_to_closure(
     )
     assert chair.completion_target is not None and chair.review_held
     assert len(inbox.to(HOME_OFFICE)) == 1
-    await step(
-        cspflow,
-        case_id,
-        "declare_independence",
-        DeclareIndependence,
-        chair_id=chair.chair_id,
-        signed_on=today.isoformat(),
-        not_employed_by_involved_agency=True,
-        no_line_management_link=True,
-    )
+    await declare(cspflow, case_id, chair.chair_id, today)
     await at_stage(cspflow, case_id, Stage.PANEL)
-    await step(
-        cspflow,
-        case_id,
-        "set_terms_of_reference",
-        SetTermsOfReference,
-        panel=[{"agency": a, "role": "Safeguarding lead"} for a in AGENCIES],
-        scope_from=(today - timedelta(days=730)).isoformat(),
-        scope_to=today.isoformat(),
-        key_lines_of_enquiry=["What did agencies know of the abuse?"],
-    )
+    await set_terms(cspflow, case_id, today)
     reports = await at_stage(cspflow, case_id, Stage.AGENCY_REPORTS)
     imrs = [t for t in reports.tasks if t.kind == "imr"]
     assert {t.agency for t in imrs} == set(AGENCIES)
     assert all(t.due == today + timedelta(weeks=8) for t in imrs)
-    for task in imrs:
-        await cspflow.submit(task.task_id, IMR_ANSWER)
-    await at_stage(cspflow, case_id, Stage.REPORT)
-    for kind in ("overview-report", "executive-summary", "action-plan"):
-        await step(
-            cspflow,
-            case_id,
-            "record_document",
-            RecordDocument,
-            kind=kind,
-            reference=f"FULL-1-{kind}",
-            sha256="ab" * 32,
-        )
-    await step(
-        cspflow,
-        case_id,
-        "sign_off_report",
-        SignOffReport,
-        signed_off_on=today.isoformat(),
-        agreed_by="CSP chair",
-    )
-    await at_stage(cspflow, case_id, Stage.QUALITY_ASSURANCE)
+    await to_quality_assurance(cspflow, case_id, today)
     with pytest.raises(ClientError, match="share the draft with the family"):
         await step(cspflow, case_id, "submit_to_qa", SubmitToQa, submitted_on=today.isoformat())
-    await step(
-        cspflow,
-        case_id,
-        "record_family_involvement",
-        RecordFamilyInvolvement,
-        step="draft-shared",
-        on=today.isoformat(),
-    )
-    await step(cspflow, case_id, "submit_to_qa", SubmitToQa, submitted_on=today.isoformat())
+    await qa_round(cspflow, case_id, today)
     await eventually(lambda: _mail(inbox, HOME_OFFICE), lambda n: n == 2, what="QA submission")
-    await step(
-        cspflow,
-        case_id,
-        "record_qa_outcome",
-        RecordQaOutcome,
-        outcome="approved",
-        letter_on=today.isoformat(),
-    )
     await at_stage(cspflow, case_id, Stage.PUBLICATION)
     await step(cspflow, case_id, "record_dac_copy", RecordDacCopy, sent_on=today.isoformat())
     await step(

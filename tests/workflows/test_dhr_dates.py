@@ -3,7 +3,8 @@
 Two agencies late with their IMRs: reminders 3 and 1 working days before the due date, overdue
 notices and escalation to the agency's senior manager and the coordinator on the first working
 day after it and every 2 working days (the test policy; May Day skipped), and the per-agency
-table of requested, due, received and days late (issue 14 step 7). Then the six-month target:
+table of requested, due, received and days late (issue 14 step 7), an open IMR's judged on the
+day the status is read. Then the six-month target:
 reminders at 4 and 5 months and an escalation when missed (2016 guidance §5).
 """
 
@@ -14,13 +15,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
+from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.db import SessionFactory
+from activities.dhr_queries import MissedDeadline, open_reviews
 from schemas.dhr import Stage
 from schemas.dhr_steps import DecideReview, ReviseTimetable
 from starter.client import Cspflow
-from starter.processes.dhr import _imr_rows
+from starter.processes.dhr import _imr_rows, show_status, status_sections
 from tests.conftest import Inbox, start_time_skipping_server
 from tests.workflows.dhr_cases import (
     IMR_ANSWER,
@@ -88,9 +92,19 @@ async def test_two_agencies_late_with_imrs_are_reminded_and_escalated_on_working
     assert days_sent(inbox, "requests@north-council.example.org", "reminder", IMR) == []
     assert len(days_sent(inbox, COORDINATOR, "escalation", IMR)) == 6
     late = await status(cspflow, case_id)
-    table = {row[0]: row for row in _imr_rows(late)}
+    # The status is as of the review's last change; open IMRs are judged on the day it is read.
+    assert late.as_of.date() < date(2049, 5, 5)
+    table = {row[0]: row for row in _imr_rows(late, date(2049, 5, 5))}
     assert table["north-council"][3] == "2049-03-01" and table["north-council"][4] == "0"
-    assert table["test-police"][3] == "-"
+    assert table["test-police"][3] == "-" and table["test-police"][4] == "9"
+    printed = Console(record=True, width=200)
+    show_status(printed, late, date(2049, 5, 6))
+    police = next(line for line in printed.export_text().splitlines() if "test-police" in line)
+    assert police.split("│")[-2].strip() == "10", police
+    console = dict(status_sections(late, date(2049, 5, 10)))["Chronologies and IMRs"]
+    assert ("test-icb", "requested 2049-03-01; due 2049-04-26; received -; days late 14") in (
+        console
+    )
     assert {t.agency for t in late.tasks if t.kind == "imr" and t.state == "overdue"} == {
         "test-police",
         "test-icb",
@@ -102,7 +116,7 @@ async def test_two_agencies_late_with_imrs_are_reminded_and_escalated_on_working
         lambda s: all(t.answered_on is not None for t in s.tasks if t.kind == "imr"),
         what="late IMRs received",
     )
-    rows = {row[0]: row for row in _imr_rows(answered)}
+    rows = {row[0]: row for row in _imr_rows(answered, date(2049, 6, 1))}
     assert rows["test-icb"][3] == "2049-05-05" and rows["test-icb"][4] == "9"
     imr_rows = [t for t in answered.tasks if t.kind == "imr"]
     assert all(t.author_independent and t.signed_off_by for t in imr_rows)
@@ -156,11 +170,15 @@ async def _count(inbox: Inbox, to: str, word: str) -> int:
 
 
 async def test_the_csp_chair_is_reminded_before_the_decision_is_due_and_escalated_after(
-    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox
+    env: WorkflowEnvironment,
+    worker: Worker,
+    cspflow: Cspflow,
+    inbox: Inbox,
+    session_factory: SessionFactory,
 ) -> None:
     """Notified 1 March 2050: decision due 31 March (D6); the CSP chair is reminded on 28 and 30
     March and told it is overdue on 1, 5 and 7 April (a weekend skipped); deciding on 7 April
-    records the deadline missed by 7 days."""
+    records the deadline missed by 7 days, as the figures' open reviews list it."""
     await move_clock_to(env, datetime(2050, 3, 1, 7, 0, tzinfo=UTC))
     case_id = await start(cspflow, notification(date(2050, 3, 1), reference="SLOW-1"))
     opened = await at_stage(cspflow, case_id, Stage.DECISION)
@@ -171,6 +189,9 @@ async def test_the_csp_chair_is_reminded_before_the_decision_is_due_and_escalate
         assert reminded == [date(2050, 3, 28), date(2050, 3, 30)]
         escalated = days_sent(inbox, to, "review decision overdue")
         assert escalated == [date(2050, 4, 1), date(2050, 4, 5), date(2050, 4, 7)]
+    # The figures list the decision missed by 7 days (the records hold every deadline).
+    [overdue] = await open_reviews(session_factory, "north", date(2050, 4, 7))
+    assert overdue.missed_deadlines == (MissedDeadline("review-decision", date(2050, 3, 31), 7),)
     await step(cspflow, case_id, "decide_review", DecideReview, decision="confirm")
     decided = await eventually(
         lambda: status(cspflow, case_id),
@@ -179,4 +200,12 @@ async def test_the_csp_chair_is_reminded_before_the_decision_is_due_and_escalate
     )
     deadline = next(d for d in decided.deadlines if d.name == "review-decision")
     assert deadline.state.value == "missed" and deadline.days_late == 7
+    [met_late] = await eventually(
+        lambda: open_reviews(session_factory, "north", date(2050, 4, 8)),
+        lambda found: found[0].stage != "review-decision",
+        what="the decision recorded",
+    )
+    assert met_late.missed_deadlines == (
+        MissedDeadline("review-decision", date(2050, 3, 31), 7, date(2050, 4, 7)),
+    )
     await close_and_finish(env, cspflow, case_id)

@@ -18,12 +18,10 @@ from schemas.dhr_steps import (
     RecordFamilyInvolvement,
     RecordProceeding,
     RecordPublication,
-    RecordQaOutcome,
     ReleaseHold,
     ResumeReview,
     SetTermsOfReference,
     SignOffReport,
-    SubmitToQa,
 )
 from starter.client import ClientError, Cspflow
 from tests.conftest import Inbox
@@ -31,6 +29,7 @@ from tests.workflows.dhr_cases import (
     at_stage,
     close_and_finish,
     notification,
+    qa_round,
     start,
     status,
     step,
@@ -39,26 +38,6 @@ from tests.workflows.dhr_cases import (
 )
 from tests.workflows.directory import HOME_OFFICE
 from tests.workflows.helpers import eventually
-
-
-async def _approved(cspflow: Cspflow, case_id: str, today: date) -> None:
-    await step(
-        cspflow,
-        case_id,
-        "record_family_involvement",
-        RecordFamilyInvolvement,
-        step="draft-shared",
-        on=today.isoformat(),
-    )
-    await step(cspflow, case_id, "submit_to_qa", SubmitToQa, submitted_on=today.isoformat())
-    await step(
-        cspflow,
-        case_id,
-        "record_qa_outcome",
-        RecordQaOutcome,
-        outcome="approved",
-        letter_on=today.isoformat(),
-    )
 
 
 async def test_a_trial_holds_family_interviews_and_delays_publication(
@@ -97,7 +76,7 @@ async def test_a_trial_holds_family_interviews_and_delays_publication(
     held = await status(cspflow, case_id)
     assert [h.step for h in held.holds] == ["family-interviews"]
     await to_quality_assurance(cspflow, case_id, today)
-    await _approved(cspflow, case_id, today)
+    await qa_round(cspflow, case_id, today)
     await at_stage(cspflow, case_id, Stage.PUBLICATION)
     await step(
         cspflow,
@@ -163,23 +142,7 @@ async def test_qa_amendments_loop_back_to_a_resubmission(
     case_id = await start(cspflow, notification(today, reference="QA-1"))
     await to_agency_reports(cspflow, case_id, today)
     await to_quality_assurance(cspflow, case_id, today)
-    await step(
-        cspflow,
-        case_id,
-        "record_family_involvement",
-        RecordFamilyInvolvement,
-        step="draft-shared",
-        on=today.isoformat(),
-    )
-    await step(cspflow, case_id, "submit_to_qa", SubmitToQa, submitted_on=today.isoformat())
-    await step(
-        cspflow,
-        case_id,
-        "record_qa_outcome",
-        RecordQaOutcome,
-        outcome="amendments",
-        letter_on=today.isoformat(),
-    )
+    await qa_round(cspflow, case_id, today, "amendments")
     await at_stage(cspflow, case_id, Stage.REPORT)
     sign = {"signed_off_on": today.isoformat(), "agreed_by": "CSP chair"}
     with pytest.raises(ClientError, match="record the amended documents first"):
@@ -195,15 +158,7 @@ async def test_qa_amendments_loop_back_to_a_resubmission(
     )
     await step(cspflow, case_id, "sign_off_report", SignOffReport, **sign)
     await at_stage(cspflow, case_id, Stage.QUALITY_ASSURANCE)
-    await step(cspflow, case_id, "submit_to_qa", SubmitToQa, submitted_on=today.isoformat())
-    await step(
-        cspflow,
-        case_id,
-        "record_qa_outcome",
-        RecordQaOutcome,
-        outcome="approved",
-        letter_on=today.isoformat(),
-    )
+    await qa_round(cspflow, case_id, today, share_draft=False)
     done = await at_stage(cspflow, case_id, Stage.PUBLICATION)
     assert [(q.number, q.outcome) for q in done.qa_submissions] == [
         (1, "amendments"),

@@ -513,6 +513,21 @@ def completion_reminders(decided_on: date, policy: DhrPolicy) -> tuple[date, ...
     )
 
 
+def secretary_of_state_copy_required(completed_on: date, policy: DhrPolicy) -> bool:
+    """Return True when the completed report must also go to the Secretary of State.
+
+    VPA 2024 s.19 (prospective; statutory-reference.md §2.1, §2.7) amends DVCVA 2004 s.9 so the
+    copy of the report goes to the Secretary of State as well as the Domestic Abuse
+    Commissioner. The duty is to send a report "as soon as reasonably practicable after the
+    report is completed" (s.9(3B)), so the day that counts is the day the report is completed
+    (first signed off by the CSP), not the notification or the decision: no transitional
+    provision is known (§2.1 marks s.19 prospective, no commencement order seen), and a report
+    completed on or after the commencement date the policy records falls under the amended
+    section. Sending a copy for a review begun earlier is harmless; missing one is not.
+    """
+    return policy.darr_in_force(completed_on)
+
+
 def imr_due(requested_on: date, policy: DhrPolicy) -> date:
     """Return when chronologies and IMRs are due when the panel sets no date (default 8 weeks).
 
