@@ -32,6 +32,7 @@ from starter.cli.common import (
     _print_json,
     _read_json,
     _run,
+    _settings,
     _table,
     _when,
     _with_flow,
