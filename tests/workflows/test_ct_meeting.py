@@ -69,10 +69,13 @@ async def test_a_rescheduled_meeting_reinvites_moves_the_papers_and_records_both
     assert second.isoformat() in found[1]
     keys = {m["Message-ID"] for m in inbox.to(APPLICANT) if "meeting" in str(m["Subject"])}
     assert len(keys) == 2
+    # The decision is recorded first, the papers deadline moved after it (a later workflow task
+    # when the machine is busy): wait for both.
     status = await eventually(
         lambda: cspflow.case_status(case_id),
-        lambda s: len([d for d in s.decisions if d.step == "meeting"]) == 2,
-        what="the second meeting decision",
+        lambda s: len([d for d in s.decisions if d.step == "meeting"]) == 2
+        and any(d.name == "meeting-papers" and d.due < first for d in s.deadlines),
+        what="the second meeting decision and the papers deadline moved",
     )
     papers = next(d for d in status.deadlines if d.name == "meeting-papers")
     # Bank holidays only make the papers earlier than the weekend-only count.
