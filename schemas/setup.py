@@ -17,7 +17,23 @@ from schemas.policy import CommunityTriggerPolicy
 from schemas.shared import EmailAddress, Model, Slug
 
 
-class CommunityTriggerSetup(Model):
+class _NamedCoordinators(Model):
+    """The coordinator partners and chairs are told to contact (issue 12, "Words")."""
+
+    point_of_contact: PointOfContact = Field(description="The CSP's published contact.")
+    coordinators: tuple[Coordinator, ...] = Field(
+        default=(),
+        description="The area's coordinators with their names, first the one partners and "
+        "chairs are told to contact. Empty in cases opened before it was resolved.",
+    )
+
+    @property
+    def coordinator(self) -> TaskContact:
+        """Whom partners and chairs contact about the case, named in their mail (issue 12)."""
+        return TaskContact.for_area(self.coordinators, self.point_of_contact)
+
+
+class CommunityTriggerSetup(_NamedCoordinators):
     """An area's published procedure, resolved for one case: who, where, which policy."""
 
     area_id: Slug = Field(description="The local government area of the case, e.g. 'amber-valley'.")
@@ -42,19 +58,9 @@ class CommunityTriggerSetup(Model):
         default=(),
         description="Areas whose independent chairs may review this area's cases.",
     )
-    coordinators: tuple[Coordinator, ...] = Field(
-        default=(),
-        description="The area's coordinators with their names, first the one partners and "
-        "chairs are told to contact. Empty in cases opened before it was resolved.",
-    )
-
-    @property
-    def coordinator(self) -> TaskContact:
-        """Whom partners and chairs contact about the case, named in their mail (issue 12)."""
-        return TaskContact.for_area(self.coordinators, self.point_of_contact)
 
 
-class DhrSetup(Model):
+class DhrSetup(_NamedCoordinators):
     """What a Domestic Homicide Review needs of its area when it opens (DVCVA 2004 s.9).
 
     Resolved from the CSP directory by the `dhr_setup` activity and recorded in the review's
@@ -81,13 +87,3 @@ class DhrSetup(Model):
     neighbouring_areas: tuple[Slug, ...] = Field(
         default=(), description="Areas whose independent chairs may chair the review."
     )
-    coordinators: tuple[Coordinator, ...] = Field(
-        default=(),
-        description="The area's coordinators with their names, first the one partners and "
-        "chairs are told to contact. Empty in cases opened before it was resolved.",
-    )
-
-    @property
-    def coordinator(self) -> TaskContact:
-        """Whom partners and chairs contact about the case, named in their mail (issue 12)."""
-        return TaskContact.for_area(self.coordinators, self.point_of_contact)

@@ -219,6 +219,22 @@ def processes() -> list[ProcessDefinition]:
     return list(_REGISTRY.values())
 
 
+def summaries() -> list[dict[str, Any]]:
+    """Each registered process as `cspflow processes --json` and the console's API list it."""
+    return [
+        {
+            "name": p.name,
+            "title": p.title,
+            "statute": p.statute,
+            "case_prefix": p.case_prefix,
+            "can_start": p.startable,
+            "steps": [s.verb for s in p.steps],
+            "figures": bool(p.figures),
+        }
+        for p in processes()
+    ]
+
+
 def names() -> list[str]:
     """Every registered process's name."""
     return [p.name for p in processes()]

@@ -38,18 +38,7 @@ def list_processes(
     as_json: bool = typer.Option(False, "--json", help="Print each process as JSON."),
 ) -> None:
     """List the statutory processes cspflow runs, with their statute and what each can do."""
-    rows = [
-        {
-            "name": p.name,
-            "title": p.title,
-            "statute": p.statute,
-            "case_prefix": p.case_prefix,
-            "can_start": p.startable,
-            "steps": [s.verb for s in p.steps],
-            "figures": bool(p.figures),
-        }
-        for p in registry.processes()
-    ]
+    rows = registry.summaries()
     if as_json:
         _print_json(rows)
         return

@@ -39,20 +39,7 @@ TASK_ACTIONS = ("extend", "cancel")
 @with_token
 async def processes(request: Request, account: Account) -> Response:
     """The registered processes, as `cspflow processes --json` lists them."""
-    return json_response(
-        [
-            {
-                "name": p.name,
-                "title": p.title,
-                "statute": p.statute,
-                "case_prefix": p.case_prefix,
-                "can_start": p.startable,
-                "steps": [s.verb for s in p.steps],
-                "figures": bool(p.figures),
-            }
-            for p in registry.processes()
-        ]
-    )
+    return json_response(registry.summaries())
 
 
 @with_token

@@ -73,8 +73,10 @@ async def test_a_rescheduled_meeting_reinvites_moves_the_papers_and_records_both
     # when the machine is busy): wait for both.
     status = await eventually(
         lambda: cspflow.case_status(case_id),
-        lambda s: len([d for d in s.decisions if d.step == "meeting"]) == 2
-        and any(d.name == "meeting-papers" and d.due < first for d in s.deadlines),
+        lambda s: (
+            len([d for d in s.decisions if d.step == "meeting"]) == 2
+            and any(d.name == "meeting-papers" and d.due < first for d in s.deadlines)
+        ),
         what="the second meeting decision and the papers deadline moved",
     )
     papers = next(d for d in status.deadlines if d.name == "meeting-papers")
