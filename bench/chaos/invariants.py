@@ -190,6 +190,9 @@ class Verdict:
     inherent_repeats: list[Problem] = field(default_factory=list)
     figures: Counter[str] = field(default_factory=Counter)
     retries: Counter[str] = field(default_factory=Counter)
+    task_failure_causes: Counter[str] = field(default_factory=Counter)
+    """Workflow task failures by cause, of every case (a finished case's are not problems, but
+    an auditor of the run should see what they were)."""
 
     def fail(self, case_id: str, check: str, what: str) -> None:
         self.problems.append(Problem(case_id, check, what))
@@ -214,6 +217,9 @@ def check_case(
     _check_notices(case_id, histories, records, arrivals, kills, end, verdict)
     _check_records(case_id, records, end, verdict)
     verdict.retries.update(histories.retries)
+    verdict.task_failure_causes.update(
+        failure.split(": ", 2)[1] for failure in histories.task_failures
+    )
     verdict.figures["workflow_task_failures"] += histories.workflow_task_failures
     verdict.figures["workflow_task_timeouts"] += histories.workflow_task_timeouts
 

@@ -205,6 +205,8 @@ def report(
         print(f"    {problem.line()}")
     retries = ", ".join(f"{k} {v}" for k, v in verdict.retries.most_common()) or "none"
     print(f"  activity retries by cause of the failed attempt: {retries}")
+    causes = ", ".join(f"{k} {v}" for k, v in verdict.task_failure_causes.most_common())
+    print(f"  workflow task failures by cause: {causes or 'none'}")
     print(
         f"  workflow task timeouts {figures['workflow_task_timeouts']}, "
         f"failures {figures['workflow_task_failures']}"
@@ -243,6 +245,7 @@ def report(
         "case_seconds": harness.summary(durations),
         "figures": dict(figures),
         "activity_retries": dict(verdict.retries),
+        "workflow_task_failure_causes": dict(verdict.task_failure_causes),
         "inherent_repeats": [asdict(p) for p in verdict.inherent_repeats],
         "problems": [asdict(p) for p in verdict.problems],
         "passed": not verdict.problems,
