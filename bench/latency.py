@@ -31,7 +31,12 @@ from temporalio.service import RPCError
 
 from bench import harness
 from bench.baseline import BareUpdate
-from schemas.community_trigger import AssessThreshold, CaseStatus, ThresholdAssessment
+from schemas.community_trigger import (
+    AssessThreshold,
+    CaseStatus,
+    ThresholdAssessment,
+    ThresholdDecision,
+)
 from starter.client import Cspflow
 from starter.codec import KeyRing, data_converter
 from tests.workflows.directory import application
@@ -123,7 +128,10 @@ async def main_async(args: argparse.Namespace) -> None:
                 def calls(n: int) -> dict[str, Callable[[], Awaitable[Any]]]:
                     return {
                         "step": lambda: cspflow.step(
-                            case_ids[n % len(case_ids)], "assess_threshold", step
+                            case_ids[n % len(case_ids)],
+                            "assess_threshold",
+                            step,
+                            ThresholdDecision,
                         ),
                         "status": lambda: cspflow.case_status(
                             case_ids[(n * 7 + 3) % len(case_ids)]
