@@ -66,6 +66,11 @@ def checkout(commit: str, into: Path) -> Path:
         check=True,
         capture_output=True,
     )
+    # The console's static files come from npm (`make install`): the previous commit's
+    # package-lock.json pins the same GOV.UK Frontend, so it borrows this tree's copy.
+    modules = harness.PROJECT_ROOT / "node_modules"
+    if modules.exists() and not (tree / "node_modules").exists():
+        (tree / "node_modules").symlink_to(modules, target_is_directory=True)
     return tree
 
 
