@@ -46,7 +46,7 @@ def plain(text: str, terms: Mapping[str, str] | None = None) -> str:
     text = _POLICY.sub("the local procedure", text)
     text = _SECTION.sub(lambda m: f"section {m[1]}", text)
     text = _SCHEDULE.sub(
-        lambda m: f"Schedule {m[1]}" + (f", paragraph {m[2]}," if m[2] else ""), text
+        lambda m: f"Schedule {m[1]}" + (f", paragraph {m[2]}" if m[2] else ""), text
     )
     text = _INDEXED.sub(lambda m: f"{m[1].replace('_', ' ')} {int(m[2]) + 1}", text)
     text = _SNAKE.sub(lambda m: m[0].replace("_", " "), text)
