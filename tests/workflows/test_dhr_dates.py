@@ -23,6 +23,7 @@ from activities.db import SessionFactory
 from activities.dhr_queries import MissedDeadline, open_reviews
 from schemas.dhr import Stage
 from schemas.dhr_steps import DecideReview, ReviseTimetable
+from schemas.partner_task import ExtendTask
 from starter.client import Cspflow
 from starter.processes.dhr import _imr_rows, show_status, status_sections
 from tests.conftest import Inbox, start_time_skipping_server
@@ -208,4 +209,31 @@ async def test_the_csp_chair_is_reminded_before_the_decision_is_due_and_escalate
     assert met_late.missed_deadlines == (
         MissedDeadline("review-decision", date(2050, 3, 31), 7, date(2050, 4, 7)),
     )
+    await close_and_finish(env, cspflow, case_id)
+
+
+async def test_an_extended_imr_is_due_on_its_new_date_and_not_late_before_it(
+    env: WorkflowEnvironment, worker: Worker, cspflow: Cspflow, inbox: Inbox
+) -> None:
+    """An extension moves the IMR's due date in the status read the next day (the task's own
+    status, read live), so the agency is not shown late against the date it was released from;
+    past the new date it is late from the new date (issue 14 step 7: extensions with reasons)."""
+    today = START.date()
+    case_id = await start(cspflow, notification(today, reference="EXTEND-1"))
+    reports = await to_agency_reports(cspflow, case_id, today)
+    police = next(t for t in reports.tasks if t.kind == "imr" and t.agency == "test-police")
+    assert police.due == date(2049, 4, 26)
+    new_due = date(2049, 5, 10)
+    await cspflow.step(
+        police.task_id,
+        "extend",
+        ExtendTask(by=COORDINATOR, new_due=new_due, reason="Records held by a contractor"),
+    )
+    await move_clock_to(env, datetime(2049, 5, 5, 12, 0, tzinfo=UTC))
+    extended = await status(cspflow, case_id)
+    rows = {row[0]: row for row in _imr_rows(extended, date(2049, 5, 5))}
+    assert rows["test-police"][2] == "2049-05-10" and rows["test-police"][4] == "0"
+    assert rows["test-icb"][2] == "2049-04-26" and rows["test-icb"][4] == "9"
+    rows = {row[0]: row for row in _imr_rows(extended, date(2049, 5, 12))}
+    assert rows["test-police"][4] == "2"
     await close_and_finish(env, cspflow, case_id)
