@@ -146,6 +146,9 @@ def _roles_in(value: Any, roles: dict[str, str], key: str = "") -> None:
             roles.setdefault(value.lower(), key.rsplit("_", 1)[0].replace("_", " "))
         return
     owner = value.get("id") if isinstance(value.get("id"), str) else None
+    if owner and "@" in owner:
+        # A coordinator's id is their sign-in address: an address is never shown as a role.
+        owner = key.removesuffix("s").replace("_", " ") or None
     for name, item in value.items():
         if name == "email" and isinstance(item, str):
             role = "applicant" if key == "applicant" else owner or key.replace("_", " ")
