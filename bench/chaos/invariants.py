@@ -17,10 +17,10 @@ and for the run: nothing still running or retrying (no open workflow, no pending
 notice row), and no worker that stopped without being killed.
 
 A message received twice is an *inherent repeat* when a worker was killed between its first
-arrival and its activity's completion: SMTP has no idempotent submit, so a worker killed after
-the server accepted the message and before its evidence was recorded leaves the retry no way to
-know (activities/notices.py). Any other repeat is a duplicate, always a failure; inherent
-repeats fail the run unless `--accept-inherent-repeats` is given.
+arrival (less SMTP_STAMP_LAG) and its activity's completion: SMTP has no idempotent submit, so a
+worker killed after the server accepted the message and before its evidence was recorded leaves
+the retry no way to know (activities/notices.py). Any other repeat is a duplicate, always a
+failure; inherent repeats fail the run unless `--accept-inherent-repeats` is given.
 """
 
 from __future__ import annotations
@@ -52,6 +52,17 @@ STALL_ALERT = ":cannot-move-on:"
 
 HOUSEKEEPING = (ARCHIVE_SCHEDULE_ID, STALL_WATCH_SCHEDULE_ID)
 """Id prefixes of the workflows the worker's schedules start (starter/runtime.py)."""
+
+SMTP_STAMP_LAG = 1.0
+"""Seconds a message's arrival stamp may trail the kill of the worker that sent it.
+
+The test SMTP server stamps a message when it has received all of it, so a worker killed in the
+middle of the transaction leaves a message stamped a moment after its death: a CI chaos run
+judged such a repeat a duplicate (its retry came after the restart that followed the first
+kill, and no kill fell between the stamp and the completion). A message stamped within this
+lag of a kill counts as sent by the killed worker. It is shorter than any restart (a worker is
+down at least 0.2 s and takes seconds to start and poll), so no message from the next worker
+falls inside it."""
 
 
 @dataclass
@@ -286,7 +297,7 @@ def _check_notices(
         if len(received) == 1:
             continue
         first, finished = received[0].at, notice.completed_at or float("inf")
-        killed = [k for k in kills if first <= k <= finished]
+        killed = [k for k in kills if first - SMTP_STAMP_LAG <= k <= finished]
         what = (
             f"{key}: received {len(received)} times ({mid}); first at {first:.1f}, "
             f"activity completed at {finished:.1f}"
@@ -296,7 +307,15 @@ def _check_notices(
                 Problem(case_id, "repeat", f"{what}; worker killed at {killed[0]:.1f} in between")
             )
         else:
-            verdict.fail(case_id, "duplicate", f"{what}; no worker was killed in between")
+            # Where the nearest kill fell, so a misjudged repeat can be told from a real one.
+            near = min(kills, key=lambda k: abs(k - first), default=None)
+            when = (
+                "no kill in the run"
+                if near is None
+                else f"the nearest kill {abs(first - near):.1f} s "
+                f"{'before' if near <= first else 'after'} the first arrival"
+            )
+            verdict.fail(case_id, "duplicate", f"{what}; no worker was killed in between ({when})")
     expected_ids = {message_id(key, MAIL_DOMAIN) for key in scheduled}
     for mid, received in by_id.items():
         keys = {a.key for a in received}
