@@ -8,6 +8,8 @@ A case id says what it is: `ct-{area}-{application reference}`; a task id is
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -78,6 +80,32 @@ STEP_WAIT = timedelta(seconds=30)
 OPENING_WAIT = timedelta(seconds=15)
 """How long a signed step is retried while its case is still fetching the front's keys
 (workflows/signed_steps.py): one activity, normally well under a second."""
+
+
+WORKER_SEEN_REUSE = 5.0
+"""Seconds a worker seen polling is trusted without asking the server again.
+
+Every step used to ask (one DescribeTaskQueue RPC, part of the Update's 1.34x against the previous
+main). A worker counts as running for health.POLLER_FRESH_SECONDS (75 s) after its last poll, so
+reusing a positive answer for 5 s more changes nothing a coordinator can see: a worker that
+stopped meanwhile is met by the step's bounded wait (STEP_WAIT). A negative answer is never
+reused, so a step goes through as soon as a worker starts."""
+
+_worker_seen: dict[tuple[str, str, str], float] = {}
+"""(server, namespace, task queue) -> when a worker was last seen polling (monotonic seconds)."""
+
+
+async def _worker_running(client: Client, task_queue: str) -> bool:
+    """Whether a worker polls `task_queue`, reusing a positive answer for WORKER_SEEN_REUSE."""
+    key = (client.service_client.config.target_host, client.namespace, task_queue)
+    now = time.monotonic()
+    if now - _worker_seen.get(key, -math.inf) < WORKER_SEEN_REUSE:
+        return True
+    if await health.worker_polls(client, task_queue):
+        _worker_seen[key] = now
+        return True
+    _worker_seen.pop(key, None)
+    return False
 
 
 class CaseAlreadyStarted(ClientError):
@@ -208,7 +236,8 @@ class Cspflow:
         """Take a human step on a case or task (a validated Update, recorded with the user).
 
         The result is the case's status (or the task's result) once the step was recorded.
-        With no worker running the step is refused before it is sent (`health.worker_polls`):
+        With no worker running the step is refused before it is sent (`health.worker_polls`,
+        a positive answer reused for WORKER_SEEN_REUSE seconds):
         an Update no worker takes waits in the server for ever, then is recorded whenever a
         worker starts. A worker that stopped within the last minute still looks alive, so the
         wait is bounded by STEP_WAIT too, and the message then says the step may yet be taken.
@@ -220,7 +249,7 @@ class Cspflow:
                 if is_task_id(case_id) or definition is None
                 else (definition.status_model or dict)
             )
-        if not await health.worker_polls(self.client, self.task_queue):
+        if not await _worker_running(self.client, self.task_queue):
             raise NoWorker(
                 f"no worker is running for {case_id}: nothing was recorded; start the worker "
                 "(cspflow dev / cspflow worker) and take the step again"

@@ -150,7 +150,9 @@ async def test_a_case_is_read_everywhere_with_every_worker_stopped(
         assert time.monotonic() - started < 10
 
     # Once no worker has polled for POLLER_FRESH_SECONDS (shortened here), nothing is sent.
+    # The last step's sighting of the worker is not reused (it would be for 5 s).
     monkeypatch.setattr(health, "POLLER_FRESH_SECONDS", 5.0)
+    monkeypatch.setattr(client_module, "WORKER_SEEN_REUSE", 0.0)
     await eventually(
         lambda: health.worker_polls(client, settings.task_queue), lambda alive: not alive
     )

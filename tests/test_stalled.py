@@ -30,6 +30,7 @@ from typer.testing import CliRunner
 from activities.accounts import add_user
 from activities.configuration import load_directory
 from schemas.accounts import Account, Role
+from starter import client as client_module
 from starter import health
 from starter.answer_links import issue_answer_token
 from starter.cli import app
@@ -303,6 +304,30 @@ async def test_a_task_queue_no_worker_polls_is_reported_and_fails_the_check(
     assert result.exit_code == 0, result.output
     assert "no worker" not in result.stderr
     assert "None: every running case's workflow is making progress." in result.stdout
+
+
+async def test_a_worker_seen_polling_is_trusted_for_a_few_seconds_and_absence_never(
+    server: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step asks the server whether a worker polls; a positive answer is reused for
+    WORKER_SEEN_REUSE seconds (one RPC fewer per step), a negative one never."""
+    client = server.client
+    queue = f"seen-{uuid.uuid4().hex[:8]}"
+    assert not await client_module._worker_running(client, queue)
+    async with Worker(client, task_queue=queue, workflows=[FirstRelease], activities=[noop]):
+        deadline = time.monotonic() + LIMIT_SECONDS
+        while not await client_module._worker_running(client, queue):
+            assert time.monotonic() < deadline, "the worker's pollers never reached the server"
+            await asyncio.sleep(0.2)
+    # The server now says nobody polls (nothing counts as fresh), but the sighting is reused...
+    monkeypatch.setattr(health, "POLLER_FRESH_SECONDS", 0.0)
+    assert not await health.worker_polls(client, queue)
+    assert await client_module._worker_running(client, queue)
+    # ...until it is older than WORKER_SEEN_REUSE; then the server is asked, and absence sticks.
+    monkeypatch.setattr(client_module, "WORKER_SEEN_REUSE", 0.0)
+    assert not await client_module._worker_running(client, queue)
+    monkeypatch.setattr(client_module, "WORKER_SEEN_REUSE", 60.0)
+    assert not await client_module._worker_running(client, queue)
 
 
 async def test_the_stall_watch_tells_the_areas_coordinators_once_per_stop(

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.partner_task import TaskKind
     from schemas.records import ReleaseChair
     from schemas.setup import CommunityTriggerSetup
-    from workflows.community_trigger_case import CaseClosing
+    from workflows.community_trigger_case import STEPS_WHEN_READY, CaseClosing
     from workflows.community_trigger_review import CommunityTriggerReview
     from workflows.community_trigger_tasks import INFORMATION_ASKED
     from workflows.partner_task import PartnerTaskWorkflow
@@ -49,6 +49,7 @@ class CommunityTriggerWorkflow(CommunityTriggerReview):
     async def run(self, case: CaseInput) -> CaseOutcome:
         """Run the procedure; a coordinator's `close_case` ends it at any stage."""
         signed_steps.load_step_keys()
+        self._steps_when_ready = workflow.patched(STEPS_WHEN_READY)
         if workflow.patched(status_memo.PATCH):
             self._status_publisher = asyncio.create_task(
                 status_memo.keep_status_in_memo(self.status, ignore=("as_of",))

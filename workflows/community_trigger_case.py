@@ -52,6 +52,13 @@ class CaseClosing(Exception):
     """Raised inside the procedure when a coordinator closes the case early."""
 
 
+STEPS_WHEN_READY = "ct-steps-offered-when-ready"
+"""Runs from this release offer a step only once its validator would take it: nothing but
+`close_case` while the case is opening, and `decide_threshold` once a decision is proposed.
+Before it, both were offered and refused with "try again in a moment" (the chaos driver waited
+on the proposal itself; a coordinator was told a step was open that was not)."""
+
+
 # Which human steps each stage allows; the validators and `allowed_steps` both read it.
 STEPS_BY_STAGE: dict[Stage, tuple[str, ...]] = {
     Stage.AWAITING_CONSENT: ("record_consent",),
@@ -116,6 +123,7 @@ class CommunityTriggerCase:
         # an appeal overturns the decision (community_trigger_tasks.py).
         self._closed_as_not_met: tuple[str, ...] = ()
         self._finishing = False  # closing: only letters still to post can be recorded
+        self._steps_when_ready = False  # set by the run behind STEPS_WHEN_READY
 
     # ---- helpers for the procedure ----------------------------------------------------------
 
@@ -133,7 +141,11 @@ class CommunityTriggerCase:
         posting = ("letter_posted",) if unposted else ()
         if self._closing is not None or self._finishing or self._stage is Stage.CLOSED:
             return posting
+        if self._steps_when_ready and self._setup is None:
+            return ("close_case",)  # opening: the validators refuse every other step
         steps = list(STEPS_BY_STAGE[self._stage])
+        if self._steps_when_ready and self._proposal is None:
+            steps = [s for s in steps if s != "decide_threshold"]
         if self._threshold is not None:
             # Decided: the case is recording it and leaving the stage; a second decision or
             # assessment taken meanwhile would be silently lost.

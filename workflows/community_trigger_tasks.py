@@ -20,13 +20,12 @@ with workflow.unsafe.imports_passed_through():
     from schemas.partner_task import (
         PartnerTaskInput,
         PartnerTaskResult,
-        TaskAgency,
         TaskKind,
         TaskState,
     )
     from schemas.shared import Process
     from workflows.community_trigger_case import CommunityTriggerCase
-    from workflows.partner_task import NAMES_COORDINATOR, PartnerTaskWorkflow
+    from workflows.partner_task import PartnerTaskWorkflow, task_input
     from workflows.rules.deadlines import add_working_days
 
 REISSUE_ON_APPEAL = "ct-reissue-information-on-appeal"
@@ -99,25 +98,19 @@ class CommunityTriggerTasks(CommunityTriggerCase):
         setup, app = self.setup, self._case.application
         agency = next(a for a in setup.relevant_bodies if a.id == agency_id)
         task_id = f"{self.case_id}.task.{step}.{agency.id}"
-        task = PartnerTaskInput(
+        task = task_input(
+            setup,
+            agency,
             task_id=task_id,
             case_id=self.case_id,
             case_reference=app.application_reference,
             area=app.area,
             process=Process.COMMUNITY_TRIGGER.value,
             kind=kind,
-            agency=TaskAgency.of(agency),
-            coordinator_email=setup.coordinator_emails[0],
             asked=asked,
-            agency_references=references,
-            requested_on=workflow.now().date(),
             due=due,
-            reminder_offsets=setup.policy.reminders.before_due,
-            escalation_interval=setup.policy.reminders.escalation_interval,
-            max_escalations=setup.policy.reminders.max_escalations,
-            bank_holidays=self._holidays,
-            policy=setup.policy.label,
-            coordinator=setup.coordinator if workflow.patched(NAMES_COORDINATOR) else None,
+            holidays=self._holidays,
+            agency_references=references,
         )
         self._track_task(task)
         self._runners.append(asyncio.create_task(self._run_task(task)))

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.shared import DeadlineState
     from workflows.dhr_case import Continuing, ReviewClosing
     from workflows.dhr_chair import DhrChair
+    from workflows.dhr_steps import STEPS_WHEN_READY
     from workflows.rules.deadlines import add_working_days
     from workflows.rules.dhr import (
         completion_target,
@@ -64,6 +65,7 @@ class DomesticHomicideReviewWorkflow(DhrChair):
             Stage.ACTION_PLAN: self._action_plan,
         }
         signed_steps.load_step_keys()
+        self._steps_when_ready = workflow.patched(STEPS_WHEN_READY)
         # A new process: no stored history predates the memo, so no patch is needed.
         self._memo = asyncio.create_task(
             status_memo.keep_status_in_memo(self.status, ignore=("as_of",))

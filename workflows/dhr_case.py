@@ -23,13 +23,13 @@ with workflow.unsafe.imports_passed_through():
     import workflows.effects as effects
     from schemas.dhr import DhrTask, Stage
     from schemas.dhr_state import DhrInput, DhrState
-    from schemas.partner_task import PartnerTaskInput, PartnerTaskResult, TaskAgency, TaskKind
+    from schemas.partner_task import PartnerTaskInput, PartnerTaskResult, TaskKind
     from schemas.records import CaseRecord, DeadlineRow, DecisionRow
     from schemas.setup import DhrSetup
     from schemas.shared import Deadline, DeadlineState, DecisionRecord, Process
     from workflows import search_attributes
     from workflows.chase import Chaser
-    from workflows.partner_task import NAMES_COORDINATOR, PartnerTaskWorkflow
+    from workflows.partner_task import PartnerTaskWorkflow, task_input
     from workflows.rules.chasing import Chase, ChaseKind
     from workflows.rules.deadlines import days_late
 
@@ -86,6 +86,7 @@ class DhrCase:
         self._finished = False
         self._loops: list[asyncio.Task[None]] = []
         self._memo: asyncio.Task[None] | None = None
+        self._steps_when_ready = False  # set by each run behind STEPS_WHEN_READY (dhr_steps.py)
 
     # ---- helpers for the procedure ----------------------------------------------------------
 
@@ -313,27 +314,20 @@ class DhrCase:
         if task_id in self._s.tasks:
             return
         agency = next(a for a in setup.agencies if a.id == agency_id)
-        reminders = setup.policy.reminders
-        task = PartnerTaskInput(
+        task = task_input(
+            setup,
+            agency,
             task_id=task_id,
             case_id=self.case_id,
             case_reference=notification.notification_reference,
             area=notification.area,
             process=Process.DHR.value,
             kind=kind,
-            agency=TaskAgency.of(agency),
-            coordinator_email=setup.coordinator_emails[0],
             asked=asked,
-            requested_on=workflow.now().date(),
             due=due,
-            reminder_offsets=reminders.before_due,
-            escalation_interval=reminders.escalation_interval,
-            max_escalations=reminders.max_escalations,
-            bank_holidays=self._s.holidays,
-            policy=setup.policy.label,
+            holidays=self._s.holidays,
             report_to=self.case_id,
             templates="dhr-",
-            coordinator=setup.coordinator if workflow.patched(NAMES_COORDINATOR) else None,
         )
         self._s.tasks[task_id] = DhrTask(
             task_id=task_id,

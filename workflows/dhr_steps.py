@@ -56,6 +56,12 @@ WHILE_PAUSED = (
 )
 
 
+STEPS_WHEN_READY = "dhr-steps-offered-when-ready"
+"""Runs from this release offer a chair step only once its validator would take it:
+`appoint_chair` once the allocation found no eligible chair, `declare_independence` once a chair
+is appointed. Before it, both were offered from the start of the stage and refused meanwhile."""
+
+
 class DhrSteps(DhrCase):
     """The human steps of a review (Updates with validators), its signal and its view."""
 
@@ -64,6 +70,14 @@ class DhrSteps(DhrCase):
         if s.closing_reason is not None or s.stage is Stage.CLOSED or s.setup is None:
             return ()
         steps = list(STEPS_BY_STAGE[s.stage])
+        if self._steps_when_ready and s.stage is Stage.CHAIR:
+            appointing = s.chair_id is None and bool(s.chair_reasons)
+            steps = [
+                step
+                for step in steps
+                if (step != "appoint_chair" or appointing)
+                and (step != "declare_independence" or s.chair_id is not None)
+            ]
         if s.review_held:
             steps += THROUGHOUT
         if s.signed_off_on is not None and s.dac_copy_sent_on is None:
@@ -125,14 +139,15 @@ class DhrSteps(DhrCase):
 
     @appoint_chair.validator
     def _check_appointment(self, step: AppointChair) -> None:
-        self._require("appoint_chair")
-        if self._s.chair_id is not None:
+        # At the chair stage, why the step is not open yet says more than "not allowed".
+        if self._s.stage is Stage.CHAIR and self._s.chair_id is not None:
             raise ValueError(
                 f"a chair is already appointed ({self._s.chair_id}): record their declaration, "
                 "or close the review if they cannot chair it"
             )
-        if not self._s.chair_reasons:
+        if self._s.stage is Stage.CHAIR and not self._s.chair_reasons:
             raise ValueError("the chair allocation is still running: try again in a moment")
+        self._require("appoint_chair")
 
     @workflow.update
     def declare_independence(self, step: DeclareIndependence) -> DhrStatus:
@@ -148,12 +163,15 @@ class DhrSteps(DhrCase):
 
     @declare_independence.validator
     def _check_declaration(self, step: DeclareIndependence) -> None:
-        self._require("declare_independence")
-        if self._s.chair_id is None:
+        if self._s.stage is Stage.CHAIR and self._s.chair_id is None:
             raise ValueError(
                 "no chair is appointed yet: appoint one with the `appoint-chair` step (none "
                 "trained for DHRs was eligible), then record their declaration"
+                if self._s.chair_reasons
+                else "no chair is appointed yet: the allocation is still running, try again in "
+                "a moment"
             )
+        self._require("declare_independence")
         if step.chair_id != self._s.chair_id:
             raise ValueError(
                 f"chair_id {step.chair_id!r} is not the appointed chair ({self._s.chair_id}): "

@@ -11,7 +11,7 @@ shape: a condition with a timeout, recomputed when the due date moves.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from temporalio import workflow
@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.effects as effects
     import workflows.signed_steps as signed_steps
     import workflows.status_memo as status_memo
+    from schemas.directory import Agency
     from schemas.partner_task import (
         RESPONSE_MODELS,
         CancelTask,
@@ -33,11 +34,13 @@ with workflow.unsafe.imports_passed_through():
         PartnerTaskResult,
         PartnerTaskStatus,
         SubmitResponse,
+        TaskAgency,
         TaskEvent,
         TaskKind,
         TaskState,
     )
     from schemas.records import TaskRow
+    from schemas.setup import CommunityTriggerSetup, DhrSetup
     from schemas.validation import describe_validation_error
     from workflows.chase import Chaser
     from workflows.rules.chasing import Chase, ChaseKind
@@ -63,6 +66,50 @@ their mails name them (issue 12, "Words"). Tasks started before keep their versi
 
 CHAIR_LETTER_NAMES_COORDINATOR = "chair-letter-names-coordinator"
 """Patch in a case: the chair's letter names the coordinator and their email (version 2)."""
+
+
+def task_input(
+    setup: CommunityTriggerSetup | DhrSetup,
+    agency: Agency,
+    *,
+    task_id: str,
+    case_id: str,
+    case_reference: str,
+    area: str,
+    process: str,
+    kind: TaskKind,
+    asked: str,
+    due: date,
+    holidays: tuple[date, ...],
+    **extra: Any,
+) -> PartnerTaskInput:
+    """A task asking `agency`, as every process builds it: today's date, the area's reminder
+    policy and, behind NAMES_COORDINATOR, the coordinator the agency contacts.
+
+    Called from a case's workflow code (it reads the workflow's clock and patches). `extra`
+    carries what only some processes set (`agency_references`, `report_to`, `templates`).
+    """
+    reminders = setup.policy.reminders
+    return PartnerTaskInput(
+        task_id=task_id,
+        case_id=case_id,
+        case_reference=case_reference,
+        area=area,
+        process=process,
+        kind=kind,
+        agency=TaskAgency.of(agency),
+        coordinator_email=setup.coordinator_emails[0],
+        asked=asked,
+        requested_on=workflow.now().date(),
+        due=due,
+        reminder_offsets=reminders.before_due,
+        escalation_interval=reminders.escalation_interval,
+        max_escalations=reminders.max_escalations,
+        bank_holidays=holidays,
+        policy=setup.policy.label,
+        coordinator=setup.coordinator if workflow.patched(NAMES_COORDINATOR) else None,
+        **extra,
+    )
 
 
 @workflow.defn(name="PartnerTask")

@@ -271,10 +271,9 @@ class Driver:
                 return False
             states = {t.task_id: t.state for t in status.tasks}
             done = all(states.get(f"{case_id}.task.{t}") == "answered" for t in answered)
-            # The threshold can be decided once the case has proposed it (the validator says
-            # "try again in a moment" before): an opening case under load takes minutes.
-            proposed = step != "decide_threshold" or status.proposed_threshold is not None
-            return step in status.allowed_steps and done and proposed
+            # A step the case offers is one its validator takes (ct-steps-offered-when-ready):
+            # an opening case offers no decision until it has proposed one.
+            return step in status.allowed_steps and done
 
         return ready
 

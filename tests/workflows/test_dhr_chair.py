@@ -20,7 +20,7 @@ from temporalio.worker import (
 )
 
 from activities.heartbeat import KeepAlive
-from schemas.dhr import Stage
+from schemas.dhr import DhrStatus, Stage
 from schemas.dhr_steps import AppointChair, DecideReview
 from starter.client import ClientError, Cspflow
 from tests.conftest import Inbox
@@ -36,6 +36,7 @@ from tests.workflows.dhr_cases import (
 )
 from tests.workflows.directory import AGENCIES, _chair, directory_document
 from tests.workflows.helpers import eventually
+from tests.workflows.test_status_memo import published
 from workflows.signed_steps import SignedStepsInterceptor
 
 NEIGHBOUR = "chair@neighbour.example.org"
@@ -99,6 +100,15 @@ async def test_with_no_trained_chair_the_csp_appoints_one_and_the_review_moves_o
 
         letters = await eventually(to_chair, lambda n: n >= 1, what="the letter", within=90)
         assert letters == 1
+        # Every chair step the review offered on the way was one its validator takes
+        # (dhr-steps-offered-when-ready): before, both were offered while the allocation ran.
+        offered = await published(env.client, case_id, DhrStatus)
+        assert any(s.stage is Stage.CHAIR for s in offered)
+        for seen in offered:
+            if "appoint_chair" in seen.allowed_steps:
+                assert seen.chair_id is None and any(d.step == "chair" for d in seen.decisions)
+            if "declare_independence" in seen.allowed_steps:
+                assert seen.chair_id is not None, seen.allowed_steps
     finally:
         await close_and_finish(env, cspflow, case_id)
 

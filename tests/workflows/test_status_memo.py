@@ -87,6 +87,16 @@ async def test_the_status_memo_is_encrypted_matches_the_query_and_is_published_o
         for before, after in itertools.pairwise(statuses):
             assert before.model_dump(exclude={"as_of"}) != after.model_dump(exclude={"as_of"})
 
+    # Every step a published status offered is one its validator takes
+    # (ct-steps-offered-when-ready): while opening, and before the decision was proposed.
+    offered = await published(client, case_id, CaseStatus)
+    assert offered[0].policy == "(loading)"
+    for seen in offered:
+        if seen.policy == "(loading)":
+            assert seen.allowed_steps == ("close_case",), seen.allowed_steps
+        if "decide_threshold" in seen.allowed_steps:
+            assert seen.proposed_threshold is not None, seen
+
     assert (await cspflow.case_status(case_id)).stage is Stage.MEETING
     await cspflow.step(case_id, "close_case", CloseCase(by=BY, reason="Test over"))
     await client.get_workflow_handle(case_id).result()
