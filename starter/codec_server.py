@@ -22,8 +22,8 @@ Cookies belong to a host, not a port, so the UI at 127.0.0.1:8233 sends the cook
 keeps it off requests from any other page on the same host.
 
 The server is the standard library's asyncio streams and a deliberately small HTTP/1.1 subset
-(one request per connection, Content-Length bodies): it needs no web framework, and the protocol
-is two routes (and, for browsers, `/login` and `/logout`).
+(starter/http_subset.py: one request per connection, Content-Length bodies): it needs no web
+framework, and the protocol is two routes (and, for browsers, `/login` and `/logout`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import contextlib
 import hashlib
 import hmac
 import html
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -46,36 +45,37 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import PayloadCodec
 
 from schemas.errors import CspflowError
+from starter.http_subset import (
+    MAX_BODY_BYTES,
+    MAX_HEADERS,
+    HttpError,
+    Request,
+    error_body,
+    read_request,
+    write_response,
+)
 
 if TYPE_CHECKING:
     from activities.db import SessionFactory
 
+__all__ = [
+    "ALLOWED_HEADERS",
+    "ALLOWED_METHODS",
+    "HEADER_TIMEOUT",
+    "MAX_BODY_BYTES",
+    "MAX_HEADERS",
+    "OPERATIONS",
+    "CodecServer",
+    "start_codec_server",
+]
+
 log = structlog.get_logger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
-"""Largest request accepted: a page of history holds many payloads of up to 2 MB each."""
 HEADER_TIMEOUT = 10.0
 """Seconds a client has to send its request line, headers and body."""
-MAX_HEADERS = 100
 ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
 ALLOWED_METHODS = "POST, OPTIONS"
 OPERATIONS = ("encode", "decode")
-
-
-class _HttpError(Exception):
-    def __init__(self, status: HTTPStatus, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@dataclass
-class _Request:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes = b""
-    peer: str = ""
 
 
 @dataclass
@@ -194,20 +194,20 @@ class _Handler:
         origin: str | None = None
         try:
             try:
-                request = await asyncio.wait_for(_read_request(reader, writer), HEADER_TIMEOUT)
+                request = await asyncio.wait_for(read_request(reader, writer), HEADER_TIMEOUT)
                 peer = writer.get_extra_info("peername")
                 request.peer = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
                 origin = request.headers.get("origin")
                 status, headers, body = await self._respond(request)
-            except _HttpError as error:
+            except HttpError as error:
                 status, headers = error.status, {"Content-Type": "application/json"}
-                body = _error_body(error.message)
+                body = error_body(error.message)
                 if error.status == HTTPStatus.UNAUTHORIZED:
                     headers["WWW-Authenticate"] = 'Bearer realm="cspflow codec"'
             except TimeoutError:
                 return
             headers.update(self._cors(origin))
-            await _write_response(writer, status, headers, body)
+            await write_response(writer, status, headers, body)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -215,7 +215,7 @@ class _Handler:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    async def _respond(self, request: _Request) -> tuple[HTTPStatus, dict[str, str], bytes]:
+    async def _respond(self, request: Request) -> tuple[HTTPStatus, dict[str, str], bytes]:
         route = urlsplit(request.path).path.rstrip("/")
         if self._cookie_login and route in ("/login", "/logout"):
             return self._login(request, route)
@@ -224,20 +224,20 @@ class _Handler:
             # A CORS preflight never carries credentials; the real request is checked.
             return HTTPStatus.NO_CONTENT, {"Allow": ALLOWED_METHODS}, b""
         if request.method != "POST":
-            raise _HttpError(
+            raise HttpError(
                 HTTPStatus.METHOD_NOT_ALLOWED, f"use POST /{operation} with a JSON body"
             )
         who = self._authorize(request)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
-            raise _HttpError(
+            raise HttpError(
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                 'send Content-Type: application/json with a body {"payloads": [...]}',
             )
         try:
             payloads = json_format.Parse(request.body, Payloads())
         except (json_format.ParseError, UnicodeDecodeError) as error:
-            raise _HttpError(
+            raise HttpError(
                 HTTPStatus.BAD_REQUEST,
                 f'the body is not {{"payloads": [...]}} in protobuf JSON form ({error})',
             ) from error
@@ -245,7 +245,7 @@ class _Handler:
             result = await self._operations[operation](payloads.payloads)
         except CspflowError as error:
             log.warning("codec_request_failed", operation=operation, error=str(error))
-            raise _HttpError(HTTPStatus.UNPROCESSABLE_ENTITY, str(error)) from error
+            raise HttpError(HTTPStatus.UNPROCESSABLE_ENTITY, str(error)) from error
         namespace = request.headers.get("x-namespace")
         log.info("codec_request", operation=operation, namespace=namespace, payloads=len(result))
         if operation == "decode" and self._access_log is not None:
@@ -254,7 +254,7 @@ class _Handler:
         return HTTPStatus.OK, {"Content-Type": "application/json"}, body
 
     async def _record_decode(
-        self, request: _Request, who: str, namespace: str | None, decoded: list[Payload]
+        self, request: Request, who: str, namespace: str | None, decoded: list[Payload]
     ) -> None:
         """Write the decode to the access log before the payloads are shown (issue 13).
 
@@ -276,12 +276,12 @@ class _Handler:
                 )
         except Exception as error:
             log.error("codec_access_log_failed", error=type(error).__name__)
-            raise _HttpError(
+            raise HttpError(
                 HTTPStatus.SERVICE_UNAVAILABLE,
                 "the access log cannot be written, so nothing is decoded: try again later",
             ) from None
 
-    def _authorize(self, request: _Request) -> str:
+    def _authorize(self, request: Request) -> str:
         """Check the token or the browser's sign-in; return who asked, for the access log."""
         given = request.headers.get("authorization", "").encode()
         if hmac.compare_digest(given, self._expected):
@@ -290,20 +290,20 @@ class _Handler:
             return f"codec browser sign-in ({request.headers.get('origin')})"
         log.warning("codec_request_refused", reason="missing or wrong access token")
         browser = " or sign this browser in at /login" if self._cookie_login else ""
-        raise _HttpError(
+        raise HttpError(
             HTTPStatus.UNAUTHORIZED,
             "send the codec server's access token as 'Authorization: Bearer <token>' "
             f"(temporal CLI: --codec-auth 'Bearer <token>'){browser}",
         )
 
-    def _signed_in_ui(self, request: _Request) -> bool:
+    def _signed_in_ui(self, request: Request) -> bool:
         """A browser signed in at /login, asking from an allowed Web UI page."""
         if not self._cookie_login or request.headers.get("origin") not in self._ui_origins:
             return False
         value = _cookies(request.headers.get("cookie", "")).get(self._cookie, "")
         return hmac.compare_digest(value.encode(), self._session.encode())
 
-    def _login(self, request: _Request, route: str) -> tuple[HTTPStatus, dict[str, str], bytes]:
+    def _login(self, request: Request, route: str) -> tuple[HTTPStatus, dict[str, str], bytes]:
         headers = {
             "Content-Type": "text/html; charset=utf-8",
             "Cache-Control": "no-store",
@@ -316,7 +316,7 @@ class _Handler:
             headers["Set-Cookie"] = cookie.format("") + "; Max-Age=0"
             return HTTPStatus.OK, headers, _page("Signed out", "<p>This browser is signed out.</p>")
         if request.method not in ("GET", "POST"):
-            raise _HttpError(HTTPStatus.METHOD_NOT_ALLOWED, "use GET or POST /login")
+            raise HttpError(HTTPStatus.METHOD_NOT_ALLOWED, "use GET or POST /login")
         query = request.body.decode("latin-1") if request.method == "POST" else ""
         query = query or urlsplit(request.path).query
         given = parse_qs(query).get("token", [""])[0].strip()
@@ -377,64 +377,4 @@ def _operation(path: str) -> str:
     # /encode, /decode, or /{namespace}/encode for the CLI's endpoint templating.
     if 1 <= len(segments) <= 2 and segments[-1] in OPERATIONS:
         return segments[-1]
-    raise _HttpError(HTTPStatus.NOT_FOUND, "the codec server answers POST /encode and /decode")
-
-
-async def _read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> _Request:
-    try:
-        line = await reader.readuntil(b"\r\n")
-    except asyncio.LimitOverrunError as error:
-        raise _HttpError(HTTPStatus.REQUEST_URI_TOO_LONG, "request line too long") from error
-    parts = line.decode("latin-1").split()
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise _HttpError(HTTPStatus.BAD_REQUEST, "not an HTTP/1.x request")
-    method, path, _ = parts
-    headers: dict[str, str] = {}
-    for _count in range(MAX_HEADERS + 1):
-        try:
-            raw = await reader.readuntil(b"\r\n")
-        except asyncio.LimitOverrunError as error:
-            raise _HttpError(
-                HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "header too long"
-            ) from error
-        if raw == b"\r\n":
-            break
-        name, sep, value = raw.decode("latin-1").partition(":")
-        if not sep:
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed header line")
-        headers[name.strip().lower()] = value.strip()
-    else:
-        raise _HttpError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers")
-    body = b""
-    if method == "POST":
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            raise _HttpError(HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length")
-        try:
-            length = int(headers.get("content-length", "0"))
-        except ValueError as error:
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "Content-Length is not a number") from error
-        if length < 0 or length > MAX_BODY_BYTES:
-            raise _HttpError(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                f"the body is {length} bytes; at most {MAX_BODY_BYTES} are accepted",
-            )
-        if headers.get("expect", "").lower() == "100-continue":
-            # curl asks before sending a body over 1 KiB, and would otherwise wait a second.
-            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            await writer.drain()
-        body = await reader.readexactly(length)
-    return _Request(method=method, path=path, headers=headers, body=body)
-
-
-async def _write_response(
-    writer: asyncio.StreamWriter, status: HTTPStatus, headers: dict[str, str], body: bytes
-) -> None:
-    lines = [f"HTTP/1.1 {status.value} {status.phrase}"]
-    headers = {**headers, "Content-Length": str(len(body)), "Connection": "close"}
-    lines.extend(f"{name}: {value}" for name, value in headers.items())
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-    await writer.drain()
-
-
-def _error_body(message: str) -> bytes:
-    return json.dumps({"error": message}).encode()
+    raise HttpError(HTTPStatus.NOT_FOUND, "the codec server answers POST /encode and /decode")

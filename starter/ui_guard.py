@@ -33,7 +33,7 @@ from http import HTTPStatus
 
 import structlog
 
-from starter.codec_server import _HttpError, _read_request, _Request, _write_response
+from starter.http_subset import HttpError, Request, read_request, write_response
 
 log = structlog.get_logger(__name__)
 
@@ -134,8 +134,8 @@ async def _serve(
 ) -> None:
     try:
         try:
-            request = await asyncio.wait_for(_read_request(reader, writer), 10.0)
-        except _HttpError as error:
+            request = await asyncio.wait_for(read_request(reader, writer), 10.0)
+        except HttpError as error:
             await _json(writer, error.status, error.message)
             return
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
@@ -156,7 +156,7 @@ async def _serve(
 
 
 async def _forward(
-    request: _Request, writer: asyncio.StreamWriter, upstream: tuple[str, int]
+    request: Request, writer: asyncio.StreamWriter, upstream: tuple[str, int]
 ) -> None:
     is_settings = request.method == "GET" and request.path.split("?")[0] == SETTINGS_PATH
     up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(*upstream), 10.0)
@@ -178,7 +178,7 @@ async def _forward(
             if status != HTTPStatus.OK:
                 writer.write(answer)
             else:
-                await _write_response(
+                await write_response(
                     writer,
                     HTTPStatus.OK,
                     {"Content-Type": "application/json", "Cache-Control": "no-store"},
@@ -197,4 +197,4 @@ async def _forward(
 async def _json(writer: asyncio.StreamWriter, status: HTTPStatus, message: str) -> None:
     # The shape of the UI's own API errors (grpc-gateway): code 7 is PERMISSION_DENIED.
     body = json.dumps({"code": 7 if status == HTTPStatus.FORBIDDEN else 14, "message": message})
-    await _write_response(writer, status, {"Content-Type": "application/json"}, body.encode())
+    await write_response(writer, status, {"Content-Type": "application/json"}, body.encode())

@@ -203,7 +203,6 @@ class _Run:
 
     history: RunHistory
     root: bool
-    stage: str | None = None
     due: str | None = None
     scheduled: dict[int, tuple[str, Any]] = field(default_factory=dict)
     updates: dict[str, int] = field(default_factory=dict)
@@ -225,6 +224,8 @@ class _Reader:
     extensions: dict[str, int] = field(default_factory=dict)
     last_view: dict[str, Any] | None = None
     search: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, str] = field(default_factory=dict)
+    """The last stage each workflow set, across its runs."""
     notes: list[str] = field(default_factory=list)
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Any]:
@@ -298,14 +299,24 @@ class _Reader:
         )
 
     async def _upserted(self, event: HistoryEvent, run: _Run) -> None:
+        """A stage entry when this upsert sets the workflow's stage to a new one.
+
+        Only the event's own fields count: a partner task's upserts (its `workflow.patched`
+        change versions) carry no stage, and reading the case's last stage there gave each
+        task a copy of it. The stage is remembered per workflow, not per run, so a case that
+        continues as new and sets its stage again in the new run is not shown moving.
+        """
         fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
-        for name, payload in fields.indexed_fields.items():
-            self.search[name] = PayloadConverter.default.from_payload(payload)
-        new = self.search.get(search_attributes.STAGE.name)
-        if new and new != run.stage:
-            said = f"Stage changed from {run.stage} to {new}" if run.stage else f"Stage: {new}"
+        upserted = {
+            name: PayloadConverter.default.from_payload(payload)
+            for name, payload in fields.indexed_fields.items()
+        }
+        self.search.update(upserted)
+        new, old = upserted.get(search_attributes.STAGE.name), self.stages.get(run.wid)
+        if new and new != old:
+            said = f"Stage changed from {old} to {new}" if old else f"Stage: {new}"
             self.add(event, EntryKind.STAGE, said, run, detail={"stage": new})
-            run.stage = new
+            self.stages[run.wid] = new
 
     async def _update_accepted(self, event: HistoryEvent, run: _Run) -> None:
         request = event.workflow_execution_update_accepted_event_attributes.accepted_request

@@ -71,6 +71,20 @@ class RunsIt:
         )
 
 
+@pytest.fixture
+async def bounded_worker(env: WorkflowEnvironment) -> AsyncIterator[Worker]:
+    """A worker for RunsIt with the interceptor under test, on a task queue of its own."""
+    async with Worker(
+        env.client,
+        task_queue=f"tq-{uuid.uuid4().hex[:8]}",
+        workflows=[RunsIt],
+        activities=[fails_hugely],
+        interceptors=[BoundedFailures()],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ) as worker:
+        yield worker
+
+
 async def last_failure(handle: WorkflowHandle[Any, Any]) -> tuple[Failure, int]:
     """The pending activity's last failure once it has failed once (attempt 2 is pending)."""
     for _ in range(200):
@@ -88,23 +102,15 @@ async def described(client: Client, failure: Failure) -> BaseException:
 
 
 async def test_an_unexpected_huge_exception_is_retried_with_its_class_and_a_short_message(
-    env: WorkflowEnvironment,
+    env: WorkflowEnvironment, bounded_worker: Worker
 ) -> None:
-    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    queue = bounded_worker.task_queue
     with structlog.testing.capture_logs() as logs:
-        async with Worker(
-            env.client,
-            task_queue=queue,
-            workflows=[RunsIt],
-            activities=[fails_hugely],
-            interceptors=[BoundedFailures()],
-            workflow_runner=UnsandboxedWorkflowRunner(),
-        ):
-            handle = await env.client.start_workflow(
-                RunsIt.run, "unexpected", id=f"huge-{queue}", task_queue=queue
-            )
-            failure, _ = await last_failure(handle)
-            await handle.terminate("test over")
+        handle = await env.client.start_workflow(
+            RunsIt.run, "unexpected", id=f"huge-{queue}", task_queue=queue
+        )
+        failure, _ = await last_failure(handle)
+        await handle.terminate("test over")
     assert failure.message != LIMIT_MESSAGE
     error = await described(env.client, failure)
     assert isinstance(error, ApplicationError) and error.type == "RuntimeError"
@@ -120,22 +126,14 @@ async def test_an_unexpected_huge_exception_is_retried_with_its_class_and_a_shor
 
 
 async def test_an_application_error_keeps_its_type_and_non_retryable_but_not_its_size(
-    env: WorkflowEnvironment,
+    env: WorkflowEnvironment, bounded_worker: Worker
 ) -> None:
-    queue = f"tq-{uuid.uuid4().hex[:8]}"
-    async with Worker(
-        env.client,
-        task_queue=queue,
-        workflows=[RunsIt],
-        activities=[fails_hugely],
-        interceptors=[BoundedFailures()],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        handle = await env.client.start_workflow(
-            RunsIt.run, "refused-on-purpose", id=f"refused-{queue}", task_queue=queue
-        )
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
+    queue = bounded_worker.task_queue
+    handle = await env.client.start_workflow(
+        RunsIt.run, "refused-on-purpose", id=f"refused-{queue}", task_queue=queue
+    )
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
     failed = [
         event
         async for event in handle.fetch_history_events()

@@ -19,6 +19,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -182,6 +183,10 @@ async def test_timeline_tells_who_did_what_when_and_how_each_deadline_went(
     )
     stages = [e.detail["stage"] for e in _entries(timeline, EntryKind.STAGE)]
     assert stages[0] == "threshold" and stages[-1] == "closed"
+    # Only the case has a stage, and each stage entry is a change (its partner tasks' own
+    # search-attribute upserts once repeated the case's stage).
+    assert {e.workflow_id for e in _entries(timeline, EntryKind.STAGE)} == {case.case_id}
+    assert all(before != after for before, after in pairwise(stages))
 
 
 async def test_every_format_renders_without_the_applicants_details(
