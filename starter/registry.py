@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from schemas.errors import InputError
+from schemas.validation import shown
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -296,6 +297,25 @@ def registered_workflows() -> list[type]:
 def registered_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
     """Every process's own activities, bound to the worker's dependencies."""
     return [activity for definition in processes() for activity in definition.activities(deps)]
+
+
+def checked_area(directory: Directory, own: str, given: str | None) -> str:
+    """The area a `check` judges an input in: `given` (--area) or else the input's `own`.
+
+    An area the directory does not hold is refused with the known areas listed (code
+    `unknown_area`, naming `--area` or the input's `area` field), so a mistyped area is bad
+    input, not a screening under no area.
+    """
+    wanted = given or own
+    known = {a.id for a in directory.areas}
+    if wanted not in known:
+        raise InputError(
+            f"no area {shown(wanted)} in the CSP directory; known areas: "
+            f"{', '.join(sorted(known))}. Correct the area and run the command again",
+            code="unknown_area",
+            fields=("--area",) if given else ("area",),
+        )
+    return wanted
 
 
 def reference_slug(reference: str) -> str:

@@ -57,10 +57,14 @@ from schemas.dhr_steps import (
     SubmitToQa,
 )
 from schemas.directory import Directory
-from schemas.errors import InputError
 from schemas.shared import Process
-from schemas.validation import shown
-from starter.registry import ActivityDeps, FigureDefinition, ProcessDefinition, StepDefinition
+from starter.registry import (
+    ActivityDeps,
+    FigureDefinition,
+    ProcessDefinition,
+    StepDefinition,
+    checked_area,
+)
 
 if TYPE_CHECKING:
     from activities.db import SessionFactory
@@ -120,15 +124,7 @@ def check_dhr(
     """
     from workflows.rules.dhr import screen_notification
 
-    wanted = area or notification.area
-    known = {a.id for a in directory.areas}
-    if wanted not in known:
-        raise InputError(
-            f"no area {shown(wanted)} in the CSP directory; known areas: "
-            f"{', '.join(sorted(known))}. Correct the area and run the command again",
-            code="unknown_area",
-            fields=("--area",) if area else ("area",),
-        )
+    checked_area(directory, notification.area, area)
     return screen_notification(notification)
 
 
