@@ -19,7 +19,7 @@ from typing import Self
 from pydantic import Field, StrictBool, model_validator
 
 from schemas.dhr import BirthDate
-from schemas.shared import CaseDate, FreeText, Model
+from schemas.shared import CaseDate, FreeText, Model, Reference, Slug
 
 # --------------------------------------------------------------------------------------------
 # The encounter
@@ -204,6 +204,30 @@ class ModernSlaveryEncounter(Model):
                 "the dates"
             )
         return self
+
+
+class DutyToNotifyCase(Model):
+    """An encounter as a CSP area's body records it for the duty to notify: what `cspflow check
+    modern-slavery` reads.
+
+    The area and the body's own reference form the case id, `ms-{area}-{reference}`, so neither
+    may hold a name or anything else that identifies the person (MSA 2015 s.52(3)).
+    """
+
+    area: Slug = Field(
+        description="Area id from the directory of the CSP whose body met the person, e.g. "
+        "'amber-valley'."
+    )
+    reference: Reference = Field(
+        description="The body's own reference for this encounter, e.g. 'AV-MS-2025-004'. It "
+        "forms the case id, so it holds no name or other personal detail, and it is not a police "
+        "crime, incident or occurrence number (an anonymous notification may not carry one). "
+        "One reference is one encounter."
+    )
+    encounter: ModernSlaveryEncounter = Field(
+        description="The encounter: the body, where and when, reasonable grounds, how the "
+        "person's age is known and, for an adult, the outcome of the consent discussion."
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -155,6 +155,7 @@ class Process(StrEnum):
 
     COMMUNITY_TRIGGER = "community-trigger"
     DHR = "dhr"
+    MODERN_SLAVERY = "modern-slavery"
 
 
 class DeadlineState(StrEnum):

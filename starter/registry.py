@@ -260,7 +260,8 @@ def startable(name: str) -> ProcessDefinition:
         ready = ", ".join(p.name for p in processes() if p.startable)
         raise InputError(
             f"{definition.title} cases cannot be started in this release: `cspflow check "
-            f"{definition.name}` screens a notification; the processes you can start are: {ready}",
+            f"{definition.name}` checks an input file and shows the decision; the processes you "
+            f"can start are: {ready}",
             code="process_not_startable",
             fields=("process",),
         )

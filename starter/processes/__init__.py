@@ -5,8 +5,9 @@ A process's own files are `schemas/<p>.py`, `workflows/rules/<p>.py`, `workflows
 the only edit outside them (README, "How a process is built").
 """
 
-from starter.processes import community_trigger, dhr
+from starter.processes import community_trigger, dhr, modern_slavery
 from starter.registry import register
 
 register(community_trigger.DEFINITION)
 register(dhr.DEFINITION)
+register(modern_slavery.DEFINITION)
