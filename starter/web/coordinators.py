@@ -95,7 +95,8 @@ async def cases(request: Request, account: Account) -> Response:
     stalled = await _stalled_cases(console.flow(account.email), frozenset(readable))
     stage_names = _stage_names()
     filters = [
-        ("process", "Process", [(spec.name, spec.title) for spec in processes()]),
+        # Only processes whose cases run here: a check-only process has no case to find.
+        ("process", "Process", [(s.name, s.title) for s in processes() if s.startable]),
         ("area", "Area", areas),
         ("stage", "Stage", [(stage, stage_names.get(stage, stage)) for stage in all_stages()]),
     ]

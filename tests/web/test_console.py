@@ -435,6 +435,11 @@ async def test_cases_sort_by_deadline_or_received_either_way(
     assert await order("?sort=-received") == ["S-3", "S-1", "S-2"]
     page = (await coordinator.http.get("/cases?sort=deadline")).text
     assert 'href="/cases?sort=-deadline"' in page  # the header reverses the current order
+    # A check-only process (modern slavery) has no cases: neither the filter nor the footer's
+    # list of the duties the console runs names it; the processes that run are named.
+    assert "Modern slavery duty to notify" not in page
+    assert "Modern Slavery Act 2015" not in page
+    assert "Domestic Homicide Review" in page and "Anti-social Behaviour" in page
 
 
 @pytest.mark.usefixtures("worker")
