@@ -18,7 +18,6 @@ from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import (
-    AfterValidator,
     Field,
     StrictBool,
     StrictInt,
@@ -28,7 +27,7 @@ from pydantic import (
 
 from schemas.policy import Reminders
 from schemas.shared import (
-    LATEST_DATE,
+    BirthDate,
     CaseDate,
     Deadline,
     DecisionRecord,
@@ -41,21 +40,6 @@ from schemas.shared import (
 
 # Far above any real notification, low enough that a hostile file stays small.
 MAX_PERPETRATORS = 20
-EARLIEST_BIRTH = date(1880, 1, 1)
-"""No one alive in the years cspflow works with (from 1990) was born before this."""
-
-
-def _birth_date(value: date) -> date:
-    if not EARLIEST_BIRTH <= value <= LATEST_DATE:
-        raise ValueError(
-            f"{value.isoformat()} is outside the dates of birth cspflow accepts "
-            f"({EARLIEST_BIRTH} to {LATEST_DATE}): check the year and give the real date"
-        )
-    return value
-
-
-BirthDate = Annotated[date, AfterValidator(_birth_date)]
-"""A date of birth: from 1880, since a victim may have been born long before 1990."""
 
 Pseudonym = Annotated[FreeText, Field(min_length=1, max_length=100)]
 

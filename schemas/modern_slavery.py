@@ -18,8 +18,7 @@ from typing import Self
 
 from pydantic import Field, StrictBool, model_validator
 
-from schemas.dhr import BirthDate
-from schemas.shared import CaseDate, FreeText, Model, Reference, Slug
+from schemas.shared import BirthDate, CaseDate, FreeText, Model, Reference, Slug
 
 # --------------------------------------------------------------------------------------------
 # The encounter

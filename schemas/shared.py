@@ -124,6 +124,23 @@ def _case_date(value: date) -> date:
 CaseDate = Annotated[date, AfterValidator(_case_date)]
 """A date given as input (received, reported, due, meeting): between 1990 and 2100."""
 
+EARLIEST_BIRTH = date(1880, 1, 1)
+"""No one alive in the years cspflow works with (from 1990) was born before this."""
+
+
+def _birth_date(value: date) -> date:
+    if not EARLIEST_BIRTH <= value <= LATEST_DATE:
+        raise ValueError(
+            f"{value.isoformat()} is outside the dates of birth cspflow accepts "
+            f"({EARLIEST_BIRTH} to {LATEST_DATE}): check the year and give the real date"
+        )
+    return value
+
+
+BirthDate = Annotated[date, AfterValidator(_birth_date)]
+"""A date of birth (a DHR's victim, a person met under MSA 2015 s.52): from 1880, since a
+person may have been born long before the dates a case is counted in."""
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
