@@ -112,32 +112,29 @@ cover 1990-2100, and a date near year 9999 would overflow the working-day arithm
 workflow, failing its task for ever instead of refusing the input."""
 
 
-def _case_date(value: date) -> date:
-    if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise ValueError(
-            f"{value.isoformat()} is outside the dates cspflow works with ({EARLIEST_DATE} to "
-            f"{LATEST_DATE}): check the year and give the real date"
-        )
-    return value
+def _dates_between(earliest: date, latest: date, what: str) -> AfterValidator:
+    """A validator refusing a date outside [earliest, latest], naming the range and what to do."""
+
+    def check(value: date) -> date:
+        if not earliest <= value <= latest:
+            raise ValueError(
+                f"{value.isoformat()} is outside the {what} ({earliest} to {latest}): check "
+                "the year and give the real date"
+            )
+        return value
+
+    return AfterValidator(check)
 
 
-CaseDate = Annotated[date, AfterValidator(_case_date)]
+CaseDate = Annotated[date, _dates_between(EARLIEST_DATE, LATEST_DATE, "dates cspflow works with")]
 """A date given as input (received, reported, due, meeting): between 1990 and 2100."""
 
 EARLIEST_BIRTH = date(1880, 1, 1)
 """No one alive in the years cspflow works with (from 1990) was born before this."""
 
-
-def _birth_date(value: date) -> date:
-    if not EARLIEST_BIRTH <= value <= LATEST_DATE:
-        raise ValueError(
-            f"{value.isoformat()} is outside the dates of birth cspflow accepts "
-            f"({EARLIEST_BIRTH} to {LATEST_DATE}): check the year and give the real date"
-        )
-    return value
-
-
-BirthDate = Annotated[date, AfterValidator(_birth_date)]
+BirthDate = Annotated[
+    date, _dates_between(EARLIEST_BIRTH, LATEST_DATE, "dates of birth cspflow accepts")
+]
 """A date of birth (a DHR's victim, a person met under MSA 2015 s.52): from 1880, since a
 person may have been born long before the dates a case is counted in."""
 

@@ -81,13 +81,15 @@ def task_input(
     asked: str,
     due: date,
     holidays: tuple[date, ...],
-    **extra: Any,
+    agency_references: tuple[str, ...] = (),
+    report_to: str | None = None,
+    templates: str = "",
 ) -> PartnerTaskInput:
     """A task asking `agency`, as every process builds it: today's date, the area's reminder
     policy and, behind NAMES_COORDINATOR, the coordinator the agency contacts.
 
-    Called from a case's workflow code (it reads the workflow's clock and patches). `extra`
-    carries what only some processes set (`agency_references`, `report_to`, `templates`).
+    Called from a case's workflow code (it reads the workflow's clock and patches). The last
+    three are what only some processes set; their defaults are PartnerTaskInput's own.
     """
     reminders = setup.policy.reminders
     return PartnerTaskInput(
@@ -108,7 +110,9 @@ def task_input(
         bank_holidays=holidays,
         policy=setup.policy.label,
         coordinator=setup.coordinator if workflow.patched(NAMES_COORDINATOR) else None,
-        **extra,
+        agency_references=agency_references,
+        report_to=report_to,
+        templates=templates,
     )
 
 

@@ -41,6 +41,16 @@ async def test_every_stored_history_replays_without_nondeterminism() -> None:
     assert len(reports) == len(STORED)
 
 
+async def replay_kept_histories(folder: Path, *, count: int) -> None:
+    """Replay the `count` chaos histories kept in `folder` with the run's own (test) key, and
+    fail naming every divergence: the body of each known-SDK-bug test below."""
+    histories = load_histories(folder)
+    assert len(histories) == count
+    reports = await replay_histories(histories, KeyRing.from_file(folder / "payload-keys.json"))
+    diverged = [f"{r.workflow_id}: {r.divergence}" for r in reports if not r.ok]
+    assert not diverged, "\n".join(diverged)
+
+
 KNOWN_SDK_ORDERING = HISTORIES / "known-sdk-ordering"
 
 
@@ -56,12 +66,7 @@ KNOWN_SDK_ORDERING = HISTORIES / "known-sdk-ordering"
 )
 async def test_histories_of_the_known_sdk_update_ordering_bug_replay() -> None:
     """Three chaos-run cases whose own histories do not replay (a known SDK bug, not a change)."""
-    histories = load_histories(KNOWN_SDK_ORDERING)
-    assert len(histories) == 3
-    keys = KeyRing.from_file(KNOWN_SDK_ORDERING / "payload-keys.json")
-    reports = await replay_histories(histories, keys)
-    diverged = [f"{r.workflow_id}: {r.divergence}" for r in reports if not r.ok]
-    assert not diverged, "\n".join(diverged)
+    await replay_kept_histories(KNOWN_SDK_ORDERING, count=3)
 
 
 KNOWN_SDK_COLD_UPDATE = HISTORIES / "known-sdk-cold-update"
@@ -80,9 +85,4 @@ KNOWN_SDK_COLD_UPDATE = HISTORIES / "known-sdk-cold-update"
 )
 async def test_the_history_of_the_known_sdk_cold_start_update_bug_replays() -> None:
     """A chaos-run case that does not replay because of an open SDK bug, not a cspflow change."""
-    histories = load_histories(KNOWN_SDK_COLD_UPDATE)
-    assert len(histories) == 1
-    keys = KeyRing.from_file(KNOWN_SDK_COLD_UPDATE / "payload-keys.json")
-    reports = await replay_histories(histories, keys)
-    diverged = [f"{r.workflow_id}: {r.divergence}" for r in reports if not r.ok]
-    assert not diverged, "\n".join(diverged)
+    await replay_kept_histories(KNOWN_SDK_COLD_UPDATE, count=1)
